@@ -1,0 +1,84 @@
+# ngx_http_v3xy_module
+#
+#   make                      build the module against Debian's nginx
+#   make NGINX_SRC=DIR        ... against another nginx source tree
+#   make run                  run the sidecar (examples/sidecar.conf)
+#   make test                 install what tests need, run every test
+#   make valgrind             the Test::Nginx suites under memcheck
+#   make bench                wrk: key injection against plain nginx
+
+NGINX_SRC  ?= /usr/share/nginx/src
+NGINX_BIN  ?= /usr/sbin/nginx
+BUILD      ?= build
+KEY_FILE   ?= /etc/v3xy/api_key
+
+ifeq ($(abspath $(NGINX_SRC)),/usr/share/nginx/src)
+NGX_BUILD  := $(BUILD)/nginx-debian
+else
+NGX_BUILD  := $(BUILD)/nginx-$(notdir $(abspath $(NGINX_SRC)))
+endif
+
+MODULE     := $(BUILD)/ngx_http_v3xy_module.so
+TN_DIR     := $(BUILD)/test-nginx
+TN_LIB     := $(TN_DIR)/root/usr/share/perl5
+
+CORE_SRCS  := $(wildcard src/*.c)
+CORE_HDRS  := $(wildcard src/*.h)
+UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+UNIT_FLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
+              -Werror -pedantic -Isrc
+
+export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
+export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
+
+.PHONY: all module deps deps-test run test test-unit test-nginx \
+        valgrind bench clean
+
+all: module
+
+deps:
+	@util/deps.sh build
+
+deps-test:
+	@util/deps.sh test
+
+$(NGX_BUILD)/objs/Makefile: config util/configure-nginx.sh
+	util/configure-nginx.sh $(NGINX_SRC) $(NGX_BUILD) .
+
+module: deps $(NGX_BUILD)/objs/Makefile
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_v3xy_module.so $(MODULE)
+
+run: module
+	@util/run-sidecar.sh $(NGINX_BIN) $(MODULE) $(KEY_FILE) $(BUILD)/run
+
+$(BUILD)/tests/%: tests/%.c $(CORE_SRCS) $(CORE_HDRS) tests/v3xy_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_FLAGS) -o $@ $< $(CORE_SRCS) -lcmocka -lcrypto
+
+test-unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+
+$(TN_LIB)/Test/Nginx/Socket.pm:
+	@perl -MTest::Nginx::Socket -e1 2>/dev/null \
+	    && mkdir -p $(TN_LIB)/Test/Nginx && touch $@ \
+	    || util/get-test-nginx.sh $(TN_DIR)
+
+test-nginx: module $(TN_LIB)/Test/Nginx/Socket.pm
+	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} prove -r t
+
+test: deps-test
+	$(MAKE) module
+	$(MAKE) test-unit
+	$(MAKE) test-nginx
+
+valgrind: deps-test
+	$(MAKE) module $(TN_LIB)/Test/Nginx/Socket.pm
+	TEST_NGINX_USE_VALGRIND=1 \
+	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} prove -r t
+
+bench: deps-test module
+	bench/run.sh $(NGINX_BIN) $(MODULE)
+
+clean:
+	rm -rf $(BUILD)

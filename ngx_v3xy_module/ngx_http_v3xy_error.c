@@ -1,0 +1,139 @@
+/*
+ * ngx_http_v3xy_error: every refusal of the module, as the API's JSON.
+ *
+ * One table maps a reason to its status, code and message; one function
+ * renders and sends it.  Refusals carry no Access-Control-Allow-* header
+ * and are not cached.
+ */
+
+#include "ngx_http_v3xy_module.h"
+#include "v3xy_json.h"
+
+
+typedef struct {
+    ngx_uint_t                 status;
+    ngx_str_t                  code;
+    ngx_str_t                  message;
+} ngx_http_v3xy_error_t;
+
+
+static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
+
+    /* NGX_HTTP_V3XY_ERR_NONE */
+    { 0, ngx_null_string, ngx_null_string },
+
+    /* NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN */
+    { NGX_HTTP_FORBIDDEN,
+      ngx_string("api_key_origin"),
+      ngx_string("Developer API keys are for server-side use only; "
+                 "this request was sent by a browser.") },
+};
+
+
+ngx_str_t *
+ngx_http_v3xy_error_code(ngx_http_v3xy_err_e err)
+{
+    return &ngx_http_v3xy_errors[err].code;
+}
+
+
+ngx_http_v3xy_ctx_t *
+ngx_http_v3xy_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_v3xy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_v3xy_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_v3xy_module);
+    }
+
+    return ctx;
+}
+
+
+/*
+ * Sends the refusal and finalizes the request; returns NGX_DONE for the
+ * phase handler to return.
+ */
+
+ngx_int_t
+ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
+{
+    size_t                  len;
+    ngx_int_t               rc;
+    ngx_buf_t              *b;
+    ngx_chain_t             out;
+    ngx_table_elt_t        *cc;
+    ngx_http_v3xy_ctx_t    *ctx;
+    ngx_http_v3xy_error_t  *e;
+
+    e = &ngx_http_v3xy_errors[err];
+
+    ctx = ngx_http_v3xy_get_ctx(r);
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    ctx->error = err;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    len = v3xy_json_error_len(e->message.data, e->message.len,
+                              e->code.data, e->code.len);
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    b->last = v3xy_json_error(b->pos, e->message.data, e->message.len,
+                              e->code.data, e->code.len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = e->status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    cc->hash = 1;
+#if (nginx_version >= 1023000)
+    cc->next = NULL;
+#endif
+    ngx_str_set(&cc->key, "Cache-Control");
+    ngx_str_set(&cc->value, "no-store");
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
+}

@@ -1,0 +1,440 @@
+/*
+ * ngx_http_v3xy_key: the sidecar's developer key.
+ *
+ * The key file is read once per configuration load (so "nginx -s reload"
+ * picks up a rotated key) into a page of its own that core dumps leave out
+ * and that is wiped when the configuration that owns it goes away.  On the
+ * request path the key is injected as X-V3XY-API-Key into the request
+ * headers that proxy_pass forwards, after dropping every client-sent one.
+ * Nothing here logs the key: logs name it by its fingerprint.
+ */
+
+#include <sys/mman.h>
+
+#include <openssl/crypto.h>
+
+#include "ngx_http_v3xy_module.h"
+#include "v3xy_key.h"
+
+
+#define NGX_HTTP_V3XY_KEY_HEADER     "X-V3XY-API-Key"
+#define NGX_HTTP_V3XY_KEY_LC         "x-v3xy-api-key"
+#define NGX_HTTP_V3XY_KEY_LC_LEN     (sizeof(NGX_HTTP_V3XY_KEY_LC) - 1)
+
+/* a key file is one line: anything larger is not a key file */
+#define NGX_HTTP_V3XY_KEY_FILE_MAX   4096
+
+
+typedef struct {
+    u_char                    *data;
+    size_t                     size;
+} ngx_http_v3xy_secret_t;
+
+
+static u_char *ngx_http_v3xy_secret_alloc(ngx_conf_t *cf, size_t size);
+static void ngx_http_v3xy_secret_cleanup(void *data);
+static ngx_http_v3xy_key_t *ngx_http_v3xy_key_load(ngx_conf_t *cf,
+    ngx_str_t *path);
+static ngx_int_t ngx_http_v3xy_drop_key_headers(ngx_http_request_t *r,
+    ngx_http_v3xy_key_t *key);
+
+
+static ngx_uint_t  ngx_http_v3xy_key_hash;
+
+/* the name of the header we inject: its address tells ours from a client's */
+static u_char  ngx_http_v3xy_key_header[] = NGX_HTTP_V3XY_KEY_HEADER;
+
+
+char *
+ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_v3xy_loc_conf_t *vlcf = conf;
+
+    ngx_str_t  *value, path;
+
+    if (vlcf->api_key != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        vlcf->api_key = NULL;
+        return NGX_CONF_OK;
+    }
+
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    vlcf->api_key = ngx_http_v3xy_key_load(cf, &path);
+    if (vlcf->api_key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_v3xy_key_init(ngx_conf_t *cf)
+{
+    ngx_http_v3xy_key_hash = ngx_hash_key((u_char *) NGX_HTTP_V3XY_KEY_LC,
+                                          NGX_HTTP_V3XY_KEY_LC_LEN);
+    return NGX_OK;
+}
+
+
+static ngx_http_v3xy_key_t *
+ngx_http_v3xy_key_load(ngx_conf_t *cf, ngx_str_t *path)
+{
+    size_t                len;
+    u_char               *buf;
+    ssize_t               n;
+    ngx_fd_t              fd;
+    ngx_file_info_t       fi;
+    v3xy_key_status_e     status;
+    ngx_http_v3xy_key_t  *key;
+
+    key = NULL;
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "v3xy_api_key_file: cannot open \"%s\"",
+                           path->data);
+        return NULL;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "v3xy_api_key_file: " ngx_fd_info_n " \"%s\" failed",
+                           path->data);
+        goto done;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_api_key_file: \"%s\" is not a regular file",
+                           path->data);
+        goto done;
+    }
+
+    if (ngx_file_size(&fi) > NGX_HTTP_V3XY_KEY_FILE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_api_key_file: \"%s\" is too large for a "
+                           "key file (%O bytes, at most %d)",
+                           path->data, ngx_file_size(&fi),
+                           NGX_HTTP_V3XY_KEY_FILE_MAX);
+        goto done;
+    }
+
+    buf = ngx_http_v3xy_secret_alloc(cf, NGX_HTTP_V3XY_KEY_FILE_MAX + 1);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, buf, NGX_HTTP_V3XY_KEY_FILE_MAX + 1);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "v3xy_api_key_file: cannot read \"%s\"",
+                           path->data);
+        goto done;
+    }
+
+    if (n > NGX_HTTP_V3XY_KEY_FILE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_api_key_file: \"%s\" is too large for a "
+                           "key file", path->data);
+        goto done;
+    }
+
+    len = v3xy_key_trim(buf, n);
+
+    if (len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_api_key_file: \"%s\" is empty", path->data);
+        goto done;
+    }
+
+    status = v3xy_key_check(buf, len);
+
+    if (status != V3XY_KEY_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_api_key_file: \"%s\" does not hold a "
+                           "developer key (" V3XY_KEY_PREFIX "<secret>): %s",
+                           path->data, v3xy_key_status_text(status));
+        goto done;
+    }
+
+    key = ngx_palloc(cf->pool, sizeof(ngx_http_v3xy_key_t));
+    if (key == NULL) {
+        goto done;
+    }
+
+    key->key.data = buf;
+    key->key.len = len;
+
+    key->key_id.data = ngx_pnalloc(cf->pool, V3XY_KEY_ID_LEN);
+    if (key->key_id.data == NULL) {
+        key = NULL;
+        goto done;
+    }
+
+    if (v3xy_key_id(buf, len, key->key_id.data) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_api_key_file: SHA-256 failed");
+        key = NULL;
+        goto done;
+    }
+
+    key->key_id.len = V3XY_KEY_ID_LEN;
+
+    if (ngx_file_access(&fi) & S_IROTH) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "v3xy_api_key_file: \"%s\" is readable by other "
+                           "users; restrict it (chmod o-r, or 0400 owned by "
+                           "the user that starts nginx)", path->data);
+    }
+
+    ngx_conf_log_error(NGX_LOG_INFO, cf, 0,
+                       "v3xy_api_key_file: \"%s\" holds key %V",
+                       path->data, &key->key_id);
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%s\" failed", path->data);
+    }
+
+    return key;
+}
+
+
+/*
+ * Memory for a secret: whole pages, so that they can be left out of core
+ * dumps, and wiped before they are freed with the configuration's pool.
+ */
+
+static u_char *
+ngx_http_v3xy_secret_alloc(ngx_conf_t *cf, size_t size)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_v3xy_secret_t  *secret;
+
+    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_http_v3xy_secret_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    secret = cln->data;
+    secret->size = ngx_align(size, ngx_pagesize);
+
+    secret->data = ngx_memalign(ngx_pagesize, secret->size, cf->log);
+    if (secret->data == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(secret->data, secret->size);
+
+    cln->handler = ngx_http_v3xy_secret_cleanup;
+
+#if (NGX_LINUX && defined MADV_DONTDUMP)
+
+    if (madvise(secret->data, secret->size, MADV_DONTDUMP) == -1) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, ngx_errno,
+                           "madvise(MADV_DONTDUMP) failed: "
+                           "a core dump may hold the key");
+    }
+
+#endif
+
+    return secret->data;
+}
+
+
+static void
+ngx_http_v3xy_secret_cleanup(void *data)
+{
+    ngx_http_v3xy_secret_t  *secret = data;
+
+    OPENSSL_cleanse(secret->data, secret->size);
+    ngx_free(secret->data);
+}
+
+
+/*
+ * One pass over the request headers: the browser marks and the
+ * X-V3XY-API-Key headers.  A browser mark is a header that only browsers
+ * send: Origin, any Sec-Fetch-*, and the CORS preflight's
+ * Access-Control-Request-Method.
+ */
+
+void
+ngx_http_v3xy_scan_headers(ngx_http_request_t *r, ngx_http_v3xy_headers_t *hs)
+{
+    u_char           *lc;
+    ngx_uint_t        i, mark;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    hs->browser_mark = NULL;
+    hs->key_headers = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        lc = h[i].lowcase_key;
+        mark = 0;
+
+        switch (h[i].key.len) {
+
+        case sizeof("origin") - 1:
+            mark = (ngx_strncmp(lc, "origin", 6) == 0);
+            break;
+
+        case NGX_HTTP_V3XY_KEY_LC_LEN:
+            if (ngx_strncmp(lc, NGX_HTTP_V3XY_KEY_LC,
+                            NGX_HTTP_V3XY_KEY_LC_LEN) == 0)
+            {
+                hs->key_headers++;
+                continue;
+            }
+
+            /* fall through */
+
+        default:
+            if (h[i].key.len > sizeof("sec-fetch-") - 1) {
+                mark = (ngx_strncmp(lc, "sec-fetch-", 10) == 0);
+            }
+
+            if (h[i].key.len == sizeof("access-control-request-method") - 1)
+            {
+                mark = (ngx_strncmp(lc, "access-control-request-method",
+                                    29) == 0);
+            }
+        }
+
+        if (mark && hs->browser_mark == NULL) {
+            hs->browser_mark = &h[i];
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_v3xy_inject_key(ngx_http_request_t *r, ngx_http_v3xy_key_t *key,
+    ngx_http_v3xy_headers_t *hs)
+{
+    ngx_table_elt_t  *h;
+
+    if (hs->key_headers
+        && ngx_http_v3xy_drop_key_headers(r, key) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = ngx_http_v3xy_key_hash;
+    h->key.data = ngx_http_v3xy_key_header;
+    h->key.len = sizeof(ngx_http_v3xy_key_header) - 1;
+    h->lowcase_key = (u_char *) NGX_HTTP_V3XY_KEY_LC;
+    h->value = key->key;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx lists cannot drop an element: build the request's header list
+ * again without X-V3XY-API-Key.  Only requests that carry one pay for it:
+ * a client that should not have sent a key, or a request that comes back
+ * through an internal redirect with the key we injected before.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_drop_key_headers(ngx_http_request_t *r,
+    ngx_http_v3xy_key_t *key)
+{
+    ngx_uint_t        i, dropped;
+    ngx_list_t        old;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    dropped = 0;
+    part = &old.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == NGX_HTTP_V3XY_KEY_LC_LEN
+            && ngx_strncmp(h[i].lowcase_key, NGX_HTTP_V3XY_KEY_LC,
+                           NGX_HTTP_V3XY_KEY_LC_LEN) == 0)
+        {
+            /* ours, from before an internal redirect, goes silently */
+
+            if (h[i].key.data != ngx_http_v3xy_key_header) {
+                dropped++;
+            }
+
+            continue;
+        }
+
+        nh = ngx_list_push(&r->headers_in.headers);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    if (dropped) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: dropped %ui client-sent X-V3XY-API-Key "
+                      "header(s), injecting key %V", dropped, &key->key_id);
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,139 @@
+/*
+ * ngx_http_v3xy_module: the module, its directives and its configuration.
+ *
+ * Directive parsers do the work at configuration time (read and check the
+ * key file, fingerprint it); the request path only reads what they built.
+ */
+
+#include "ngx_http_v3xy_module.h"
+
+
+static ngx_int_t ngx_http_v3xy_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_v3xy_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+
+static ngx_conf_enum_t  ngx_http_v3xy_browser[] = {
+    { ngx_string("reject"), NGX_HTTP_V3XY_BROWSER_REJECT },
+    { ngx_string("allow"), NGX_HTTP_V3XY_BROWSER_ALLOW },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_v3xy_commands[] = {
+
+    { ngx_string("v3xy_api_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_v3xy_api_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("v3xy_browser"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_v3xy_loc_conf_t, browser),
+      &ngx_http_v3xy_browser },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_v3xy_module_ctx = {
+    ngx_http_v3xy_preconfiguration,        /* preconfiguration */
+    ngx_http_v3xy_postconfiguration,       /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_v3xy_create_loc_conf,         /* create location configuration */
+    ngx_http_v3xy_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_v3xy_module = {
+    NGX_MODULE_V1,
+    &ngx_http_v3xy_module_ctx,             /* module context */
+    ngx_http_v3xy_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_v3xy_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_v3xy_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (ngx_http_v3xy_key_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /*
+     * Handlers registered last run first in a phase: a dynamic module's
+     * refusal comes before allow/deny or auth_basic can grant access.
+     */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_v3xy_access_handler;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_v3xy_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->api_key = NGX_CONF_UNSET_PTR;
+    conf->browser = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_v3xy_loc_conf_t  *prev = parent;
+    ngx_http_v3xy_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->api_key, prev->api_key, NULL);
+    ngx_conf_merge_uint_value(conf->browser, prev->browser,
+                              NGX_HTTP_V3XY_BROWSER_REJECT);
+
+    return NGX_CONF_OK;
+}

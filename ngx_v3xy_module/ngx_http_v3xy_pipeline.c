@@ -1,0 +1,52 @@
+/*
+ * ngx_http_v3xy_pipeline: one request's way through the module.
+ *
+ * One access-phase handler, its steps in this order, each skipped where
+ * the location does not configure it:
+ *
+ *   1. browser check: a browser-sent request that meets a developer key
+ *      is refused with 403 api_key_origin, before anything goes upstream;
+ *   2. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
+ *      the key of v3xy_api_key_file.
+ *
+ * The handler returns NGX_DECLINED to go on (never NGX_OK: under
+ * "satisfy any" that would grant access on other modules' behalf), or
+ * NGX_DONE once it has sent a refusal.
+ */
+
+#include "ngx_http_v3xy_module.h"
+
+
+ngx_int_t
+ngx_http_v3xy_access_handler(ngx_http_request_t *r)
+{
+    ngx_http_v3xy_headers_t    hs;
+    ngx_http_v3xy_loc_conf_t  *vlcf;
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+
+    if (vlcf->api_key == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_v3xy_scan_headers(r, &hs);
+
+    /* 1. browser check */
+
+    if (hs.browser_mark && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: api_key_origin: browser request (\"%V\" header) "
+                      "refused where key %V is injected",
+                      &hs.browser_mark->key, &vlcf->api_key->key_id);
+
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN);
+    }
+
+    /* 2. key */
+
+    if (ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}

@@ -1,0 +1,96 @@
+/*
+ * ngx_http_v3xy_variables: what the module decided, for logs and headers.
+ *
+ *   $v3xy_key_id      fingerprint of the key in use (never the key)
+ *   $v3xy_error_code  the JSON code of the module's refusal, if any
+ */
+
+#include "ngx_http_v3xy_module.h"
+
+
+static ngx_int_t ngx_http_v3xy_key_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_v3xy_error_code_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
+
+    { ngx_string("v3xy_key_id"), NULL,
+      ngx_http_v3xy_key_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_error_code"), NULL,
+      ngx_http_v3xy_error_code_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_v3xy_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_v3xy_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_key_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_v3xy_loc_conf_t  *vlcf;
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+
+    if (vlcf->api_key == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = vlcf->api_key->key_id.len;
+    v->data = vlcf->api_key->key_id.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_error_code_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t            *code;
+    ngx_http_v3xy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (ctx == NULL || ctx->error == NGX_HTTP_V3XY_ERR_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    code = ngx_http_v3xy_error_code(ctx->error);
+
+    v->len = code->len;
+    v->data = code->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}

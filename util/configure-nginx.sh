@@ -1,0 +1,48 @@
+#!/bin/bash
+# Configure an nginx source tree, copied into a build directory, to build
+# this module as a dynamic module.
+#
+#   util/configure-nginx.sh NGINX_SRC BUILD_DIR MODULE_DIR
+#
+# Debian's nginx-dev tree (/usr/share/nginx/src) holds headers, auto/ and a
+# conf_flags file with the flags Debian's nginx was configured with: using
+# them gives a module whose signature matches /usr/sbin/nginx.  Any other
+# tree (a release tarball or a git checkout of nginx) is configured with
+# --with-compat, which keeps the module ABI independent of other options.
+set -euo pipefail
+
+src=$(cd "${1:?NGINX_SRC}" && pwd)
+dst=${2:?BUILD_DIR}
+mod=$(cd "${3:?MODULE_DIR}" && pwd)
+
+rm -rf "$dst"
+mkdir -p "$dst"
+cp -a "$src/." "$dst/"
+cd "$dst"
+
+if [ -x ./configure ]; then
+    configure=./configure
+else
+    configure=./auto/configure      # a git checkout of nginx
+fi
+
+if [ -f conf_flags ]; then
+    # shellcheck disable=SC1091
+    . ./conf_flags
+    flags=("${NGX_CONF_FLAGS[@]}")
+else
+    flags=(--with-compat --with-http_ssl_module --with-threads
+           --with-http_v2_module)
+fi
+
+$configure "${flags[@]}" \
+    --with-cc-opt="-g -O2 -fstack-protector-strong -Wformat \
+-Werror=format-security -fPIC -D_FORTIFY_SOURCE=2" \
+    --with-ld-opt="-Wl,-z,relro -Wl,-z,now -fPIC" \
+    --add-dynamic-module="$mod" > configure.log 2>&1 || {
+        tail -n 30 configure.log >&2
+        echo "configure failed; see $dst/configure.log" >&2
+        exit 1
+    }
+
+echo "configured $src in $dst"

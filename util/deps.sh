@@ -1,0 +1,37 @@
+#!/bin/sh
+# Install with apt-get what "make" (build), "make run" (build) or
+# "make test" (test) needs and this machine lacks.  Needs root when
+# something is missing; does nothing otherwise.
+set -eu
+
+build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
+       libhiredis-dev"
+test="$build libcmocka-dev redis-server wrk curl openssl
+      libtest-base-perl libtext-diff-perl libipc-run-perl
+      liblist-moreutils-perl libtest-longstring-perl liburi-perl
+      libwww-perl libhttp-message-perl"
+
+case "${1:-build}" in
+build) want=$build ;;
+test)  want=$test ;;
+*)     echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $want; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' \
+        || missing="$missing $p"
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "missing packages:$missing; run as root, or install them with" \
+         "apt-get install$missing" >&2
+    exit 1
+fi
+
+echo "installing:$missing"
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    --no-install-recommends $missing
