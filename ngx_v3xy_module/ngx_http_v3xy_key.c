@@ -200,7 +200,7 @@ ngx_http_v3xy_key_load(ngx_conf_t *cf, ngx_str_t *path)
                            "the user that starts nginx)", path->data);
     }
 
-    ngx_conf_log_error(NGX_LOG_INFO, cf, 0,
+    ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
                        "v3xy_api_key_file: \"%s\" holds key %V",
                        path->data, &key->key_id);
 

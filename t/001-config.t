@@ -1,0 +1,232 @@
+# Configuration: the module loads into Debian's nginx, and nginx refuses to
+# start, with a precise message, when the key file is missing, unreadable,
+# empty or not a developer key.
+
+use lib 't/lib';
+use File::Temp qw(tempdir);
+use Test::Nginx::Socket 'no_plan';
+use V3xy qw(key_file);
+
+my $good = 'v3xy_dev_Config_Test_Secret_0000000';
+
+$ENV{TEST_NGINX_KEY} = key_file('key', "$good\n");
+$ENV{TEST_NGINX_KEY_CRLF} = key_file('crlf', "$good\r\n");
+$ENV{TEST_NGINX_KEY_BARE} = key_file('bare', $good);
+$ENV{TEST_NGINX_KEY_WORLD} = key_file('world', "$good\n", 0644);
+$ENV{TEST_NGINX_KEY_EMPTY} = key_file('empty', '');
+$ENV{TEST_NGINX_KEY_BLANK} = key_file('blank', "  \n\n");
+$ENV{TEST_NGINX_KEY_PREFIX} = key_file('prefix', "sk_live_Config_Test_Secret_0000\n");
+$ENV{TEST_NGINX_KEY_SHORT} = key_file('short', "v3xy_dev_tooShort15chars\n");
+$ENV{TEST_NGINX_KEY_CHAR} = key_file('char', "v3xy_dev_Config Test Secret 0000\n");
+$ENV{TEST_NGINX_KEY_LINES} = key_file('lines', "$good\n$good\n");
+$ENV{TEST_NGINX_KEY_LARGE} = key_file('large', 'v3xy_dev_' . ('a' x 5000));
+$ENV{TEST_NGINX_KEY_DIR} = tempdir('v3xy-dir-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+$ENV{TEST_NGINX_KEY_MISSING} = "$ENV{TEST_NGINX_KEY_DIR}/no-such-key";
+
+log_level('info');
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the module loads and leaves locations without its directives alone
+--- config
+    location /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 2: a good key file (mode 0600) loads; the log names its fingerprint only
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY;
+        return 200 "$v3xy_key_id\n";
+    }
+--- request
+GET /t
+--- response_body_like: ^v3xy_dev_\.\.\.[0-9a-f]{12}$
+--- error_log eval
+qr/\[notice\] .*v3xy_api_key_file: ".*\/key" holds key v3xy_dev_\.\.\.[0-9a-f]{12}/
+--- no_error_log
+[warn]
+Config_Test_Secret
+
+
+
+=== TEST 3: CRLF and no final newline give the same key
+--- config
+    location /a { v3xy_api_key_file $TEST_NGINX_KEY; return 200 "$v3xy_key_id\n"; }
+    location /b { v3xy_api_key_file $TEST_NGINX_KEY_CRLF; return 200 "$v3xy_key_id\n"; }
+    location /c { v3xy_api_key_file $TEST_NGINX_KEY_BARE; return 200 "$v3xy_key_id\n"; }
+--- pipelined_requests eval
+["GET /a", "GET /b", "GET /c"]
+--- response_body eval
+# python3 -c 'import hashlib;
+#   print(hashlib.sha256(b"v3xy_dev_Config_Test_Secret_0000000").hexdigest()[:12])'
+["v3xy_dev_...6ccbf8a04e49\n", "v3xy_dev_...6ccbf8a04e49\n",
+ "v3xy_dev_...6ccbf8a04e49\n"]
+
+
+
+=== TEST 4: a key file readable by others loads with a warning
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_WORLD;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- error_log eval
+qr/\[warn\] .*v3xy_api_key_file: ".*\/world" is readable by other users/
+
+
+
+=== TEST 5: a missing key file stops nginx
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_MISSING;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_api_key_file: cannot open ".*\/no-such-key" \(2: No such file or directory\)/
+
+
+
+=== TEST 6: a directory is not a key file
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_DIR;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_api_key_file: ".*" is not a regular file/
+
+
+
+=== TEST 7: an empty key file stops nginx
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_EMPTY;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_api_key_file: ".*\/empty" is empty/
+
+
+
+=== TEST 8: a key file of white space only is empty
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_BLANK;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_api_key_file: ".*\/blank" is empty/
+
+
+
+=== TEST 9: a key of another form stops nginx, without printing it
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_PREFIX;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_api_key_file: ".*\/prefix" does not hold a developer key \(v3xy_dev_<secret>\): does not start with "v3xy_dev_"/
+--- no_error_log
+Config_Test_Secret
+
+
+
+=== TEST 10: a secret under 16 characters is refused
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_SHORT;
+    }
+--- must_die
+--- error_log
+secret shorter than 16 characters
+--- no_error_log
+tooShort15chars
+
+
+
+=== TEST 11: a secret with spaces is refused
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_CHAR;
+    }
+--- must_die
+--- error_log
+secret has characters other than A-Z, a-z, 0-9, "_" and "-"
+
+
+
+=== TEST 12: two lines are not one key
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_LINES;
+    }
+--- must_die
+--- error_log
+secret has characters other than
+
+
+
+=== TEST 13: a large file is not a key file
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY_LARGE;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_api_key_file: ".*\/large" is too large for a key file \(5009 bytes, at most 4096\)/
+
+
+
+=== TEST 14: the directive twice in one block is an error
+--- config
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY;
+        v3xy_api_key_file $TEST_NGINX_KEY;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"v3xy_api_key_file" directive is duplicate/
+
+
+
+=== TEST 15: v3xy_browser takes reject or allow only
+--- config
+    location /t {
+        v3xy_browser maybe;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value "maybe" in .*nginx\.conf:\d+/
+
+
+
+=== TEST 16: a relative key path is relative to the configuration's directory
+--- config
+    location /t {
+        v3xy_api_key_file ../html/relkey;
+        return 200 "$v3xy_key_id\n";
+    }
+--- user_files
+>>> relkey
+v3xy_dev_Config_Test_Secret_0000000
+--- request
+GET /t
+--- response_body
+v3xy_dev_...6ccbf8a04e49

@@ -1,0 +1,114 @@
+# Fixtures for the Test::Nginx suites of ngx_http_v3xy_module: key files
+# with chosen modes, and servers that nginx talks to (on loopback only).
+# The suites themselves are plain Test::Nginx::Socket files.
+
+package V3xy;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX ();
+
+our @EXPORT_OK = qw(key_file start_echo header_lines);
+
+my $dir = tempdir('v3xy-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $parent = $$;
+my @children;
+
+# key_file(NAME, CONTENT [, MODE]): writes a file, returns its path.
+sub key_file {
+    my ($name, $content, $mode) = @_;
+    my $path = "$dir/$name";
+
+    open my $fh, '>', $path or die "$path: $!";
+    binmode $fh;
+    print $fh $content;
+    close $fh;
+    chmod(defined $mode ? $mode : 0600, $path) or die "chmod $path: $!";
+
+    return $path;
+}
+
+# An HTTP server on 127.0.0.1 whose response body is the request it got,
+# byte for byte (head and body): tests read what nginx sent upstream.
+# Returns the port and sets $ENV{TEST_NGINX_ECHO_PORT}.
+sub start_echo {
+    my $srv = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
+                                    LocalPort => 0, Proto => 'tcp',
+                                    ReuseAddr => 1)
+        or die "echo server: $!";
+    my $port = $srv->sockport;
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        while (my $c = $srv->accept) {
+            serve_echo($c);
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+
+    close $srv;
+    push @children, $pid;
+    $ENV{TEST_NGINX_ECHO_PORT} = $port;
+    return $port;
+}
+
+sub serve_echo {
+    my ($c) = @_;
+    my $req = '';
+
+    binmode $c;
+
+    while ($req !~ /\r\n\r\n/) {
+        my $n = sysread $c, $req, 65536, length $req;
+        return if !$n;
+    }
+
+    my ($head) = $req =~ /\A(.*?\r\n\r\n)/s;
+
+    if ($head =~ /^content-length:\s*(\d+)/mi) {
+        my $want = length($head) + $1;
+        while (length $req < $want) {
+            my $n = sysread $c, $req, 65536, length $req;
+            last if !$n;
+        }
+
+    } elsif ($head =~ /^transfer-encoding:\s*chunked/mi) {
+        while ($req !~ /\r\n0\r\n(?:[^\r\n]+\r\n)*\r\n\z/) {
+            my $n = sysread $c, $req, 65536, length $req;
+            last if !$n;
+        }
+    }
+
+    print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+             . "Content-Length: " . length($req) . "\r\n"
+             . "Connection: close\r\n\r\n" . $req;
+}
+
+# A response_body_filters sub that keeps the header lines of this name
+# (case-insensitive) of an echoed request, "\r\n" ends included.
+sub header_lines {
+    my ($name) = @_;
+
+    return sub {
+        my ($body) = @_;
+        my ($head) = $body =~ /\A(.*?\r\n)\r\n/s;
+        return join '', grep { /^\Q$name\E:/i } split /(?<=\n)/, $head // '';
+    };
+}
+
+END {
+    if ($$ == $parent) {
+        kill 'TERM', @children if @children;
+        waitpid $_, 0 for @children;
+    }
+}
+
+1;
