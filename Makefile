@@ -31,7 +31,7 @@ UNIT_FLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
 
-.PHONY: all module deps deps-test run test test-unit test-nginx \
+.PHONY: all module deps deps-test run test test-unit test-nginx test-examples \
         valgrind bench clean
 
 all: module
@@ -67,9 +67,16 @@ $(TN_LIB)/Test/Nginx/Socket.pm:
 test-nginx: module $(TN_LIB)/Test/Nginx/Socket.pm
 	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} prove -r t
 
+test-examples: module
+	@(umask 077; echo v3xy_dev_ExampleConfigCheck_00000000 \
+	    > $(BUILD)/examples.key)
+	@util/run-sidecar.sh $(NGINX_BIN) $(MODULE) $(BUILD)/examples.key \
+	    $(BUILD)/examples -t
+
 test: deps-test
 	$(MAKE) module
 	$(MAKE) test-unit
+	$(MAKE) test-examples
 	$(MAKE) test-nginx
 
 valgrind: deps-test

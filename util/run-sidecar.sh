@@ -1,0 +1,58 @@
+#!/bin/sh
+# Run examples/sidecar.conf with the module just built, in the foreground.
+#
+#   util/run-sidecar.sh NGINX MODULE KEY_FILE RUN_DIR [-t]
+#
+# RUN_DIR becomes nginx's prefix: conf/nginx.conf (the example, with
+# KEY_FILE as its key file), conf/resolver.conf (from /etc/resolv.conf),
+# modules/ (the module), logs/.  With -t, only test the configuration.
+set -eu
+
+nginx=$1
+module=$2
+key=$3
+run=$4
+mode=${5:-run}
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ ! -f "$key" ]; then
+    cat >&2 <<EOM
+make run: no API key file at $key
+
+Write your developer key (v3xy_dev_...) there, readable by root only:
+
+    mkdir -p -m 700 $(dirname "$key")
+    (umask 077; printf '%s\n' 'v3xy_dev_YOUR_SECRET' > $key)
+
+or name another file: make run KEY_FILE=/path/to/key
+EOM
+    exit 1
+fi
+
+key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
+
+mkdir -p "$run/conf" "$run/logs" "$run/modules"
+run=$(cd "$run" && pwd)
+
+ln -sf "$(cd "$(dirname "$module")" && pwd)/$(basename "$module")" \
+    "$run/modules/ngx_http_v3xy_module.so"
+
+ns=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf 2>/dev/null)
+case "$ns" in
+"")  echo "make run: no nameserver in /etc/resolv.conf" >&2; exit 1 ;;
+*:*) ns="[$ns]" ;;
+esac
+echo "resolver $ns valid=300s;" > "$run/conf/resolver.conf"
+
+sed "s|/etc/v3xy/api_key|$key|" "$here/examples/sidecar.conf" \
+    > "$run/conf/nginx.conf"
+
+"$nginx" -q -t -p "$run/" -c conf/nginx.conf
+
+if [ "$mode" = "-t" ]; then
+    echo "examples/sidecar.conf: configuration test passed"
+    exit 0
+fi
+
+echo "v3xy sidecar on http://127.0.0.1:8080/v1/ (Ctrl-C stops it)"
+exec "$nginx" -p "$run/" -c conf/nginx.conf -g 'daemon off;'
