@@ -11,6 +11,7 @@ NGINX_SRC  ?= /usr/share/nginx/src
 NGINX_BIN  ?= /usr/sbin/nginx
 BUILD      ?= build
 KEY_FILE   ?= /etc/v3xy/api_key
+JOBS       ?= 2
 
 ifeq ($(abspath $(NGINX_SRC)),/usr/share/nginx/src)
 NGX_BUILD  := $(BUILD)/nginx-debian
@@ -28,6 +29,8 @@ UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 UNIT_FLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
               -Werror -pedantic -Isrc
 
+# random free ports and one servroot per suite: suites run in parallel
+export TEST_NGINX_RANDOMIZE    ?= 1
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
 
@@ -47,7 +50,8 @@ $(NGX_BUILD)/objs/Makefile: config util/configure-nginx.sh
 
 module: deps $(NGX_BUILD)/objs/Makefile
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_v3xy_module.so $(MODULE)
+	cp $(NGX_BUILD)/objs/ngx_http_v3xy_module.so $(MODULE).tmp
+	mv -f $(MODULE).tmp $(MODULE)
 
 run: module
 	@util/run-sidecar.sh $(NGINX_BIN) $(MODULE) $(KEY_FILE) $(BUILD)/run
@@ -65,7 +69,7 @@ $(TN_LIB)/Test/Nginx/Socket.pm:
 	    || util/get-test-nginx.sh $(TN_DIR)
 
 test-nginx: module $(TN_LIB)/Test/Nginx/Socket.pm
-	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} prove -r t
+	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} prove -j$(JOBS) -r t
 
 test-examples: module
 	@(umask 077; echo v3xy_dev_ExampleConfigCheck_00000000 \
@@ -79,10 +83,18 @@ test: deps-test
 	$(MAKE) test-examples
 	$(MAKE) test-nginx
 
+# memcheck's findings do not fail Test::Nginx tests: fail on any of them
 valgrind: deps-test
 	$(MAKE) module $(TN_LIB)/Test/Nginx/Socket.pm
-	TEST_NGINX_USE_VALGRIND=1 \
-	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} prove -r t
+	@TEST_NGINX_USE_VALGRIND=1 \
+	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} \
+	    prove -j$(JOBS) -r t > $(BUILD)/valgrind.log 2>&1; rc=$$?; \
+	    cat $(BUILD)/valgrind.log; \
+	    if grep -q '^==[0-9]*== ' $(BUILD)/valgrind.log; then \
+	        echo "valgrind: memcheck reported errors or leaks" \
+	             "(see $(BUILD)/valgrind.log)"; exit 1; \
+	    fi; \
+	    exit $$rc
 
 bench: deps-test module
 	bench/run.sh $(NGINX_BIN) $(MODULE)

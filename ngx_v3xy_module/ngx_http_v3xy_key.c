@@ -9,12 +9,11 @@
  * Nothing here logs the key: logs name it by its fingerprint.
  */
 
-#include <sys/mman.h>
-
-#include <openssl/crypto.h>
-
 #include "ngx_http_v3xy_module.h"
 #include "v3xy_key.h"
+
+#include <sys/mman.h>
+#include <openssl/crypto.h>
 
 
 #define NGX_HTTP_V3XY_KEY_HEADER     "X-V3XY-API-Key"

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+#
+# bench/run.sh NGINX MODULE_SO      (make bench)
+#
+# wrk: the key injected by v3xy_api_key_file against the same key set with a
+# plain proxy_set_header.  One nginx instance serves both fronts and their
+# backend, so the two differ only in how the key gets into the request.
+#
+# Environment: ROUNDS (5), DURATION (5s), THREADS (1), CONNECTIONS (50).
+
+set -euo pipefail
+
+usage="usage: bench/run.sh NGINX MODULE_SO"
+nginx=${1:?$usage}
+module=${2:?$usage}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5s}
+THREADS=${THREADS:-1}
+CONNECTIONS=${CONNECTIONS:-50}
+
+dir=$(mktemp -d)
+
+cleanup() {
+    local rc=$? pid
+
+    if [ -s "$dir/nginx.pid" ]; then
+        pid=$(cat "$dir/nginx.pid")
+        kill "$pid" 2>/dev/null || true
+        # wait for the exit, so that nginx does not write into a removed dir
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+
+    if [ "$rc" -ne 0 ] && [ -s "$dir/error.log" ]; then
+        echo "--- error.log (last 20 lines)" >&2
+        tail -n 20 "$dir/error.log" >&2
+    fi
+
+    rm -rf "$dir"
+}
+
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+# under root the workers run as nobody: they must reach the temp dirs
+chmod 0755 "$dir"
+mkdir "$dir/tmp"
+
+# load a copy: a rebuild during the run rewrites the .so in place, and
+# workers that have it mapped then die of SIGBUS and SIGSEGV
+cp "$module" "$dir/module.so"
+
+# v3xy_dev_ and 32 characters of [A-Za-z0-9_-]
+key=v3xy_dev_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+(umask 077; printf '%s\n' "$key" > "$dir/api_key")
+
+# three distinct free loopback ports: hold all three before releasing any
+read -r p_back p_plain p_module < <(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))
+')
+
+cat > "$dir/nginx.conf" <<EOF
+load_module $dir/module.so;
+
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+
+events { worker_connections 1024; }
+
+http {
+    access_log off;
+
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path       $dir/tmp/proxy;
+    fastcgi_temp_path     $dir/tmp/fastcgi;
+    uwsgi_temp_path       $dir/tmp/uwsgi;
+    scgi_temp_path        $dir/tmp/scgi;
+
+    upstream backend {
+        server 127.0.0.1:$p_back;
+        keepalive 32;
+    }
+
+    proxy_http_version 1.1;
+
+    server {
+        listen 127.0.0.1:$p_back;
+
+        location / { return 200 "ok\n"; }
+
+        # for the check before the benchmark only: did the key arrive?
+        location = /check {
+            if (\$http_x_v3xy_api_key != "$key") { return 403; }
+            return 200 "ok\n";
+        }
+    }
+
+    # a location's proxy_set_header hides every inherited one: hence
+    # Connection "" in both fronts, so that both keep upstream keepalive
+    server {
+        listen 127.0.0.1:$p_plain;
+
+        location / {
+            proxy_set_header Connection "";
+            proxy_set_header X-V3XY-API-Key "$key";
+            proxy_pass http://backend;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$p_module;
+
+        location / {
+            proxy_set_header Connection "";
+            v3xy_api_key_file $dir/api_key;
+            proxy_pass http://backend;
+        }
+    }
+}
+EOF
+
+"$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
+    || die "nginx did not start"
+
+# The comparison only means something if both fronts deliver the key, and
+# replace a client-sent one; /check on the backend itself must refuse.
+status() {
+    curl -sS -o /dev/null -w '%{http_code}' "$@"
+}
+
+[ "$(status "http://127.0.0.1:$p_back/check")" = 403 ] \
+    || die "backend /check does not refuse a request without the key"
+
+for front in plain:$p_plain module:$p_module; do
+    port=${front#*:}
+    [ "$(status "http://127.0.0.1:$port/check")" = 200 ] \
+        || die "${front%:*}: the backend did not get the key"
+    [ "$(status -H 'X-V3XY-API-Key: v3xy_dev_client_sent_key_0000' \
+            "http://127.0.0.1:$port/check")" = 200 ] \
+        || die "${front%:*}: a client-sent key was not replaced"
+done
+
+echo "$("$nginx" -v 2>&1), $(basename "$module")"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds" \
+     "(backend :$p_back, plain :$p_plain, module :$p_module)"
+
+# run NAME PORT: one wrk run; sets rps, adds to the totals
+declare -A total=([plain]=0 [module]=0)
+
+run() {
+    local out reqs non2xx sockerr
+
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+              "http://127.0.0.1:$2/") || die "$1: wrk failed"
+
+    rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$out")
+    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
+    non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$out")
+    sockerr=$(sed -n 's/^ *Socket errors: //p' <<< "$out")
+
+    [ -n "$rps" ] && [ -n "$reqs" ] || die "$1: cannot parse wrk: $out"
+    [ "$reqs" -gt 0 ] || die "$1: no request completed"
+    ! grep -qE '\[(alert|crit|emerg)\]' "$dir/error.log" \
+        || die "$1: nginx logged alerts (a worker crashed?)"
+    [ -z "$non2xx" ] || die "$1: $non2xx non-2xx/3xx responses"
+    [ -z "$sockerr" ] || echo "  $1: socket errors: $sockerr"
+
+    total[$1]=$(( ${total[$1]} + reqs ))
+}
+
+run plain "$p_plain"
+run module "$p_module"
+total=([plain]=0 [module]=0)    # the warm-up does not count
+
+printf '%-6s %12s %12s %8s\n' round plain/s module/s ratio
+ratios=() plains=() modules=()
+
+for i in $(seq "$ROUNDS"); do
+    # swap the order every round, so that a drift favours neither
+    if [ $((i % 2)) -eq 1 ]; then
+        run plain "$p_plain";   plain=$rps
+        run module "$p_module"; mod=$rps
+    else
+        run module "$p_module"; mod=$rps
+        run plain "$p_plain";   plain=$rps
+    fi
+
+    ratio=$(awk -v m="$mod" -v p="$plain" 'BEGIN { printf "%.3f", m / p }')
+    printf '%-6s %12s %12s %8s\n' "$i" "$plain" "$mod" "$ratio"
+    ratios+=("$ratio") plains+=("$plain") modules+=("$mod")
+done
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.3f", m }'
+}
+
+printf '%-6s %12.2f %12.2f\n' median "$(median "${plains[@]}")" \
+       "$(median "${modules[@]}")"
+echo "total requests: plain ${total[plain]}, module ${total[module]}" \
+     "(no non-2xx responses)"
+
+# config-time notices land here too (before error_log applies): skip them
+warnings=$(grep -E '\[(warn|error)\]' "$dir/error.log" | head -n 20) || true
+[ -z "$warnings" ] || printf 'error.log:\n%s\n' "$warnings" | sed '2,$s/^/  /'
+
+echo "ratio module/plain (median of $ROUNDS): $(median "${ratios[@]}")"
