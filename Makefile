@@ -13,13 +13,14 @@ BUILD      ?= build
 KEY_FILE   ?= /etc/v3xy/api_key
 JOBS       ?= 2
 
+# Debian's build goes to build/; another nginx's stays in its own directory
 ifeq ($(abspath $(NGINX_SRC)),/usr/share/nginx/src)
 NGX_BUILD  := $(BUILD)/nginx-debian
+MODULE     := $(BUILD)/ngx_http_v3xy_module.so
 else
 NGX_BUILD  := $(BUILD)/nginx-$(notdir $(abspath $(NGINX_SRC)))
+MODULE     := $(NGX_BUILD)/ngx_http_v3xy_module.so
 endif
-
-MODULE     := $(BUILD)/ngx_http_v3xy_module.so
 TN_DIR     := $(BUILD)/test-nginx
 TN_LIB     := $(TN_DIR)/root/usr/share/perl5
 
@@ -50,6 +51,7 @@ $(NGX_BUILD)/objs/Makefile: config util/configure-nginx.sh
 
 module: deps $(NGX_BUILD)/objs/Makefile
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	@# a new file, not new contents under running nginx processes
 	cp $(NGX_BUILD)/objs/ngx_http_v3xy_module.so $(MODULE).tmp
 	mv -f $(MODULE).tmp $(MODULE)
 
@@ -85,6 +87,7 @@ test: deps-test
 
 # memcheck's findings do not fail Test::Nginx tests: fail on any of them
 valgrind: deps-test
+	@util/deps.sh valgrind
 	$(MAKE) module $(TN_LIB)/Test/Nginx/Socket.pm
 	@TEST_NGINX_USE_VALGRIND=1 \
 	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} \
@@ -97,6 +100,7 @@ valgrind: deps-test
 	    exit $$rc
 
 bench: deps-test module
+	@util/deps.sh bench
 	bench/run.sh $(NGINX_BIN) $(MODULE)
 
 clean:

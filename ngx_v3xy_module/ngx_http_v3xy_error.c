@@ -27,6 +27,18 @@ static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
       ngx_string("api_key_origin"),
       ngx_string("Developer API keys are for server-side use only; "
                  "this request was sent by a browser.") },
+
+    /* NGX_HTTP_V3XY_ERR_RATE_LIMITED */
+    { NGX_HTTP_TOO_MANY_REQUESTS,
+      ngx_string("rate_limited"),
+      ngx_string("Rate limited: retry after the number of seconds in "
+                 "Retry-After.") },
+
+    /* NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE */
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("rate_limit_unavailable"),
+      ngx_string("Rate limits cannot be checked right now; "
+                 "try again shortly.") },
 };
 
 
@@ -69,7 +81,7 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
     ngx_int_t               rc;
     ngx_buf_t              *b;
     ngx_chain_t             out;
-    ngx_table_elt_t        *cc;
+    ngx_table_elt_t        *cc, *ra;
     ngx_http_v3xy_ctx_t    *ctx;
     ngx_http_v3xy_error_t  *e;
 
@@ -122,6 +134,28 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
 #endif
     ngx_str_set(&cc->key, "Cache-Control");
     ngx_str_set(&cc->value, "no-store");
+
+    if (ctx->retry_after) {
+        ra = ngx_list_push(&r->headers_out.headers);
+        if (ra == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_DONE;
+        }
+
+        ra->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (ra->value.data == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_DONE;
+        }
+
+        ra->hash = 1;
+#if (nginx_version >= 1023000)
+        ra->next = NULL;
+#endif
+        ngx_str_set(&ra->key, "Retry-After");
+        ra->value.len = ngx_sprintf(ra->value.data, "%uL", ctx->retry_after)
+                        - ra->value.data;
+    }
 
     rc = ngx_http_send_header(r);
 

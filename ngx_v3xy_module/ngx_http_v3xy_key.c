@@ -49,7 +49,7 @@ ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_v3xy_loc_conf_t *vlcf = conf;
 
-    ngx_str_t  *value, path;
+    ngx_str_t  *value;
 
     if (vlcf->api_key != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -62,13 +62,7 @@ ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    path = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    vlcf->api_key = ngx_http_v3xy_key_load(cf, &path);
+    vlcf->api_key = ngx_http_v3xy_key_load(cf, &value[1]);
     if (vlcf->api_key == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -86,46 +80,57 @@ ngx_http_v3xy_key_init(ngx_conf_t *cf)
 }
 
 
-static ngx_http_v3xy_key_t *
-ngx_http_v3xy_key_load(ngx_conf_t *cf, ngx_str_t *path)
+/*
+ * Reads a secret file (a key, a password, a webhook secret) into secret
+ * memory: one line, trailing white space trimmed, not empty.  "what" names
+ * the directive in messages; the secret itself is never printed.
+ */
+
+ngx_int_t
+ngx_http_v3xy_secret_file(ngx_conf_t *cf, const char *what, ngx_str_t *name,
+    ngx_str_t *secret)
 {
-    size_t                len;
-    u_char               *buf;
-    ssize_t               n;
-    ngx_fd_t              fd;
-    ngx_file_info_t       fi;
-    v3xy_key_status_e     status;
-    ngx_http_v3xy_key_t  *key;
+    u_char           *buf;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_str_t         path;
+    ngx_file_info_t   fi;
 
-    key = NULL;
+    path = *name;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "v3xy_api_key_file: cannot open \"%s\"",
-                           path->data);
-        return NULL;
+                           "%s: cannot open \"%s\"", what, path.data);
+        return NGX_ERROR;
     }
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "v3xy_api_key_file: " ngx_fd_info_n " \"%s\" failed",
-                           path->data);
+                           "%s: " ngx_fd_info_n " \"%s\" failed",
+                           what, path.data);
         goto done;
     }
 
     if (!ngx_is_file(&fi)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_api_key_file: \"%s\" is not a regular file",
-                           path->data);
+                           "%s: \"%s\" is not a regular file",
+                           what, path.data);
         goto done;
     }
 
     if (ngx_file_size(&fi) > NGX_HTTP_V3XY_KEY_FILE_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_api_key_file: \"%s\" is too large for a "
-                           "key file (%O bytes, at most %d)",
-                           path->data, ngx_file_size(&fi),
+                           "%s: \"%s\" is too large for a secret file "
+                           "(%O bytes, at most %d)",
+                           what, path.data, ngx_file_size(&fi),
                            NGX_HTTP_V3XY_KEY_FILE_MAX);
         goto done;
     }
@@ -139,76 +144,92 @@ ngx_http_v3xy_key_load(ngx_conf_t *cf, ngx_str_t *path)
 
     if (n == -1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "v3xy_api_key_file: cannot read \"%s\"",
-                           path->data);
+                           "%s: cannot read \"%s\"", what, path.data);
         goto done;
     }
 
     if (n > NGX_HTTP_V3XY_KEY_FILE_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_api_key_file: \"%s\" is too large for a "
-                           "key file", path->data);
+                           "%s: \"%s\" is too large for a secret file",
+                           what, path.data);
         goto done;
     }
 
-    len = v3xy_key_trim(buf, n);
+    secret->data = buf;
+    secret->len = v3xy_key_trim(buf, n);
 
-    if (len == 0) {
+    if (secret->len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_api_key_file: \"%s\" is empty", path->data);
+                           "%s: \"%s\" is empty", what, path.data);
         goto done;
     }
-
-    status = v3xy_key_check(buf, len);
-
-    if (status != V3XY_KEY_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_api_key_file: \"%s\" does not hold a "
-                           "developer key (" V3XY_KEY_PREFIX "<secret>): %s",
-                           path->data, v3xy_key_status_text(status));
-        goto done;
-    }
-
-    key = ngx_palloc(cf->pool, sizeof(ngx_http_v3xy_key_t));
-    if (key == NULL) {
-        goto done;
-    }
-
-    key->key.data = buf;
-    key->key.len = len;
-
-    key->key_id.data = ngx_pnalloc(cf->pool, V3XY_KEY_ID_LEN);
-    if (key->key_id.data == NULL) {
-        key = NULL;
-        goto done;
-    }
-
-    if (v3xy_key_id(buf, len, key->key_id.data) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_api_key_file: SHA-256 failed");
-        key = NULL;
-        goto done;
-    }
-
-    key->key_id.len = V3XY_KEY_ID_LEN;
 
     if (ngx_file_access(&fi) & S_IROTH) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "v3xy_api_key_file: \"%s\" is readable by other "
-                           "users; restrict it (chmod o-r, or 0400 owned by "
-                           "the user that starts nginx)", path->data);
+                           "%s: \"%s\" is readable by other users; "
+                           "restrict it (chmod o-r, or 0400 owned by the "
+                           "user that starts nginx)", what, path.data);
     }
 
-    ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
-                       "v3xy_api_key_file: \"%s\" holds key %V",
-                       path->data, &key->key_id);
+    rc = NGX_OK;
 
 done:
 
     if (ngx_close_file(fd) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%s\" failed", path->data);
+                           ngx_close_file_n " \"%s\" failed", path.data);
     }
+
+    return rc;
+}
+
+
+static ngx_http_v3xy_key_t *
+ngx_http_v3xy_key_load(ngx_conf_t *cf, ngx_str_t *path)
+{
+    ngx_str_t             secret;
+    v3xy_key_status_e     status;
+    ngx_http_v3xy_key_t  *key;
+
+    if (ngx_http_v3xy_secret_file(cf, "v3xy_api_key_file", path, &secret)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    status = v3xy_key_check(secret.data, secret.len);
+
+    if (status != V3XY_KEY_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_api_key_file: \"%V\" does not hold a "
+                           "developer key (" V3XY_KEY_PREFIX "<secret>): %s",
+                           path, v3xy_key_status_text(status));
+        return NULL;
+    }
+
+    key = ngx_palloc(cf->pool, sizeof(ngx_http_v3xy_key_t));
+    if (key == NULL) {
+        return NULL;
+    }
+
+    key->key = secret;
+
+    key->key_id.data = ngx_pnalloc(cf->pool, V3XY_KEY_ID_LEN);
+    if (key->key_id.data == NULL) {
+        return NULL;
+    }
+
+    if (v3xy_key_id(secret.data, secret.len, key->key_id.data) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_api_key_file: SHA-256 failed");
+        return NULL;
+    }
+
+    key->key_id.len = V3XY_KEY_ID_LEN;
+
+    ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
+                       "v3xy_api_key_file: \"%V\" holds key %V",
+                       path, &key->key_id);
 
     return key;
 }

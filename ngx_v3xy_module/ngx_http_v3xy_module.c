@@ -10,14 +10,25 @@
 
 static ngx_int_t ngx_http_v3xy_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_v3xy_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_v3xy_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_v3xy_init_process(ngx_cycle_t *cycle);
+static void ngx_http_v3xy_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_v3xy_browser[] = {
     { ngx_string("reject"), NGX_HTTP_V3XY_BROWSER_REJECT },
     { ngx_string("allow"), NGX_HTTP_V3XY_BROWSER_ALLOW },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_v3xy_limit_fail[] = {
+    { ngx_string("open"), NGX_HTTP_V3XY_FAIL_OPEN },
+    { ngx_string("closed"), NGX_HTTP_V3XY_FAIL_CLOSED },
+    { ngx_string("local"), NGX_HTTP_V3XY_FAIL_LOCAL },
     { ngx_null_string, 0 }
 };
 
@@ -38,6 +49,34 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       offsetof(ngx_http_v3xy_loc_conf_t, browser),
       &ngx_http_v3xy_browser },
 
+    { ngx_string("v3xy_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_v3xy_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("v3xy_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_v3xy_limit_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("v3xy_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_v3xy_limit_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("v3xy_limit_fail"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_v3xy_loc_conf_t, limit_fail),
+      &ngx_http_v3xy_limit_fail },
+
       ngx_null_command
 };
 
@@ -46,7 +85,7 @@ static ngx_http_module_t  ngx_http_v3xy_module_ctx = {
     ngx_http_v3xy_preconfiguration,        /* preconfiguration */
     ngx_http_v3xy_postconfiguration,       /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_v3xy_create_main_conf,        /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -64,10 +103,10 @@ ngx_module_t  ngx_http_v3xy_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_v3xy_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_v3xy_exit_process,            /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -90,6 +129,10 @@ ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_v3xy_limit_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     /*
@@ -109,6 +152,27 @@ ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
 
 
 static void *
+ngx_http_v3xy_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_v3xy_main_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_main_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&conf->zones, cf->pool, 4,
+                       sizeof(ngx_http_v3xy_zone_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return conf;
+}
+
+
+static void *
 ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_v3xy_loc_conf_t  *conf;
@@ -120,6 +184,8 @@ ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
 
     conf->api_key = NGX_CONF_UNSET_PTR;
     conf->browser = NGX_CONF_UNSET_UINT;
+    conf->limits = NGX_CONF_UNSET_PTR;
+    conf->limit_fail = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -134,6 +200,31 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->api_key, prev->api_key, NULL);
     ngx_conf_merge_uint_value(conf->browser, prev->browser,
                               NGX_HTTP_V3XY_BROWSER_REJECT);
+    ngx_conf_merge_ptr_value(conf->limits, prev->limits, NULL);
+    ngx_conf_merge_uint_value(conf->limit_fail, prev->limit_fail,
+                              NGX_HTTP_V3XY_FAIL_LOCAL);
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_v3xy_module);
+
+    if (vmcf == NULL || vmcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_v3xy_redis_init_process(cycle, vmcf->redis);
+}
+
+
+static void
+ngx_http_v3xy_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_v3xy_redis_exit_process(cycle);
 }

@@ -6,6 +6,9 @@
  *   ngx_http_v3xy_key.c       the sidecar's key: file, memory, injection
  *   ngx_http_v3xy_error.c     every JSON refusal, one table of reasons
  *   ngx_http_v3xy_variables.c $v3xy_* variables
+ *   ngx_http_v3xy_limit.c     rate limits: zones, decisions, headers
+ *   ngx_http_v3xy_shm.c       the shared-memory limit store
+ *   ngx_http_v3xy_redis.c     the Redis connection on nginx's event loop
  */
 
 #ifndef _NGX_HTTP_V3XY_MODULE_H_INCLUDED_
@@ -16,15 +19,24 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "v3xy_window.h"
+#include "ngx_http_v3xy_redis.h"
+
 
 #define NGX_HTTP_V3XY_BROWSER_REJECT  0
 #define NGX_HTTP_V3XY_BROWSER_ALLOW   1
+
+#define NGX_HTTP_V3XY_FAIL_OPEN       0
+#define NGX_HTTP_V3XY_FAIL_CLOSED     1
+#define NGX_HTTP_V3XY_FAIL_LOCAL      2
 
 
 /* indexes into the table of refusals in ngx_http_v3xy_error.c */
 typedef enum {
     NGX_HTTP_V3XY_ERR_NONE = 0,
     NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN,
+    NGX_HTTP_V3XY_ERR_RATE_LIMITED,
+    NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE,
     NGX_HTTP_V3XY_ERR_LAST
 } ngx_http_v3xy_err_e;
 
@@ -35,14 +47,45 @@ typedef struct {
 } ngx_http_v3xy_key_t;
 
 
+/* v3xy_limit_zone */
+typedef struct {
+    ngx_str_t                  name;
+    ngx_http_complex_value_t   key;
+    v3xy_rate_t                rate;
+    ngx_shm_zone_t            *shm_zone;
+    ngx_str_t                  policy;     /* RateLimit-Policy value */
+} ngx_http_v3xy_zone_t;
+
+
+typedef struct {
+    ngx_http_v3xy_redis_conf_t *redis;     /* v3xy_redis, or NULL */
+    ngx_array_t                 zones;     /* of ngx_http_v3xy_zone_t * */
+    ngx_http_v3xy_redis_script_t limit_script;
+} ngx_http_v3xy_main_conf_t;
+
+
 typedef struct {
     ngx_http_v3xy_key_t       *api_key;    /* v3xy_api_key_file, or NULL */
     ngx_uint_t                 browser;    /* v3xy_browser */
+    ngx_array_t               *limits;     /* v3xy_limit: zones, or NULL */
+    ngx_uint_t                 limit_fail; /* v3xy_limit_fail */
 } ngx_http_v3xy_loc_conf_t;
 
 
+typedef struct ngx_http_v3xy_limit_ctx_s  ngx_http_v3xy_limit_ctx_t;
+
 typedef struct {
     ngx_http_v3xy_err_e        error;      /* the refusal, if any */
+
+    ngx_uint_t                 step;       /* where the pipeline resumes */
+
+    /* the tightest zone, for RateLimit headers and $v3xy_limit_remaining */
+    ngx_http_v3xy_zone_t      *limit_zone;
+    uint64_t                   limit_remaining;
+    uint64_t                   limit_reset;    /* seconds */
+    uint64_t                   retry_after;    /* seconds, refused only */
+
+    ngx_http_v3xy_limit_ctx_t *limit;      /* a decision under way */
 } ngx_http_v3xy_ctx_t;
 
 
@@ -63,6 +106,8 @@ ngx_str_t *ngx_http_v3xy_error_code(ngx_http_v3xy_err_e err);
 
 char *ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_v3xy_secret_file(ngx_conf_t *cf, const char *what,
+    ngx_str_t *name, ngx_str_t *secret);
 void ngx_http_v3xy_scan_headers(ngx_http_request_t *r,
     ngx_http_v3xy_headers_t *hs);
 ngx_int_t ngx_http_v3xy_inject_key(ngx_http_request_t *r,
@@ -70,6 +115,16 @@ ngx_int_t ngx_http_v3xy_inject_key(ngx_http_request_t *r,
 ngx_int_t ngx_http_v3xy_key_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_v3xy_add_variables(ngx_conf_t *cf);
+
+char *ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_v3xy_limit_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_v3xy_limit(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
 
 
 extern ngx_module_t  ngx_http_v3xy_module;

@@ -6,7 +6,10 @@
  *
  *   1. browser check: a browser-sent request that meets a developer key
  *      is refused with 403 api_key_origin, before anything goes upstream;
- *   2. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
+ *   2. rate limits: every zone of v3xy_limit, decided in one Redis round
+ *      trip (or in shared memory), 429 rate_limited when one refuses; the
+ *      handler returns NGX_AGAIN while Redis answers and is called again;
+ *   3. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
  *      the key of v3xy_api_key_file.
  *
  * The handler returns NGX_DECLINED to go on (never NGX_OK: under
@@ -20,12 +23,14 @@
 ngx_int_t
 ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                  rc;
+    ngx_http_v3xy_ctx_t       *ctx;
     ngx_http_v3xy_headers_t    hs;
     ngx_http_v3xy_loc_conf_t  *vlcf;
 
     vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
 
-    if (vlcf->api_key == NULL) {
+    if (vlcf->api_key == NULL && vlcf->limits == NULL) {
         return NGX_DECLINED;
     }
 
@@ -33,7 +38,10 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     /* 1. browser check */
 
-    if (hs.browser_mark && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT) {
+    if (vlcf->api_key
+        && hs.browser_mark
+        && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT)
+    {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "v3xy: api_key_origin: browser request (\"%V\" header) "
                       "refused where key %V is injected",
@@ -42,9 +50,26 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN);
     }
 
-    /* 2. key */
+    /* 2. rate limits */
 
-    if (ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK) {
+    if (vlcf->limits) {
+        ctx = ngx_http_v3xy_get_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_v3xy_limit(r, vlcf, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    /* 3. key */
+
+    if (vlcf->api_key
+        && ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -3,6 +3,7 @@
  *
  *   $v3xy_key_id      fingerprint of the key in use (never the key)
  *   $v3xy_error_code  the JSON code of the module's refusal, if any
+ *   $v3xy_limit_remaining  admissions left in the tightest zone
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -14,6 +15,10 @@ static ngx_int_t ngx_http_v3xy_error_code_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
+static ngx_int_t ngx_http_v3xy_limit_remaining_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+
+
 static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
 
     { ngx_string("v3xy_key_id"), NULL,
@@ -22,6 +27,10 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
 
     { ngx_string("v3xy_error_code"), NULL,
       ngx_http_v3xy_error_code_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_limit_remaining"), NULL,
+      ngx_http_v3xy_limit_remaining_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -88,6 +97,35 @@ ngx_http_v3xy_error_code_variable(ngx_http_request_t *r,
 
     v->len = code->len;
     v->data = code->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_limit_remaining_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char               *p;
+    ngx_http_v3xy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (ctx == NULL || ctx->limit_zone == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_sprintf(p, "%uL", ctx->limit_remaining) - p;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

@@ -190,7 +190,7 @@ secret has characters other than
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*v3xy_api_key_file: ".*\/large" is too large for a key file \(5009 bytes, at most 4096\)/
+qr/\[emerg\] .*v3xy_api_key_file: ".*\/large" is too large for a secret file \(5009 bytes, at most 4096\)/
 
 
 

@@ -1,20 +1,22 @@
 #!/bin/sh
-# Install with apt-get what "make" (build), "make run" (build) or
-# "make test" (test) needs and this machine lacks.  Needs root when
+# Install with apt-get what "make" and "make run" (build), "make test"
+# (test), "make bench" or "make valgrind" need and this machine lacks.  Needs root when
 # something is missing; does nothing otherwise.
 set -eu
 
 build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
        libhiredis-dev ca-certificates"
-test="$build libcmocka-dev redis-server wrk curl openssl
+test="$build libcmocka-dev redis-server curl openssl
       libtest-base-perl libtext-diff-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl liburi-perl
       libwww-perl libhttp-message-perl"
 
 case "${1:-build}" in
-build) want=$build ;;
-test)  want=$test ;;
-*)     echo "usage: $0 build|test" >&2; exit 2 ;;
+build)    want=$build ;;
+test)     want=$test ;;
+bench)    want="wrk python3" ;;
+valgrind) want=valgrind ;;
+*)        echo "usage: $0 build|test|bench|valgrind" >&2; exit 2 ;;
 esac
 
 missing=

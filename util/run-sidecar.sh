@@ -21,8 +21,8 @@ make run: no API key file at $key
 
 Write your developer key (v3xy_dev_...) there, readable by root only:
 
-    mkdir -p -m 700 $(dirname "$key")
-    (umask 077; printf '%s\n' 'v3xy_dev_YOUR_SECRET' > $key)
+    install -d -m 700 $(dirname "$key")
+    (umask 077; printf '%s\n' 'v3xy_dev_PASTE_YOUR_SECRET_HERE' > $key)
 
 or name another file: make run KEY_FILE=/path/to/key
 EOM

@@ -12,7 +12,8 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX ();
 
-our @EXPORT_OK = qw(key_file start_echo header_lines);
+our @EXPORT_OK = qw(key_file start_echo header_lines start_redis stop_redis
+                    redis free_port http_get);
 
 my $dir = tempdir('v3xy-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
@@ -90,6 +91,96 @@ sub serve_echo {
     print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
              . "Content-Length: " . length($req) . "\r\n"
              . "Connection: close\r\n\r\n" . $req;
+}
+
+# A free TCP port on 127.0.0.1 (nothing listens on it when this returns).
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "free_port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# A real redis-server of Debian's on 127.0.0.1, no persistence; started
+# again on the same port after stop_redis() when given that port.
+# Options: port => P, password => S.  Sets $ENV{TEST_NGINX_REDIS_PORT}.
+my %redis;
+
+sub start_redis {
+    my (%opt) = @_;
+    my $port = $opt{port} // $ENV{TEST_NGINX_REDIS_PORT} // free_port();
+    my @args = ('--port', $port, '--bind', '127.0.0.1', '--save', '',
+                '--appendonly', 'no', '--dir', $dir, '--daemonize', 'no',
+                '--loglevel', 'warning', '--logfile', "$dir/redis-$port.log",
+                '--enable-debug-command', 'local');
+    push @args, '--requirepass', $opt{password} if defined $opt{password};
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        exec 'redis-server', @args or POSIX::_exit(127);
+    }
+
+    $redis{$port} = $pid;
+    push @children, $pid;
+
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port);
+        if ($s) {
+            close $s;
+            $ENV{TEST_NGINX_REDIS_PORT} = $port;
+            return $port;
+        }
+        select undef, undef, undef, 0.05;
+    }
+
+    die "redis-server on port $port did not start";
+}
+
+sub stop_redis {
+    my $port = shift // $ENV{TEST_NGINX_REDIS_PORT};
+    my $pid = delete $redis{$port} or return;
+
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    @children = grep { $_ != $pid } @children;
+}
+
+# redis(ARGS...): runs redis-cli against the test's Redis, returns its
+# output without the final newline.
+sub redis {
+    my @auth = defined $ENV{TEST_V3XY_REDIS_PASSWORD}
+             ? ('-a', $ENV{TEST_V3XY_REDIS_PASSWORD}, '--no-auth-warning') : ();
+    open my $fh, '-|', 'redis-cli', '-h', '127.0.0.1', '-p',
+        $ENV{TEST_NGINX_REDIS_PORT}, @auth, @_
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh>;
+    close $fh;
+    $out //= '';
+    chomp $out;
+    return $out;
+}
+
+# http_get(PATH, HEADER => VALUE ...): one GET to the nginx under test
+# (127.0.0.1:$TEST_NGINX_SERVER_PORT), for --- init; returns the status.
+sub http_get {
+    my ($path, %h) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+        or die "http_get: $!";
+    my $req = "GET $path HTTP/1.0\r\nHost: localhost\r\n";
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    print $s "$req\r\n";
+    local $/;
+    my $resp = <$s>;
+    close $s;
+    my ($status) = ($resp // '') =~ m{\AHTTP/\d\.\d (\d+)};
+    return $status // 0;
 }
 
 # A response_body_filters sub that keeps the header lines of this name

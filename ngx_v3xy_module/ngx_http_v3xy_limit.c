@@ -1,0 +1,949 @@
+/*
+ * ngx_http_v3xy_limit: rate limits.
+ *
+ * v3xy_limit_zone declares a zone (rate, key, algorithm, shared memory);
+ * v3xy_limit names the zones a location must pass.  One decision covers
+ * every zone of a request: with v3xy_redis, one EVALSHA of one Lua script
+ * (Redis's own clock, check and count in one atomic call, a count only if
+ * every zone admits); without it, or when Redis fails and v3xy_limit_fail
+ * says "local", the shared-memory store of ngx_http_v3xy_shm.c with the
+ * same math (src/v3xy_window.c).  A header filter adds the RateLimit and
+ * RateLimit-Policy fields (draft-ietf-httpapi-ratelimit-headers-10) of the
+ * tightest zone.
+ */
+
+#include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_shm.h"
+
+#include <openssl/sha.h>
+
+
+#define NGX_HTTP_V3XY_LIMIT_WAITING  1
+#define NGX_HTTP_V3XY_LIMIT_REPLIED  2
+#define NGX_HTTP_V3XY_LIMIT_FAILED   3
+
+/* longer keys are replaced by their SHA-256 in hex */
+#define NGX_HTTP_V3XY_LIMIT_KEY_MAX  128
+
+
+struct ngx_http_v3xy_limit_ctx_s {
+    ngx_http_request_t          *request;
+    ngx_http_v3xy_redis_cmd_t   *cmd;
+    ngx_event_t                  ev;         /* reply timeout and resume */
+    ngx_uint_t                   state;
+    ngx_uint_t                   admitted;
+    ngx_uint_t                   n;
+    ngx_http_v3xy_shm_item_t    *items;      /* zone, key, verdict */
+    ngx_http_v3xy_zone_t       **zones;
+};
+
+
+static ngx_int_t ngx_http_v3xy_limit_start(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
+static ngx_int_t ngx_http_v3xy_limit_key(ngx_http_request_t *r,
+    ngx_http_v3xy_zone_t *zone, ngx_str_t *key);
+static ngx_int_t ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
+    ngx_http_v3xy_limit_ctx_t *lctx);
+static void ngx_http_v3xy_limit_reply(void *data, redisReply *reply);
+static void ngx_http_v3xy_limit_event(ngx_event_t *ev);
+static void ngx_http_v3xy_limit_cleanup(void *data);
+static ngx_int_t ngx_http_v3xy_limit_fallback(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
+static ngx_int_t ngx_http_v3xy_limit_local(ngx_http_request_t *r,
+    ngx_http_v3xy_ctx_t *ctx);
+static ngx_int_t ngx_http_v3xy_limit_verdict(ngx_http_request_t *r,
+    ngx_http_v3xy_ctx_t *ctx);
+static ngx_int_t ngx_http_v3xy_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_v3xy_push_header(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+/* the outage for which each v3xy_limit_fail mode was last logged */
+static ngx_uint_t  ngx_http_v3xy_fail_logged[3] = {
+    (ngx_uint_t) -1, (ngx_uint_t) -1, (ngx_uint_t) -1
+};
+
+static const char  *ngx_http_v3xy_fail_names[3] = {
+    "open", "closed", "local"
+};
+
+
+/*
+ * The limiter in Redis.  KEYS[i] is the state of zone i for the request's
+ * key; ARGV[3i-2], ARGV[3i-1], ARGV[3i] its limit, window (ms) and burst
+ * (0: exact rolling window).  Returns {admitted, then for each zone:
+ * remaining, reset ms, retry ms}.  Every zone is checked first and counted
+ * only if all admit, so a refused request costs no zone anything.
+ *
+ * Exact window: a string of limit + 1 doubles, the index of the oldest
+ * slot then a ring of the last "limit" admission times (ms).  A request is
+ * admitted iff the oldest is out of the window, i.e. fewer than "limit"
+ * admissions happened in the last "window" ms.  GCRA: one number, the
+ * theoretical arrival time in microseconds.  The arithmetic and the
+ * verdicts are those of src/v3xy_window.c (see there), numbers stay below
+ * 2^53 so Lua's doubles are exact.  Time is Redis's (TIME), the same for
+ * every nginx; a key whose newest admission is ahead of it is judged at
+ * that instant (clamp).
+ */
+
+static u_char  ngx_http_v3xy_limit_lua[] =
+"local t = redis.call('TIME')\n"
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"local out, todo, ok = {0}, {}, 1\n"
+"for i = 1, #KEYS do\n"
+"  local k = KEYS[i]\n"
+"  local limit = tonumber(ARGV[3 * i - 2])\n"
+"  local win = tonumber(ARGV[3 * i - 1])\n"
+"  local burst = tonumber(ARGV[3 * i])\n"
+"  local rem, reset, retry\n"
+"  if burst == 0 then\n"
+"    local s = redis.call('GET', k)\n"
+"    if not s or #s ~= 8 * (limit + 1) then s = nil end\n"
+"    local idx = s and struct.unpack('>d', s, 1) or 0\n"
+"    local function at(p)\n"
+"      if not s then return 0 end\n"
+"      return (struct.unpack('>d', s, 9 + 8 * ((idx + p) % limit)))\n"
+"    end\n"
+"    local tnow = math.max(now, at(limit - 1))\n"
+"    local lo, hi = 0, limit\n"
+"    while lo < hi do\n"
+"      local mid = math.floor((lo + hi) / 2)\n"
+"      if at(mid) > tnow - win then hi = mid else lo = mid + 1 end\n"
+"    end\n"
+"    local count = limit - lo\n"
+"    if count < limit then\n"
+"      rem = limit - count - 1\n"
+"      if count > 0 then reset = at(lo) + win - tnow else reset = win end\n"
+"      retry = 0\n"
+"      todo[#todo + 1] = {k, 0, s == nil, idx, tnow, limit, win}\n"
+"    else\n"
+"      ok = 0\n"
+"      rem = 0\n"
+"      retry = at(0) + win - tnow\n"
+"      reset = retry\n"
+"    end\n"
+"  else\n"
+"    local tu = math.ceil(win * 1000 / limit)\n"
+"    local bt = burst * tu\n"
+"    local nowu = now * 1000\n"
+"    local tat = tonumber(redis.call('GET', k) or '0') or 0\n"
+"    if tat > nowu + bt + win * 1000 then tat = nowu + bt end\n"
+"    if tat > nowu + bt - tu then\n"
+"      ok = 0\n"
+"      rem = 0\n"
+"      retry = math.ceil((tat - (bt - tu) - nowu) / 1000)\n"
+"      reset = retry\n"
+"    else\n"
+"      local nt = math.max(tat, nowu) + tu\n"
+"      local x = math.max(nowu + bt - nt, 0)\n"
+"      rem = math.floor(x / tu)\n"
+"      reset = math.ceil(((rem + 1) * tu - x) / 1000)\n"
+"      retry = 0\n"
+"      todo[#todo + 1] = {k, 1, nt, math.ceil((nt - nowu) / 1000)}\n"
+"    end\n"
+"  end\n"
+"  out[#out + 1] = rem\n"
+"  out[#out + 1] = reset\n"
+"  out[#out + 1] = retry\n"
+"end\n"
+"if ok == 1 then\n"
+"  for _, d in ipairs(todo) do\n"
+"    if d[2] == 0 then\n"
+"      local k, limit = d[1], d[6]\n"
+"      if d[3] then\n"
+"        redis.call('DEL', k)\n"
+"        redis.call('SETRANGE', k, 8 * limit, struct.pack('>d', 0))\n"
+"      end\n"
+"      redis.call('SETRANGE', k, 8 + 8 * d[4], struct.pack('>d', d[5]))\n"
+"      redis.call('SETRANGE', k, 0, struct.pack('>d', (d[4] + 1) % limit))\n"
+"      redis.call('PEXPIRE', k, d[7])\n"
+"    else\n"
+"      redis.call('SET', d[1], string.format('%.0f', d[3]), 'PX',\n"
+"                 math.max(d[4], 1))\n"
+"    end\n"
+"  end\n"
+"end\n"
+"out[1] = ok\n"
+"return out\n";
+
+
+/* configuration */
+
+char *
+ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_v3xy_main_conf_t *vmcf = conf;
+
+    if (vmcf->redis) {
+        return "is duplicate";
+    }
+
+    vmcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_redis_conf_t));
+    if (vmcf->redis == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_v3xy_redis_parse(cf, vmcf->redis);
+}
+
+
+char *
+ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_v3xy_main_conf_t *vmcf = conf;
+
+    u_char                            *p;
+    size_t                             size;
+    ngx_int_t                          n;
+    ngx_str_t                         *value, s;
+    ngx_uint_t                         i, have_rate;
+    ngx_http_v3xy_zone_t              *zone, **zp;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    zp = vmcf->zones.elts;
+
+    for (i = 0; i < vmcf->zones.nelts; i++) {
+        if (zp[i]->name.len == value[1].len
+            && ngx_strncmp(zp[i]->name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate v3xy_limit_zone \"%V\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!(value[1].data[i] >= 'a' && value[1].data[i] <= 'z')
+            && !(value[1].data[i] >= 'A' && value[1].data[i] <= 'Z')
+            && !(value[1].data[i] >= '0' && value[1].data[i] <= '9')
+            && value[1].data[i] != '_' && value[1].data[i] != '-')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_limit_zone name \"%V\" may only have "
+                               "letters, digits, \"_\" and \"-\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone->name = value[1];
+    size = 10 * 1024 * 1024;
+    have_rate = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+            if (v3xy_rate_parse(value[i].data + 5, value[i].len - 5,
+                                &zone->rate.limit, &zone->rate.window_ms)
+                != 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid rate \"%V\": use Nr/s, Nr/m or "
+                                   "Nr/h with N from 1 to 1000000",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            have_rate = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+            ccv.cf = cf;
+            ccv.value = &s;
+            ccv.complex_value = &zone->key;
+
+            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n <= 0 || n > 1000000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid burst \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            zone->rate.burst = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            n = ngx_parse_size(&s);
+            if (n == NGX_ERROR || n < (ngx_int_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid size \"%V\": at least %uz",
+                                   &value[i], 8 * ngx_pagesize);
+                return NGX_CONF_ERROR;
+            }
+
+            size = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!have_rate || zone->key.value.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_limit_zone \"%V\" needs rate= and key=",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    zone->shm_zone = ngx_http_v3xy_shm_zone_add(cf, &zone->name, size,
+                                                &zone->rate);
+    if (zone->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* RateLimit-Policy: "name";q=60;w=60 */
+
+    p = ngx_pnalloc(cf->pool, zone->name.len + 2 * NGX_INT64_LEN + 16);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone->policy.data = p;
+    p = ngx_sprintf(p, "\"%V\";q=%uL;w=%uL", &zone->name, zone->rate.limit,
+                    zone->rate.window_ms / 1000);
+    zone->policy.len = p - zone->policy.data;
+
+    zp = ngx_array_push(&vmcf->zones);
+    if (zp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *zp = zone;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_v3xy_loc_conf_t *vlcf = conf;
+
+    ngx_str_t                  *value;
+    ngx_uint_t                  i, j, k;
+    ngx_http_v3xy_zone_t      **zones, **zp;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    if (vlcf->limits != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        vlcf->limits = NULL;
+        return NGX_CONF_OK;
+    }
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    vlcf->limits = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                    sizeof(ngx_http_v3xy_zone_t *));
+    if (vlcf->limits == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zones = vmcf->zones.elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (j = 0; j < vmcf->zones.nelts; j++) {
+            if (zones[j]->name.len == value[i].len
+                && ngx_strncmp(zones[j]->name.data, value[i].data,
+                               value[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == vmcf->zones.nelts) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown v3xy_limit_zone \"%V\" (declare it "
+                               "at the http level, before its use)",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        zp = vlcf->limits->elts;
+
+        for (k = 0; k < vlcf->limits->nelts; k++) {
+            if (zp[k] == zones[j]) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "v3xy_limit zone \"%V\" is named twice",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        zp = ngx_array_push(vlcf->limits);
+        if (zp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *zp = zones[j];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_v3xy_limit_init(ngx_conf_t *cf)
+{
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    vmcf->limit_script.text.data = ngx_http_v3xy_limit_lua;
+    vmcf->limit_script.text.len = sizeof(ngx_http_v3xy_limit_lua) - 1;
+
+    if (ngx_http_v3xy_redis_script_init(&vmcf->limit_script) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_v3xy_header_filter;
+
+    return NGX_OK;
+}
+
+
+/* the decision */
+
+ngx_int_t
+ngx_http_v3xy_limit(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
+    ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_http_v3xy_limit_ctx_t  *lctx;
+
+    lctx = ctx->limit;
+
+    if (lctx == NULL) {
+        return ngx_http_v3xy_limit_start(r, vlcf, ctx);
+    }
+
+    switch (lctx->state) {
+
+    case NGX_HTTP_V3XY_LIMIT_WAITING:
+        return NGX_AGAIN;
+
+    case NGX_HTTP_V3XY_LIMIT_REPLIED:
+        return ngx_http_v3xy_limit_verdict(r, ctx);
+
+    default: /* NGX_HTTP_V3XY_LIMIT_FAILED */
+        return ngx_http_v3xy_limit_fallback(r, vlcf, ctx);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_limit_start(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_uint_t                  i, n;
+    ngx_http_v3xy_zone_t      **zones;
+    ngx_http_v3xy_limit_ctx_t  *lctx;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    zones = vlcf->limits->elts;
+    n = vlcf->limits->nelts;
+
+    lctx = ngx_pcalloc(r->pool, sizeof(ngx_http_v3xy_limit_ctx_t)
+                                + n * sizeof(ngx_http_v3xy_shm_item_t)
+                                + n * sizeof(ngx_http_v3xy_zone_t *));
+    if (lctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    lctx->request = r;
+    lctx->items = (ngx_http_v3xy_shm_item_t *) (lctx + 1);
+    lctx->zones = (ngx_http_v3xy_zone_t **) (lctx->items + n);
+
+    /* a zone whose key is empty for this request does not count it */
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_v3xy_limit_key(r, zones[i],
+                                    &lctx->items[lctx->n].key)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (lctx->items[lctx->n].key.len == 0) {
+            continue;
+        }
+
+        lctx->items[lctx->n].shm_zone = zones[i]->shm_zone;
+        lctx->items[lctx->n].rate = zones[i]->rate;
+        lctx->zones[lctx->n] = zones[i];
+        lctx->n++;
+    }
+
+    ctx->limit = lctx;
+
+    if (lctx->n == 0) {
+        lctx->state = NGX_HTTP_V3XY_LIMIT_REPLIED;
+        lctx->admitted = 1;
+        return NGX_DECLINED;
+    }
+
+    vmcf = ngx_http_get_module_main_conf(r, ngx_http_v3xy_module);
+
+    if (vmcf->redis == NULL) {
+        return ngx_http_v3xy_limit_local(r, ctx);
+    }
+
+    if (ngx_http_v3xy_limit_redis(r, lctx) == NGX_OK) {
+        return NGX_AGAIN;
+    }
+
+    lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+    return ngx_http_v3xy_limit_fallback(r, vlcf, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_limit_key(ngx_http_request_t *r, ngx_http_v3xy_zone_t *zone,
+    ngx_str_t *key)
+{
+    u_char  md[SHA256_DIGEST_LENGTH];
+
+    if (ngx_http_complex_value(r, &zone->key, key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (key->len <= NGX_HTTP_V3XY_LIMIT_KEY_MAX) {
+        return NGX_OK;
+    }
+
+    SHA256(key->data, key->len, md);
+
+    key->data = ngx_pnalloc(r->pool, 2 * SHA256_DIGEST_LENGTH);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->len = ngx_hex_dump(key->data, md, SHA256_DIGEST_LENGTH) - key->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
+    ngx_http_v3xy_limit_ctx_t *lctx)
+{
+    u_char                     *p;
+    ngx_str_t                  *args;
+    ngx_uint_t                  i, n;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_v3xy_zone_t       *zone;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    if (!ngx_http_v3xy_redis_ready()) {
+        return NGX_DECLINED;
+    }
+
+    vmcf = ngx_http_get_module_main_conf(r, ngx_http_v3xy_module);
+    n = lctx->n;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    args = ngx_palloc(r->pool, 4 * n * sizeof(ngx_str_t));
+    if (args == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* KEYS: v3xy:{zone:key}, one hash tag each, for Redis Cluster */
+
+    for (i = 0; i < n; i++) {
+        zone = lctx->zones[i];
+
+        p = ngx_pnalloc(r->pool, sizeof("v3xy:{:}") - 1 + zone->name.len
+                                 + lctx->items[i].key.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        args[i].data = p;
+        p = ngx_sprintf(p, "v3xy:{%V:%V}", &zone->name, &lctx->items[i].key);
+        args[i].len = p - args[i].data;
+
+        p = ngx_pnalloc(r->pool, 3 * NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        args[n + 3 * i].data = p;
+        p = ngx_sprintf(p, "%uL", zone->rate.limit);
+        args[n + 3 * i].len = p - args[n + 3 * i].data;
+
+        args[n + 3 * i + 1].data = p;
+        p = ngx_sprintf(p, "%uL", zone->rate.window_ms);
+        args[n + 3 * i + 1].len = p - args[n + 3 * i + 1].data;
+
+        args[n + 3 * i + 2].data = p;
+        p = ngx_sprintf(p, "%uL", zone->rate.burst);
+        args[n + 3 * i + 2].len = p - args[n + 3 * i + 2].data;
+    }
+
+    lctx->cmd = ngx_http_v3xy_redis_eval(&vmcf->limit_script, n, args, 4 * n,
+                                         ngx_http_v3xy_limit_reply, lctx);
+    if (lctx->cmd == NULL) {
+        return NGX_DECLINED;
+    }
+
+    lctx->state = NGX_HTTP_V3XY_LIMIT_WAITING;
+
+    cln->handler = ngx_http_v3xy_limit_cleanup;
+    cln->data = lctx;
+
+    lctx->ev.handler = ngx_http_v3xy_limit_event;
+    lctx->ev.data = lctx;
+    lctx->ev.log = r->connection->log;
+
+    ngx_add_timer(&lctx->ev, vmcf->redis->timeout);
+
+    /* a client that goes away while we wait ends the request */
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_OK;
+}
+
+
+/* inside hiredis's callback: copy the verdicts, post the request */
+
+static void
+ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
+{
+    ngx_http_v3xy_limit_ctx_t  *lctx = data;
+
+    ngx_uint_t       i;
+    redisReply     **e;
+    v3xy_verdict_t  *v;
+
+    lctx->cmd = NULL;
+    lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+    if (reply == NULL) {
+        goto done;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 + 3 * lctx->n)
+    {
+        ngx_http_v3xy_redis_error(lctx->ev.log, reply);
+        goto done;
+    }
+
+    e = reply->element;
+
+    for (i = 0; i < reply->elements; i++) {
+        if (e[i]->type != REDIS_REPLY_INTEGER || e[i]->integer < 0) {
+            ngx_http_v3xy_redis_error(lctx->ev.log, reply);
+            goto done;
+        }
+    }
+
+    lctx->admitted = (e[0]->integer == 1);
+
+    for (i = 0; i < lctx->n; i++) {
+        v = &lctx->items[i].verdict;
+
+        v->remaining = e[1 + 3 * i]->integer;
+        v->reset_ms = e[2 + 3 * i]->integer;
+        v->retry_ms = e[3 + 3 * i]->integer;
+        v->admitted = (v->retry_ms == 0);
+    }
+
+    lctx->state = NGX_HTTP_V3XY_LIMIT_REPLIED;
+
+done:
+
+    if (lctx->ev.timer_set) {
+        ngx_del_timer(&lctx->ev);
+    }
+
+    ngx_post_event(&lctx->ev, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_v3xy_limit_event(ngx_event_t *ev)
+{
+    ngx_http_v3xy_limit_ctx_t  *lctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = lctx->request;
+    c = r->connection;
+
+    if (ev->timedout) {
+        ev->timedout = 0;
+
+        if (lctx->state == NGX_HTTP_V3XY_LIMIT_WAITING) {
+            if (lctx->cmd) {
+                ngx_http_v3xy_redis_cancel(lctx->cmd);
+                lctx->cmd = NULL;
+            }
+
+            lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+            ngx_http_v3xy_redis_timed_out(ev->log);
+        }
+    }
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_v3xy_limit_cleanup(void *data)
+{
+    ngx_http_v3xy_limit_ctx_t  *lctx = data;
+
+    if (lctx->cmd) {
+        ngx_http_v3xy_redis_cancel(lctx->cmd);
+        lctx->cmd = NULL;
+    }
+
+    if (lctx->ev.timer_set) {
+        ngx_del_timer(&lctx->ev);
+    }
+
+    if (lctx->ev.posted) {
+        ngx_delete_posted_event(&lctx->ev);
+    }
+}
+
+
+/* Redis is down, slow or wrong: v3xy_limit_fail, logged once an outage */
+
+static ngx_int_t
+ngx_http_v3xy_limit_fallback(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_uint_t  mode, outage;
+
+    mode = vlcf->limit_fail;
+    outage = ngx_http_v3xy_redis_outage();
+
+    if (ngx_http_v3xy_fail_logged[mode] != outage) {
+        ngx_http_v3xy_fail_logged[mode] = outage;
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "v3xy: redis unavailable for limits: "
+                      "v3xy_limit_fail %s in effect",
+                      ngx_http_v3xy_fail_names[mode]);
+    }
+
+    switch (mode) {
+
+    case NGX_HTTP_V3XY_FAIL_OPEN:
+        ctx->limit->admitted = 1;
+        return NGX_DECLINED;
+
+    case NGX_HTTP_V3XY_FAIL_CLOSED:
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE);
+
+    default: /* NGX_HTTP_V3XY_FAIL_LOCAL */
+        return ngx_http_v3xy_limit_local(r, ctx);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_limit_local(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_int_t                   rc;
+    ngx_time_t                 *tp;
+    ngx_msec_t                  now;
+    ngx_http_v3xy_limit_ctx_t  *lctx;
+
+    lctx = ctx->limit;
+
+    tp = ngx_timeofday();
+    now = (ngx_msec_t) tp->sec * 1000 + tp->msec;
+
+    rc = ngx_http_v3xy_shm_decide(lctx->items, lctx->n, now,
+                                  r->connection->log);
+
+    if (rc == NGX_ERROR) {
+        /* the zone cannot hold the key even after evictions: admit */
+        lctx->admitted = 1;
+        lctx->state = NGX_HTTP_V3XY_LIMIT_REPLIED;
+        return NGX_DECLINED;
+    }
+
+    lctx->admitted = (rc == NGX_OK);
+    lctx->state = NGX_HTTP_V3XY_LIMIT_REPLIED;
+
+    return ngx_http_v3xy_limit_verdict(r, ctx);
+}
+
+
+/*
+ * The verdicts of every zone are in: remember the tightest zone (the one
+ * that refused with the longest wait, or the one with the fewest admissions
+ * left) for the headers, and refuse with 429 if any zone refused.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_uint_t                  i, t;
+    v3xy_verdict_t             *v, *tv;
+    ngx_http_v3xy_limit_ctx_t  *lctx;
+
+    lctx = ctx->limit;
+
+    if (lctx->n == 0 || ctx->limit_zone) {
+        return lctx->admitted ? NGX_DECLINED : NGX_DONE;
+    }
+
+    t = 0;
+    tv = &lctx->items[0].verdict;
+
+    for (i = 1; i < lctx->n; i++) {
+        v = &lctx->items[i].verdict;
+
+        if (lctx->admitted ? v->remaining < tv->remaining
+                           : v->retry_ms > tv->retry_ms)
+        {
+            t = i;
+            tv = v;
+        }
+    }
+
+    ctx->limit_zone = lctx->zones[t];
+    ctx->limit_remaining = tv->remaining;
+    ctx->limit_reset = (tv->reset_ms + 999) / 1000;
+
+    if (lctx->admitted) {
+        return NGX_DECLINED;
+    }
+
+    ctx->retry_after = ngx_max((tv->retry_ms + 999) / 1000, 1);
+
+    if (ctx->retry_after < ctx->limit_reset) {
+        ctx->retry_after = ctx->limit_reset;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "v3xy: rate_limited: zone \"%V\" (%uL per %uL s) refused "
+                  "the request, retry after %uL s", &ctx->limit_zone->name,
+                  ctx->limit_zone->rate.limit,
+                  ctx->limit_zone->rate.window_ms / 1000, ctx->retry_after);
+
+    return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_RATE_LIMITED);
+}
+
+
+/* RateLimit-Policy and RateLimit of the tightest zone */
+
+static ngx_int_t
+ngx_http_v3xy_header_filter(ngx_http_request_t *r)
+{
+    u_char               *p;
+    ngx_str_t             value;
+    ngx_http_v3xy_ctx_t  *ctx;
+
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (ctx == NULL || ctx->limit_zone == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_v3xy_push_header(r, "RateLimit-Policy",
+                                  &ctx->limit_zone->policy)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, ctx->limit_zone->name.len + 2 * NGX_INT64_LEN
+                             + sizeof("\"\";r=;t=") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.data = p;
+    p = ngx_sprintf(p, "\"%V\";r=%uL;t=%uL", &ctx->limit_zone->name,
+                    ctx->limit_remaining, ctx->limit_reset);
+    value.len = p - value.data;
+
+    if (ngx_http_v3xy_push_header(r, "RateLimit", &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_push_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}

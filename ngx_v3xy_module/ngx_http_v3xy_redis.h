@@ -1,0 +1,69 @@
+/*
+ * ngx_http_v3xy_redis: one pipelined Redis connection per worker, driven
+ * by nginx's event loop (hiredis's async API on an ngx_connection_t, level
+ * triggered), with nginx timers for connect timeouts and reconnects.
+ *
+ * Commands are only accepted while the connection is ready (connected,
+ * AUTH and SELECT done); callers fall back at once otherwise.  A reply
+ * reaches the caller's handler inside hiredis's callback: the handler
+ * must copy what it needs and must not run request phases from there
+ * (post an event instead).  A caller whose request goes away cancels its
+ * command, and the reply is dropped.
+ */
+
+#ifndef _NGX_HTTP_V3XY_REDIS_H_INCLUDED_
+#define _NGX_HTTP_V3XY_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+
+
+typedef struct {
+    ngx_str_t                  addr;       /* as configured, for logs */
+    ngx_str_t                  host;       /* numeric address */
+    int                        port;
+    ngx_str_t                  unix_path;  /* or a unix socket */
+    ngx_uint_t                 db;
+    ngx_str_t                  password;   /* from password_file, secret */
+    ngx_msec_t                 connect_timeout;
+    ngx_msec_t                 timeout;
+} ngx_http_v3xy_redis_conf_t;
+
+
+typedef struct {
+    ngx_str_t                  text;
+    u_char                     sha1[40];
+} ngx_http_v3xy_redis_script_t;
+
+
+/* reply is NULL when the command failed (connection lost) */
+typedef void (*ngx_http_v3xy_redis_done_pt)(void *data, redisReply *reply);
+
+typedef struct ngx_http_v3xy_redis_cmd_s  ngx_http_v3xy_redis_cmd_t;
+
+
+char *ngx_http_v3xy_redis_parse(ngx_conf_t *cf,
+    ngx_http_v3xy_redis_conf_t *rcf);
+ngx_int_t ngx_http_v3xy_redis_script_init(ngx_http_v3xy_redis_script_t *s);
+
+ngx_int_t ngx_http_v3xy_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_v3xy_redis_conf_t *rcf);
+void ngx_http_v3xy_redis_exit_process(ngx_cycle_t *cycle);
+
+ngx_uint_t ngx_http_v3xy_redis_ready(void);
+ngx_uint_t ngx_http_v3xy_redis_outage(void);
+
+ngx_http_v3xy_redis_cmd_t *ngx_http_v3xy_redis_eval(
+    ngx_http_v3xy_redis_script_t *script, ngx_uint_t nkeys,
+    ngx_str_t *args, ngx_uint_t nargs, ngx_http_v3xy_redis_done_pt done,
+    void *data);
+void ngx_http_v3xy_redis_cancel(ngx_http_v3xy_redis_cmd_t *cmd);
+void ngx_http_v3xy_redis_error(ngx_log_t *log, redisReply *reply);
+void ngx_http_v3xy_redis_timed_out(ngx_log_t *log);
+
+
+#endif /* _NGX_HTTP_V3XY_REDIS_H_INCLUDED_ */

@@ -1,0 +1,779 @@
+/*
+ * ngx_http_v3xy_shm: the shared-memory limit store (what it offers and
+ * what a key costs: ngx_http_v3xy_shm.h).
+ *
+ * A zone is a slab pool whose data is the shared context: a red-black
+ * tree of nodes and an LRU queue, most recently used first.  A node is
+ * found by a digest of its key, the first 128 bits of its SHA-256: every
+ * node of a zone then has the same size, so forgetting the least recently
+ * used one always makes room for a new one (nodes of variable length
+ * would fragment the slab classes and need unbounded evictions), and a
+ * client-chosen key of any length costs the same memory.  The first bytes
+ * of the digest are the tree's key, the whole digest breaks ties.
+ *
+ * Every decision takes the slab pool's own mutex (which nginx releases if
+ * a worker dies holding it) for a tree lookup, at most a few evictions and
+ * the arithmetic of src/v3xy_window.c: a binary search over a ring, or
+ * O(1) for GCRA.  A new key of an exact window is initialised under the
+ * lock too: 8 * (N + 2) bytes.
+ *
+ * Reloads.  nginx keeps a zone whose name and size did not change, keys
+ * and all.  A node records the rate its state was built for and is
+ * brought to the zone's rate when next met: the state is kept if its size
+ * is the same (GCRA to GCRA, or an exact window of the same limit: both
+ * hold times, valid under any window or burst); an exact window of
+ * another limit gets a new ring with the newest admissions of the old
+ * (v3xy_window_convert()); a change of algorithm starts the key afresh.
+ * Old workers finishing their requests may take a node back to their
+ * rate meanwhile.  Zones are locked in the order of their shared memory's
+ * address, which old and new workers share.
+ */
+
+#include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_shm.h"
+
+#include <openssl/sha.h>
+
+
+/* warnings of a zone, at most once per this many ms */
+#define NGX_HTTP_V3XY_SHM_LOG_MS  60000
+
+/* idle nodes freed from the LRU's tail before a new node is allocated */
+#define NGX_HTTP_V3XY_SHM_EXPIRE  2
+
+
+typedef struct {
+    ngx_rbtree_node_t          node;     /* data: 1 while in a decision */
+    ngx_queue_t                lru;
+    u_char                     digest[NGX_HTTP_V3XY_SHM_DIGEST];
+    v3xy_rate_t                rate;     /* the rate of state */
+    uint64_t                   state[1];
+} ngx_http_v3xy_shm_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t               rbtree;
+    ngx_rbtree_node_t          sentinel;
+    ngx_queue_t                lru;
+    uint64_t                   full_logged;   /* ms of the last warnings */
+    uint64_t                   nomem_logged;
+    ngx_uint_t                 forgotten;     /* since the last warning */
+} ngx_http_v3xy_shm_sh_t;
+
+
+typedef struct {
+    ngx_http_v3xy_shm_sh_t    *sh;
+    ngx_slab_pool_t           *shpool;
+    v3xy_rate_t                rate;
+    ngx_str_t                  name;
+} ngx_http_v3xy_shm_ctx_t;
+
+
+/* warnings found under the locks, logged after */
+typedef struct {
+    ngx_http_v3xy_shm_ctx_t   *full;
+    ngx_uint_t                 forgotten;
+    ngx_http_v3xy_shm_ctx_t   *nomem;
+} ngx_http_v3xy_shm_report_t;
+
+
+static ngx_int_t ngx_http_v3xy_shm_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_v3xy_shm_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_int_t ngx_http_v3xy_shm_digest(ngx_str_t *key, u_char *digest);
+static void ngx_http_v3xy_shm_lock(ngx_http_v3xy_shm_item_t *items,
+    ngx_uint_t n, ngx_uint_t lock);
+static ngx_uint_t ngx_http_v3xy_shm_first(ngx_http_v3xy_shm_item_t *items,
+    ngx_uint_t i);
+static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_lookup(
+    ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest, uint64_t now,
+    ngx_http_v3xy_shm_report_t *report);
+static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_find(
+    ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest);
+static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_rerate(
+    ngx_http_v3xy_shm_ctx_t *ctx, ngx_http_v3xy_shm_node_t *old,
+    uint64_t now, ngx_http_v3xy_shm_report_t *report);
+static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_alloc(
+    ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now,
+    ngx_http_v3xy_shm_report_t *report);
+static void ngx_http_v3xy_shm_expire(ngx_http_v3xy_shm_ctx_t *ctx,
+    uint64_t now);
+static ngx_int_t ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx,
+    uint64_t now, ngx_http_v3xy_shm_report_t *report);
+static void ngx_http_v3xy_shm_free(ngx_http_v3xy_shm_ctx_t *ctx,
+    ngx_http_v3xy_shm_node_t *node);
+static ngx_uint_t ngx_http_v3xy_shm_due(uint64_t *last, uint64_t now);
+static void ngx_http_v3xy_shm_log(ngx_http_v3xy_shm_report_t *report,
+    ngx_log_t *log);
+
+
+ngx_shm_zone_t *
+ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    const v3xy_rate_t *rate)
+{
+    size_t                    node, need;
+    ngx_str_t                 shm_name;
+    ngx_shm_zone_t           *shm_zone;
+    ngx_http_v3xy_shm_ctx_t  *ctx;
+
+    if (!v3xy_rate_valid(rate)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_limit_zone \"%V\": invalid rate", name);
+        return NULL;
+    }
+
+    /*
+     * The pages of one node, two for the zone's own small allocations,
+     * one for the slab pool's header and one lost to alignment, each page
+     * with its descriptor (24 bytes, 64 with slack); and never less than
+     * nginx's own minimum of 8 pages.
+     */
+
+    node = ngx_http_v3xy_shm_node_size(rate);
+
+    need = (ngx_align(node, ngx_pagesize) / ngx_pagesize + 4)
+           * (ngx_pagesize + 64);
+
+    if (need < 8 * ngx_pagesize) {
+        need = 8 * ngx_pagesize;
+    }
+
+    if (size < need) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_limit_zone \"%V\": size %uz cannot hold "
+                           "one key (%uz bytes), it needs at least %uz",
+                           name, size, node, need);
+        return NULL;
+    }
+
+    shm_name.len = sizeof("v3xy_limit:") - 1 + name->len;
+    shm_name.data = ngx_pnalloc(cf->pool, shm_name.len);
+    if (shm_name.data == NULL) {
+        return NULL;
+    }
+
+    ngx_sprintf(shm_name.data, "v3xy_limit:%V", name);
+
+    shm_zone = ngx_shared_memory_add(cf, &shm_name, size,
+                                     &ngx_http_v3xy_module);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_limit_zone \"%V\" is already declared",
+                           name);
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_shm_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->rate = *rate;
+
+    ctx->name.data = ngx_pstrdup(cf->pool, name);
+    if (ctx->name.data == NULL) {
+        return NULL;
+    }
+
+    ctx->name.len = name->len;
+
+    shm_zone->init = ngx_http_v3xy_shm_init_zone;
+    shm_zone->data = ctx;
+
+    return shm_zone;
+}
+
+
+ngx_int_t
+ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
+    uint64_t now_ms, ngx_log_t *log)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, j;
+    ngx_http_v3xy_shm_ctx_t     *ctx;
+    ngx_http_v3xy_shm_node_t    *node;
+    ngx_http_v3xy_shm_report_t   report;
+
+    /* hashing needs no lock */
+
+    for (i = 0; i < n; i++) {
+        ctx = items[i].shm_zone->data;
+
+        items[i].rate = ctx->rate;
+        items[i].node = NULL;
+        ngx_memzero(&items[i].verdict, sizeof(v3xy_verdict_t));
+
+        if (ngx_http_v3xy_shm_digest(&items[i].key, items[i].digest)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "v3xy_limit_zone \"%V\": SHA-256 failed",
+                          &ctx->name);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_memzero(&report, sizeof(ngx_http_v3xy_shm_report_t));
+
+    ngx_http_v3xy_shm_lock(items, n, 1);
+
+    rc = NGX_OK;
+
+    for (i = 0; i < n; i++) {
+        node = ngx_http_v3xy_shm_lookup(items[i].shm_zone->data,
+                                        items[i].digest, now_ms, &report);
+        if (node == NULL) {
+            rc = NGX_ERROR;
+            break;
+        }
+
+        /* in use: no eviction for another item may take it */
+        node->node.data = 1;
+        items[i].node = node;
+    }
+
+    if (rc == NGX_OK) {
+
+        /* every node checks once, all before any counts */
+
+        for (i = 0; i < n; i++) {
+            if (ngx_http_v3xy_shm_first(items, i) != i) {
+                continue;
+            }
+
+            node = items[i].node;
+
+            v3xy_limit_check(node->state, &node->rate, now_ms,
+                             &items[i].verdict);
+
+            if (!items[i].verdict.admitted) {
+                rc = NGX_DECLINED;
+            }
+        }
+
+        for (i = 0; i < n; i++) {
+            j = ngx_http_v3xy_shm_first(items, i);
+
+            if (j != i) {
+                items[i].verdict = items[j].verdict;
+                continue;
+            }
+
+            node = items[i].node;
+
+            if (rc == NGX_OK) {
+                /* cannot refuse: checked at this now, under this lock */
+                (void) v3xy_limit_commit(node->state, &node->rate, now_ms);
+
+            } else {
+                v3xy_verdict_uncount(&items[i].verdict, &node->rate);
+            }
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (items[i].node) {
+            node = items[i].node;
+            node->node.data = 0;
+        }
+    }
+
+    ngx_http_v3xy_shm_lock(items, n, 0);
+
+    ngx_http_v3xy_shm_log(&report, log);
+
+    if (rc == NGX_ERROR) {
+        for (i = 0; i < n; i++) {
+            ngx_memzero(&items[i].verdict, sizeof(v3xy_verdict_t));
+        }
+    }
+
+    return rc;
+}
+
+
+uint64_t
+ngx_http_v3xy_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+size_t
+ngx_http_v3xy_shm_node_size(const v3xy_rate_t *rate)
+{
+    return offsetof(ngx_http_v3xy_shm_node_t, state)
+           + v3xy_limit_state_size(rate);
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_v3xy_shm_ctx_t  *octx = data;
+
+    size_t                    len;
+    ngx_http_v3xy_shm_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        /* a reload kept the zone: its nodes meet the new rate lazily */
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_calloc(ctx->shpool, sizeof(ngx_http_v3xy_shm_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_http_v3xy_shm_insert_value);
+
+    ngx_queue_init(&ctx->sh->lru);
+
+    len = sizeof(" in v3xy_limit_zone \"\"") + ctx->name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in v3xy_limit_zone \"%V\"%Z",
+                &ctx->name);
+
+    /* a full zone is ours to report, once a minute, not nginx's each time */
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_v3xy_shm_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t         **p;
+    ngx_http_v3xy_shm_node_t   *vn, *vt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            vn = (ngx_http_v3xy_shm_node_t *) node;
+            vt = (ngx_http_v3xy_shm_node_t *) temp;
+
+            p = (ngx_memcmp(vn->digest, vt->digest,
+                            NGX_HTTP_V3XY_SHM_DIGEST) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_shm_digest(ngx_str_t *key, u_char *digest)
+{
+    u_char  md[SHA256_DIGEST_LENGTH];
+
+    if (SHA256(key->data, key->len, md) == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(digest, md, NGX_HTTP_V3XY_SHM_DIGEST);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Locks (or unlocks) the zone of every item once, in ascending order of
+ * the zones' shared memory, so that two decisions never wait for each
+ * other.  n is small: a scan per zone.
+ */
+
+static void
+ngx_http_v3xy_shm_lock(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
+    ngx_uint_t lock)
+{
+    ngx_uint_t                i;
+    ngx_slab_pool_t          *shpool, *prev;
+    ngx_http_v3xy_shm_ctx_t  *ctx;
+
+    prev = NULL;
+
+    for ( ;; ) {
+        shpool = NULL;
+
+        for (i = 0; i < n; i++) {
+            ctx = items[i].shm_zone->data;
+
+            if ((prev == NULL || (uintptr_t) ctx->shpool > (uintptr_t) prev)
+                && (shpool == NULL
+                    || (uintptr_t) ctx->shpool < (uintptr_t) shpool))
+            {
+                shpool = ctx->shpool;
+            }
+        }
+
+        if (shpool == NULL) {
+            return;
+        }
+
+        if (lock) {
+            ngx_shmtx_lock(&shpool->mutex);
+
+        } else {
+            ngx_shmtx_unlock(&shpool->mutex);
+        }
+
+        prev = shpool;
+    }
+}
+
+
+/* the first item of the same zone and key as items[i] */
+
+static ngx_uint_t
+ngx_http_v3xy_shm_first(ngx_http_v3xy_shm_item_t *items, ngx_uint_t i)
+{
+    ngx_uint_t  j;
+
+    for (j = 0; j < i; j++) {
+        if (items[j].node == items[i].node) {
+            return j;
+        }
+    }
+
+    return i;
+}
+
+
+/* the node of a key at the zone's rate, made if new; the zone is locked */
+
+static ngx_http_v3xy_shm_node_t *
+ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
+    uint64_t now, ngx_http_v3xy_shm_report_t *report)
+{
+    ngx_http_v3xy_shm_node_t  *node;
+
+    node = ngx_http_v3xy_shm_find(ctx, digest);
+
+    if (node) {
+        ngx_queue_remove(&node->lru);
+        ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+
+        if (node->rate.limit == ctx->rate.limit
+            && node->rate.window_ms == ctx->rate.window_ms
+            && node->rate.burst == ctx->rate.burst)
+        {
+            return node;
+        }
+
+        return ngx_http_v3xy_shm_rerate(ctx, node, now, report);
+    }
+
+    ngx_http_v3xy_shm_expire(ctx, now);
+
+    node = ngx_http_v3xy_shm_alloc(ctx, now, report);
+    if (node == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(&node->node.key, digest, sizeof(ngx_rbtree_key_t));
+    node->node.data = 0;
+    ngx_memcpy(node->digest, digest, NGX_HTTP_V3XY_SHM_DIGEST);
+    node->rate = ctx->rate;
+
+    v3xy_limit_init(node->state, &node->rate);
+
+    ngx_rbtree_insert(&ctx->sh->rbtree, &node->node);
+    ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+
+    return node;
+}
+
+
+static ngx_http_v3xy_shm_node_t *
+ngx_http_v3xy_shm_find(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest)
+{
+    ngx_int_t                  rc;
+    ngx_rbtree_key_t           key;
+    ngx_rbtree_node_t         *node, *sentinel;
+    ngx_http_v3xy_shm_node_t  *vn;
+
+    ngx_memcpy(&key, digest, sizeof(ngx_rbtree_key_t));
+
+    node = ctx->sh->rbtree.root;
+    sentinel = ctx->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (key < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (key > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        vn = (ngx_http_v3xy_shm_node_t *) node;
+
+        rc = ngx_memcmp(digest, vn->digest, NGX_HTTP_V3XY_SHM_DIGEST);
+
+        if (rc == 0) {
+            return vn;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/* a node made under another rate (a reload), brought to the zone's */
+
+static ngx_http_v3xy_shm_node_t *
+ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_ctx_t *ctx,
+    ngx_http_v3xy_shm_node_t *old, uint64_t now,
+    ngx_http_v3xy_shm_report_t *report)
+{
+    ngx_http_v3xy_shm_node_t  *node;
+
+    if (v3xy_limit_state_size(&old->rate)
+        == v3xy_limit_state_size(&ctx->rate))
+    {
+        old->rate = ctx->rate;
+        return old;
+    }
+
+    /* the old node stays while the new one is allocated: not evictable */
+
+    old->node.data = 1;
+    node = ngx_http_v3xy_shm_alloc(ctx, now, report);
+    old->node.data = 0;
+
+    if (node == NULL) {
+        return NULL;
+    }
+
+    node->node.key = old->node.key;
+    node->node.data = 0;
+    ngx_memcpy(node->digest, old->digest, NGX_HTTP_V3XY_SHM_DIGEST);
+    node->rate = ctx->rate;
+
+    if (old->rate.burst == 0 && node->rate.burst == 0) {
+        v3xy_window_convert(node->state, node->rate.limit, old->state,
+                            old->rate.limit);
+
+    } else {
+        v3xy_limit_init(node->state, &node->rate);
+    }
+
+    ngx_http_v3xy_shm_free(ctx, old);
+
+    ngx_rbtree_insert(&ctx->sh->rbtree, &node->node);
+    ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+
+    return node;
+}
+
+
+/*
+ * A node for the zone's rate, not yet in the tree or the queue.  If the
+ * zone is full, the least recently used nodes are forgotten one by one,
+ * NGX_HTTP_V3XY_SHM_EVICT at most: all nodes of a zone have one size (a
+ * reload that changed the rate aside), so one is normally enough.
+ */
+
+static ngx_http_v3xy_shm_node_t *
+ngx_http_v3xy_shm_alloc(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now,
+    ngx_http_v3xy_shm_report_t *report)
+{
+    size_t                     size;
+    ngx_uint_t                 i;
+    ngx_http_v3xy_shm_node_t  *node;
+
+    size = ngx_http_v3xy_shm_node_size(&ctx->rate);
+
+    node = ngx_slab_alloc_locked(ctx->shpool, size);
+
+    for (i = 0; node == NULL && i < NGX_HTTP_V3XY_SHM_EVICT; i++) {
+        if (ngx_http_v3xy_shm_evict(ctx, now, report) != NGX_OK) {
+            break;
+        }
+
+        node = ngx_slab_alloc_locked(ctx->shpool, size);
+    }
+
+    if (node == NULL && report->nomem == NULL
+        && ngx_http_v3xy_shm_due(&ctx->sh->nomem_logged, now))
+    {
+        report->nomem = ctx;
+    }
+
+    return node;
+}
+
+
+/* frees a few nodes from the LRU's tail that no longer count anything */
+
+static void
+ngx_http_v3xy_shm_expire(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
+{
+    ngx_uint_t                 i;
+    ngx_queue_t               *q;
+    ngx_http_v3xy_shm_node_t  *node;
+
+    for (i = 0; i < NGX_HTTP_V3XY_SHM_EXPIRE; i++) {
+
+        if (ngx_queue_empty(&ctx->sh->lru)) {
+            return;
+        }
+
+        q = ngx_queue_last(&ctx->sh->lru);
+        node = ngx_queue_data(q, ngx_http_v3xy_shm_node_t, lru);
+
+        if (node->node.data
+            || !v3xy_limit_idle(node->state, &node->rate, now))
+        {
+            return;
+        }
+
+        ngx_http_v3xy_shm_free(ctx, node);
+    }
+}
+
+
+/*
+ * Forgets the least recently used node not in use by this decision;
+ * NGX_DECLINED if there is none.  Nodes in use are at the head of the
+ * queue, so the walk from the tail is short.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now,
+    ngx_http_v3xy_shm_report_t *report)
+{
+    ngx_queue_t               *q;
+    ngx_http_v3xy_shm_node_t  *node;
+
+    for (q = ngx_queue_last(&ctx->sh->lru);
+         q != ngx_queue_sentinel(&ctx->sh->lru);
+         q = ngx_queue_prev(q))
+    {
+        node = ngx_queue_data(q, ngx_http_v3xy_shm_node_t, lru);
+
+        if (node->node.data) {
+            continue;
+        }
+
+        if (!v3xy_limit_idle(node->state, &node->rate, now)) {
+            ctx->sh->forgotten++;
+
+            if (report->full == NULL
+                && ngx_http_v3xy_shm_due(&ctx->sh->full_logged, now))
+            {
+                report->full = ctx;
+                report->forgotten = ctx->sh->forgotten;
+                ctx->sh->forgotten = 0;
+            }
+        }
+
+        ngx_http_v3xy_shm_free(ctx, node);
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_v3xy_shm_free(ngx_http_v3xy_shm_ctx_t *ctx,
+    ngx_http_v3xy_shm_node_t *node)
+{
+    ngx_queue_remove(&node->lru);
+    ngx_rbtree_delete(&ctx->sh->rbtree, &node->node);
+    ngx_slab_free_locked(ctx->shpool, node);
+}
+
+
+/* 1 (and the time noted) if a warning is due: none in the last minute */
+
+static ngx_uint_t
+ngx_http_v3xy_shm_due(uint64_t *last, uint64_t now)
+{
+    if (*last != 0 && now >= *last && now - *last < NGX_HTTP_V3XY_SHM_LOG_MS)
+    {
+        return 0;
+    }
+
+    *last = now ? now : 1;
+
+    return 1;
+}
+
+
+static void
+ngx_http_v3xy_shm_log(ngx_http_v3xy_shm_report_t *report, ngx_log_t *log)
+{
+    if (report->full) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "v3xy_limit_zone \"%V\" is full: it forgets keys "
+                      "that still count admissions, least recently used "
+                      "first, and they start afresh (%ui since the last "
+                      "warning); a larger size= keeps them",
+                      &report->full->name, report->forgotten);
+    }
+
+    if (report->nomem) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "v3xy_limit_zone \"%V\" has no room for a new key "
+                      "even after forgetting up to %d others: the request "
+                      "was not decided", &report->nomem->name,
+                      NGX_HTTP_V3XY_SHM_EVICT);
+    }
+}

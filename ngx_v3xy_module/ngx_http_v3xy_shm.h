@@ -1,0 +1,93 @@
+/*
+ * ngx_http_v3xy_shm: the shared-memory limit store.
+ *
+ * One nginx shared memory zone per v3xy_limit_zone, shared by the workers
+ * of one machine: a slab pool, a red-black tree of keys and an LRU queue,
+ * each key holding the state of src/v3xy_window.c (the ring of an exact
+ * window, or GCRA's TAT).  Verdicts are those of v3xy_window.h.
+ *
+ * Memory per key (64-bit): a node of 96 bytes plus the state, 8 * (N + 2)
+ * bytes for an exact window of N, 8 bytes for GCRA, whatever the key's
+ * length (the tree holds 128 bits of the key's SHA-256, not the key).
+ * The slab allocator rounds a node up to a power of two up to half a page
+ * and to whole pages above:
+ *
+ *     GCRA                    104 bytes -> 128
+ *     exact, 10r/h            192 bytes -> 256
+ *     exact, 60r/m            592 bytes -> 1024
+ *     exact, 300r/m          2512 bytes -> 4096 (a page)
+ *     exact, 1000000r/h   8000112 bytes -> 1954 pages
+ *
+ * so a 10m zone holds about 80,000 GCRA keys, 10,000 keys of 60r/m or
+ * 2,500 of 300r/m.  When it is full, the least recently used keys are
+ * forgotten (a key that comes back starts afresh), never more than
+ * NGX_HTTP_V3XY_SHM_EVICT per decision, with a warning at most once a
+ * minute per zone.
+ */
+
+#ifndef _NGX_HTTP_V3XY_SHM_H_INCLUDED_
+#define _NGX_HTTP_V3XY_SHM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "v3xy_window.h"
+
+
+#define NGX_HTTP_V3XY_SHM_DIGEST  16
+#define NGX_HTTP_V3XY_SHM_EVICT   64
+
+
+typedef struct {
+    ngx_shm_zone_t            *shm_zone;  /* in: of shm_zone_add() */
+    v3xy_rate_t                rate;      /* out: the zone's rate */
+    ngx_str_t                  key;       /* in: the request's key */
+    v3xy_verdict_t             verdict;   /* out */
+
+    /* private to the store */
+    void                      *node;
+    u_char                     digest[NGX_HTTP_V3XY_SHM_DIGEST];
+} ngx_http_v3xy_shm_item_t;
+
+
+/*
+ * Declares the shared memory zone "v3xy_limit:NAME" of size bytes for a
+ * rate (which must pass v3xy_rate_valid()), at configuration time.  NULL
+ * after logging why: a zone NAME declared twice, a size too small for one
+ * key, or nginx's own refusals (the same name with another size).  A
+ * reload that keeps the name and the size keeps every key's state, even
+ * if the rate changes (see ngx_http_v3xy_shm.c).
+ */
+ngx_shm_zone_t *ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size, const v3xy_rate_t *rate);
+
+/*
+ * Decides a request in every zone of items[0 .. n) at once: each zone is
+ * locked (in the order of their addresses, each once), every zone checks,
+ * and only if all of them admit does every zone count the request.
+ *
+ *   NGX_OK        all admitted and counted; verdicts after the count;
+ *   NGX_DECLINED  some zone refused, nothing was counted anywhere: the
+ *                 refusing zones' verdicts say when to retry, the others'
+ *                 are their state without this request
+ *                 (v3xy_verdict_uncount());
+ *   NGX_ERROR     a zone could not hold a new key even after forgetting
+ *                 NGX_HTTP_V3XY_SHM_EVICT others (logged at warn, once a
+ *                 minute per zone); nothing was counted, verdicts are 0.
+ *
+ * The same zone and key twice in items counts once.  now_ms is the clock
+ * of the verdicts (ngx_http_v3xy_now_ms()); it may step back (see
+ * v3xy_window.h).
+ */
+ngx_int_t ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items,
+    ngx_uint_t n, uint64_t now_ms, ngx_log_t *log);
+
+/* Wall-clock milliseconds of nginx's cached time. */
+uint64_t ngx_http_v3xy_now_ms(void);
+
+/* The bytes a node of one key takes before the slab rounds it up. */
+size_t ngx_http_v3xy_shm_node_size(const v3xy_rate_t *rate);
+
+
+#endif /* _NGX_HTTP_V3XY_SHM_H_INCLUDED_ */
