@@ -42,16 +42,20 @@
  *
  * Clock.  now_ms is any millisecond clock (0 is a valid time: an empty
  * slot is never confused with an admission at 0).  The clock may step
- * backwards (another worker's cached time lags, NTP, an operator); the
- * rule for both algorithms never admits more than limit per window in
- * real time and never refuses a key for more than about two windows:
- *   - the state's newest instant ahead of now by at most W: now is taken
- *     as that instant (clamp: stricter for a moment, exact otherwise);
- *   - ahead by more than W: the clock stepped back; the state is rebased
- *     so that its newest instant is now (exact: an offset in the ring's
- *     header moves all its times at once; GCRA: TAT = now + B * T, as if
- *     the whole burst had just been used).  The rebase is kept even when
- *     the request is refused: check may write it.
+ * backwards (another worker's cached time lags, NTP, an operator):
+ *   - exact: now behind the ring's newest admission by at most W is taken
+ *     as that admission's time (clamp: stricter for a moment, no more);
+ *     behind by more than W, the clock stepped back: the offset in the
+ *     ring's header is raised so that now is the newest admission's time
+ *     (rebase: all times move at once, O(1));
+ *   - GCRA: TAT is at most B * T ahead of the last admission.  TAT beyond
+ *     now + B * T + W means the clock stepped back: TAT = now + B * T, as
+ *     if the whole burst had just been used (rebase); a TAT less far
+ *     ahead needs nothing, GCRA waits for it.
+ * Past admissions thus only ever look more recent than they were: no
+ * more is admitted in real time than without the step, and no key is
+ * refused for more than about two windows because of it.  A rebase is
+ * written even when the request is refused: check may write the state.
  * A forward step makes past admissions look older; no wall-clock limiter
  * can tell it from idle time.  A monotonic clock has neither kind.
  *
@@ -111,8 +115,12 @@ int v3xy_rate_valid(const v3xy_rate_t *rate);
  *   [2]  limit slots: frame times of admissions, 0 = empty.
  * It must be aligned for uint64_t.
  */
-size_t v3xy_window_state_size(uint64_t limit);
+size_t v3xy_window_state_size(uint64_t limit);     /* 0 if limit invalid */
 void v3xy_window_init(void *state, uint64_t limit);
+/*
+ * The verdict at now, as if admitted and recorded when it admits.  It
+ * records nothing; it writes the state only to rebase its clock.
+ */
 void v3xy_window_check(void *state, const v3xy_rate_t *rate,
     uint64_t now_ms, v3xy_verdict_t *v);
 /* Records an admission at now; -1 (nothing recorded) if check refuses. */
@@ -134,7 +142,10 @@ void v3xy_window_convert(void *dst, uint64_t dst_limit, const void *src,
     uint64_t src_limit);
 
 
-/* GCRA.  State: one uint64_t, the TAT in us; 0 for a fresh key. */
+/*
+ * GCRA.  State: one uint64_t, the TAT in us; 0 for a fresh key.  Check
+ * and commit as for the exact window (burst 0 is taken as 1).
+ */
 void v3xy_gcra_check(uint64_t *tat, const v3xy_rate_t *rate,
     uint64_t now_ms, v3xy_verdict_t *v);
 /* Records an admission at now; -1 (nothing recorded) if check refuses. */

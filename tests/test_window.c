@@ -628,8 +628,8 @@ static void
 window_matches_the_naive_model(void **state)
 {
     int              round, i;
-    uint64_t         now, w, *s;
     model_t          m;
+    uint64_t         now, w, *s;
     v3xy_rate_t      r;
     v3xy_verdict_t   v, want;
     static const uint64_t  windows[] = { 1, 2, 10, 1000 };
@@ -1056,11 +1056,10 @@ window_idle_once_nothing_counts(void **state)
 static void
 window_convert_keeps_the_newest_admissions(void **state)
 {
-    uint64_t         t, i, *s3, *s5, *s2;
     model_t          m;
+    uint64_t         t, i, *s2, *s3, *s5, hist[5];
     v3xy_rate_t      r2, r3, r5;
     v3xy_verdict_t   v, want;
-    uint64_t         hist[5];
 
     (void) state;
 

@@ -162,7 +162,7 @@ sub redis {
     my $out = <$fh>;
     close $fh;
     $out //= '';
-    chomp $out;
+    $out =~ s/\s+\z//;
     return $out;
 }
 

@@ -1,0 +1,211 @@
+# Rate limits through a real Redis (v3xy_redis): the same verdicts as in
+# shared memory, one script call per request, keys with hash tags and
+# TTLs, AUTH and SELECT, NOSCRIPT after SCRIPT FLUSH.
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use V3xy qw(start_echo start_redis redis key_file);
+
+start_echo();
+start_redis();
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value('http_config', <<'_EOC_');
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
+    v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone status rate=5r/m key=$http_x_merchant;
+    v3xy_limit_zone fast rate=10r/s key=$http_x_merchant burst=3;
+_EOC_
+    }
+
+    if (!defined $block->config) {
+        $block->set_value('config', <<'_EOC_');
+    location /create/ {
+        v3xy_limit create;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /both/ {
+        v3xy_limit status create;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /status/ {
+        v3xy_limit status;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /fast/ {
+        v3xy_limit fast;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+_EOC_
+    }
+});
+
+no_shuffle();
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: three admitted through Redis, the fourth refused
+--- pipelined_requests eval
+["GET /create/a", "GET /create/a", "GET /create/a", "GET /create/a"]
+--- more_headers
+X-Merchant: r1
+--- error_code eval
+[200, 200, 200, 429]
+--- response_headers_like eval
+["RateLimit-Policy: \"create\";q=3;w=60\nRateLimit: \"create\";r=2;t=60",
+ "RateLimit: \"create\";r=1;t=(59|60)", "RateLimit: \"create\";r=0;t=(59|60)",
+ "Retry-After: (59|60)\nRateLimit: \"create\";r=0;t=(59|60)"]
+--- response_body_like eval
+[qr/^GET/, qr/^GET/, qr/^GET/, qr/"code":"rate_limited"/]
+--- no_error_log
+[warn]
+
+
+
+=== TEST 2: the count lives in Redis, under a hash-tagged key with a TTL of the window
+--- request
+GET /create/a
+--- more_headers
+X-Merchant: r2
+--- error_code: 200
+--- response_body_filters eval
+sub {
+    my $ttl = V3xy::redis('PTTL', 'v3xy:{create:r2}');
+    my $len = V3xy::redis('STRLEN', 'v3xy:{create:r2}');
+    return ($ttl > 58000 && $ttl <= 60000 ? "ttl ok" : "ttl $ttl") . " len $len\n";
+}
+--- response_body
+ttl ok len 32
+
+
+
+=== TEST 3: the state in Redis is what counts: a count seeded by another instance
+--- init
+V3xy::http_get('/create/a', 'X-Merchant' => 'r3') for 1 .. 2;
+V3xy::redis('DEL', 'v3xy:{create:r3}');
+--- request
+GET /create/a
+--- more_headers
+X-Merchant: r3
+--- error_code: 200
+--- response_headers
+RateLimit: "create";r=2;t=60
+
+
+
+=== TEST 4: a request one zone refuses costs the other zone nothing in Redis
+--- pipelined_requests eval
+["GET /both/a", "GET /both/a", "GET /both/a", "GET /both/a", "GET /status/a"]
+--- more_headers
+X-Merchant: r4
+--- error_code eval
+[200, 200, 200, 429, 200]
+--- response_headers_like eval
+["", "", "", "", "RateLimit: \"status\";r=1;t=\\d+"]
+
+
+
+=== TEST 5: GCRA through Redis, burst of three
+--- pipelined_requests eval
+["GET /fast/a", "GET /fast/a", "GET /fast/a", "GET /fast/a"]
+--- more_headers
+X-Merchant: r5
+--- error_code eval
+[200, 200, 200, 429]
+--- response_headers_like eval
+["RateLimit: \"fast\";r=2;t=1", "RateLimit: \"fast\";r=1;t=1",
+ "RateLimit: \"fast\";r=0;t=1", "Retry-After: 1\nRateLimit: \"fast\";r=0;t=1"]
+
+
+
+=== TEST 6: SCRIPT FLUSH between requests: NOSCRIPT, the script is sent again
+--- init
+V3xy::http_get('/create/a', 'X-Merchant' => 'r6');
+V3xy::redis('SCRIPT', 'FLUSH');
+--- request
+GET /create/a
+--- more_headers
+X-Merchant: r6
+--- error_code: 200
+--- response_headers
+RateLimit: "create";r=1;t=60
+--- no_error_log
+[warn]
+
+
+
+=== TEST 7: db=N selects the database
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=3 timeout=2s;
+    v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+--- config
+    location /create/ {
+        v3xy_limit create;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /create/a
+--- more_headers
+X-Merchant: r7
+--- error_code: 200
+--- response_body_filters eval
+sub {
+    return "db0=" . V3xy::redis('EXISTS', 'v3xy:{create:r7}')
+         . " db3=" . V3xy::redis('-n', '3', 'EXISTS', 'v3xy:{create:r7}') . "\n";
+}
+--- response_body
+db0=0 db3=1
+
+
+
+=== TEST 8: a unix socket path is accepted
+--- http_config
+    v3xy_redis unix:/nonexistent/redis.sock timeout=50ms;
+    v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+--- config
+    location /create/ {
+        v3xy_limit create;
+        v3xy_limit_fail open;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /create/a
+--- more_headers
+X-Merchant: r8
+--- error_code: 200
+--- response_headers
+!RateLimit
+
+
+
+=== TEST 9: bad v3xy_redis parameters are configuration errors
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=soon;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "timeout=soon"/
+
+
+
+=== TEST 10: v3xy_redis twice is a configuration error
+--- http_config
+    v3xy_redis 127.0.0.1:1;
+    v3xy_redis 127.0.0.1:2;
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"v3xy_redis" directive is duplicate/
