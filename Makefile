@@ -60,7 +60,7 @@ run: module
 
 $(BUILD)/tests/%: tests/%.c $(CORE_SRCS) $(CORE_HDRS) tests/v3xy_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_FLAGS) -o $@ $< $(CORE_SRCS) -lcmocka -lcrypto
+	$(CC) $(UNIT_FLAGS) -o $@ $< $(CORE_SRCS) -lcmocka -ljansson -lcrypto
 
 test-unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done

@@ -5,6 +5,7 @@
 # wrk: the key injected by v3xy_api_key_file against the same key set with a
 # plain proxy_set_header.  One nginx instance serves both fronts and their
 # backend, so the two differ only in how the key gets into the request.
+# Then bench/limits.sh: rate limits in shared memory and in Redis.
 #
 # Environment: ROUNDS (5), DURATION (5s), THREADS (1), CONNECTIONS (50).
 
@@ -215,3 +216,9 @@ warnings=$(grep -E '\[(warn|error)\]' "$dir/error.log" | head -n 20) || true
 [ -z "$warnings" ] || printf 'error.log:\n%s\n' "$warnings" | sed '2,$s/^/  /'
 
 echo "ratio module/plain (median of $ROUNDS): $(median "${ratios[@]}")"
+
+# the limits benchmark brings its own nginx instances: stop this one first,
+# so that it does not compete for the CPU
+trap - EXIT
+cleanup
+"$(dirname "$0")/limits.sh" "$nginx" "$module"

@@ -39,6 +39,11 @@ static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
       ngx_string("rate_limit_unavailable"),
       ngx_string("Rate limits cannot be checked right now; "
                  "try again shortly.") },
+
+    /* NGX_HTTP_V3XY_ERR_BODY_INVALID: the message says what is wrong */
+    { NGX_HTTP_BAD_REQUEST,
+      ngx_string("body_invalid"),
+      ngx_string("The request body is invalid.") },
 };
 
 
@@ -79,6 +84,7 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
 {
     size_t                  len;
     ngx_int_t               rc;
+    ngx_str_t              *msg;
     ngx_buf_t              *b;
     ngx_chain_t             out;
     ngx_table_elt_t        *cc, *ra;
@@ -102,8 +108,9 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
         return NGX_DONE;
     }
 
-    len = v3xy_json_error_len(e->message.data, e->message.len,
-                              e->code.data, e->code.len);
+    msg = ctx->message.len ? &ctx->message : &e->message;
+
+    len = v3xy_json_error_len(msg->data, msg->len, e->code.data, e->code.len);
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -111,8 +118,8 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
         return NGX_DONE;
     }
 
-    b->last = v3xy_json_error(b->pos, e->message.data, e->message.len,
-                              e->code.data, e->code.len);
+    b->last = v3xy_json_error(b->pos, msg->data, msg->len, e->code.data,
+                              e->code.len);
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 

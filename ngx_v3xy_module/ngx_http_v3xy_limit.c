@@ -263,6 +263,15 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 4;
             s.len = value[i].len - 4;
 
+            /* the step that reads the body must run before the key */
+
+            if (ngx_strlcasestrn(s.data, s.data + s.len,
+                                 (u_char *) "v3xy_body_email", 15 - 1)
+                != NULL)
+            {
+                zone->body_email = 1;
+            }
+
             ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
             ccv.cf = cf;
@@ -437,6 +446,28 @@ ngx_http_v3xy_limit_init(ngx_conf_t *cf)
     ngx_http_top_header_filter = ngx_http_v3xy_header_filter;
 
     return NGX_OK;
+}
+
+
+void
+ngx_http_v3xy_limit_merge(ngx_http_v3xy_loc_conf_t *conf)
+{
+    ngx_uint_t              i;
+    ngx_http_v3xy_zone_t  **zones;
+
+    conf->body_email = 0;
+
+    if (conf->limits == NULL) {
+        return;
+    }
+
+    zones = conf->limits->elts;
+
+    for (i = 0; i < conf->limits->nelts; i++) {
+        if (zones[i]->body_email) {
+            conf->body_email = 1;
+        }
+    }
 }
 
 

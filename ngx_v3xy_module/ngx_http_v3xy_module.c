@@ -204,6 +204,8 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->limit_fail, prev->limit_fail,
                               NGX_HTTP_V3XY_FAIL_LOCAL);
 
+    ngx_http_v3xy_limit_merge(conf);
+
     return NGX_CONF_OK;
 }
 

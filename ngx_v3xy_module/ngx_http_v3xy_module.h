@@ -9,6 +9,7 @@
  *   ngx_http_v3xy_limit.c     rate limits: zones, decisions, headers
  *   ngx_http_v3xy_shm.c       the shared-memory limit store
  *   ngx_http_v3xy_redis.c     the Redis connection on nginx's event loop
+ *   ngx_http_v3xy_body.c      the request body, read without blocking
  */
 
 #ifndef _NGX_HTTP_V3XY_MODULE_H_INCLUDED_
@@ -30,6 +31,9 @@
 #define NGX_HTTP_V3XY_FAIL_CLOSED     1
 #define NGX_HTTP_V3XY_FAIL_LOCAL      2
 
+#define NGX_HTTP_V3XY_BODY_READING    1
+#define NGX_HTTP_V3XY_BODY_DONE       2
+
 
 /* indexes into the table of refusals in ngx_http_v3xy_error.c */
 typedef enum {
@@ -37,6 +41,7 @@ typedef enum {
     NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN,
     NGX_HTTP_V3XY_ERR_RATE_LIMITED,
     NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE,
+    NGX_HTTP_V3XY_ERR_BODY_INVALID,
     NGX_HTTP_V3XY_ERR_LAST
 } ngx_http_v3xy_err_e;
 
@@ -54,6 +59,7 @@ typedef struct {
     v3xy_rate_t                rate;
     ngx_shm_zone_t            *shm_zone;
     ngx_str_t                  policy;     /* RateLimit-Policy value */
+    unsigned                   body_email:1;  /* key uses the body */
 } ngx_http_v3xy_zone_t;
 
 
@@ -69,6 +75,7 @@ typedef struct {
     ngx_uint_t                 browser;    /* v3xy_browser */
     ngx_array_t               *limits;     /* v3xy_limit: zones, or NULL */
     ngx_uint_t                 limit_fail; /* v3xy_limit_fail */
+    ngx_uint_t                 body_email; /* a zone keyed on the body */
 } ngx_http_v3xy_loc_conf_t;
 
 
@@ -76,6 +83,8 @@ typedef struct ngx_http_v3xy_limit_ctx_s  ngx_http_v3xy_limit_ctx_t;
 
 typedef struct {
     ngx_http_v3xy_err_e        error;      /* the refusal, if any */
+    ngx_str_t                  message;    /* its message, if not the
+                                              table's */
 
     ngx_uint_t                 step;       /* where the pipeline resumes */
 
@@ -86,6 +95,9 @@ typedef struct {
     uint64_t                   retry_after;    /* seconds, refused only */
 
     ngx_http_v3xy_limit_ctx_t *limit;      /* a decision under way */
+
+    ngx_uint_t                 body_state;
+    ngx_str_t                  body_email; /* $v3xy_body_email */
 } ngx_http_v3xy_ctx_t;
 
 
@@ -123,6 +135,12 @@ char *ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_v3xy_limit_init(ngx_conf_t *cf);
+void ngx_http_v3xy_limit_merge(ngx_http_v3xy_loc_conf_t *conf);
+
+ngx_int_t ngx_http_v3xy_body_read(ngx_http_request_t *r,
+    ngx_http_v3xy_ctx_t *ctx);
+ngx_int_t ngx_http_v3xy_body_email(ngx_http_request_t *r,
+    ngx_http_v3xy_ctx_t *ctx);
 ngx_int_t ngx_http_v3xy_limit(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
 

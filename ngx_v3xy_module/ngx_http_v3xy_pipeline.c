@@ -6,10 +6,13 @@
  *
  *   1. browser check: a browser-sent request that meets a developer key
  *      is refused with 403 api_key_origin, before anything goes upstream;
- *   2. rate limits: every zone of v3xy_limit, decided in one Redis round
+ *   2. body: where a zone is keyed on $v3xy_body_email, the body is read
+ *      (the handler returns NGX_DONE until it is in) and its "email"
+ *      extracted, or 400 body_invalid;
+ *   3. rate limits: every zone of v3xy_limit, decided in one Redis round
  *      trip (or in shared memory), 429 rate_limited when one refuses; the
  *      handler returns NGX_AGAIN while Redis answers and is called again;
- *   3. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
+ *   4. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
  *      the key of v3xy_api_key_file.
  *
  * The handler returns NGX_DECLINED to go on (never NGX_OK: under
@@ -50,13 +53,33 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN);
     }
 
-    /* 2. rate limits */
-
     if (vlcf->limits) {
         ctx = ngx_http_v3xy_get_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        /* 2. body */
+
+        if (vlcf->body_email) {
+            rc = ngx_http_v3xy_body_read(r, ctx);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            rc = ngx_http_v3xy_body_email(r, ctx);
+
+            if (rc == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (rc == NGX_DECLINED) {
+                return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_BODY_INVALID);
+            }
+        }
+
+        /* 3. rate limits */
 
         rc = ngx_http_v3xy_limit(r, vlcf, ctx);
 
@@ -65,7 +88,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         }
     }
 
-    /* 3. key */
+    /* 4. key */
 
     if (vlcf->api_key
         && ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK)

@@ -4,6 +4,7 @@
  *   $v3xy_key_id      fingerprint of the key in use (never the key)
  *   $v3xy_error_code  the JSON code of the module's refusal, if any
  *   $v3xy_limit_remaining  admissions left in the tightest zone
+ *   $v3xy_body_email  the "email" of the JSON body, trimmed, lower-cased
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -17,6 +18,8 @@ static ngx_int_t ngx_http_v3xy_error_code_variable(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_v3xy_limit_remaining_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_v3xy_body_email_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
@@ -31,6 +34,10 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
 
     { ngx_string("v3xy_limit_remaining"), NULL,
       ngx_http_v3xy_limit_remaining_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_body_email"), NULL,
+      ngx_http_v3xy_body_email_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -126,6 +133,31 @@ ngx_http_v3xy_limit_remaining_variable(ngx_http_request_t *r,
 
     v->data = p;
     v->len = ngx_sprintf(p, "%uL", ctx->limit_remaining) - p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* set by the pipeline's body step; empty where no zone asked for it */
+
+static ngx_int_t
+ngx_http_v3xy_body_email_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_v3xy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (ctx == NULL || ctx->body_email.data == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->body_email.len;
+    v->data = ctx->body_email.data;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

@@ -5,7 +5,7 @@
 set -eu
 
 build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
-       libhiredis-dev ca-certificates"
+       libhiredis-dev libjansson-dev ca-certificates"
 test="$build libcmocka-dev redis-server curl openssl
       libtest-base-perl libtext-diff-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl liburi-perl

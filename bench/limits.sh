@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+#
+# bench/limits.sh NGINX MODULE_SO      (the second half of make bench)
+#
+# wrk: v3xy_limit against plain nginx, with the limit in shared memory and
+# in Redis.  v3xy_redis is per http block and moves every zone to Redis, so
+# there are two nginx instances, each with its own backend and its own
+# plain front:
+#
+#   A: plain, shm     (v3xy_limit, the zone in shared memory)
+#   B: plain, redis   (v3xy_redis, v3xy_limit_fail closed)
+#
+# and each limit is compared with the plain front of its own instance,
+# measured in the same round.  Every request carries one of LIMIT_KEYS
+# distinct X-Merchant values (the zone's key), the plain fronts' too, so
+# that wrk does the same work for all four.  The rate admits everything: a
+# refusal or a Redis failure is a non-2xx response and ends the run.
+#
+# Environment: ROUNDS (5), DURATION (5s), THREADS (1), CONNECTIONS (50),
+# LIMIT_KEYS (10000), LIMIT_ZONE ("rate=100r/s": the zone's rate, burst).
+
+set -euo pipefail
+
+usage="usage: bench/limits.sh NGINX MODULE_SO"
+nginx=${1:?$usage}
+module=${2:?$usage}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5s}
+THREADS=${THREADS:-1}
+CONNECTIONS=${CONNECTIONS:-50}
+LIMIT_KEYS=${LIMIT_KEYS:-10000}
+# An exact window (the default algorithm) holds one slot per admission:
+# 100r/s costs about 1 KiB a key (10 MiB for 10,000 keys, hence size=32m),
+# and 10,000 keys at even 100,000 requests/s see 10 a second each.  Far
+# larger limits cost megabytes a key (1000000r/m: 8 MB); GCRA is O(1):
+# LIMIT_ZONE="rate=1000000r/s burst=1000" measures that instead.
+LIMIT_ZONE=${LIMIT_ZONE:-rate=100r/s}
+
+dir=$(mktemp -d)
+
+# stop NAME PIDFILE: the process in PIDFILE, waiting for its exit so that
+# it writes nothing into a removed dir
+stop() {
+    local pid
+
+    [ -s "$2" ] || return 0
+    pid=$(cat "$2")
+    kill "$pid" 2>/dev/null || return 0
+
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+
+    echo "bench: $1 (pid $pid) did not exit" >&2
+}
+
+cleanup() {
+    local rc=$? f
+
+    stop "nginx A" "$dir/a/nginx.pid"
+    stop "nginx B" "$dir/b/nginx.pid"
+    stop redis-server "$dir/redis.pid"
+
+    if [ "$rc" -ne 0 ]; then
+        for f in "$dir/a/error.log" "$dir/b/error.log" "$dir/redis.log"; do
+            [ -s "$f" ] || continue
+            echo "--- ${f#"$dir"/} (last 20 lines)" >&2
+            tail -n 20 "$f" >&2
+        done
+    fi
+
+    rm -rf "$dir"
+}
+
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+# under root the workers run as nobody: they must reach the temp dirs
+chmod 0755 "$dir"
+mkdir -p "$dir/a/tmp" "$dir/b/tmp"
+
+# load a copy: a rebuild during the run rewrites the .so in place, and
+# workers that have it mapped then die of SIGBUS and SIGSEGV
+cp "$module" "$dir/module.so"
+
+# seven distinct free loopback ports: hold all of them before releasing any
+read -r p_back_a p_plain_a p_shm p_back_b p_plain_b p_redis p_rs < <(
+python3 -c '
+import socket
+ss = [socket.socket() for _ in range(7)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))
+')
+
+redis_cli() { redis-cli -h 127.0.0.1 -p "$p_rs" "$@"; }
+
+# no persistence: nothing but the limiter's own work on Redis's CPU
+redis-server --port "$p_rs" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --dir "$dir" \
+    --logfile "$dir/redis.log" >/dev/null || die "redis-server did not start"
+
+for _ in $(seq 50); do
+    [ "$(redis_cli ping 2>/dev/null)" = PONG ] && break
+    sleep 0.1
+done
+[ "$(redis_cli ping 2>/dev/null)" = PONG ] \
+    || die "redis-server does not answer"
+
+# conf NAME BACKEND_PORT PLAIN_PORT LIMIT_PORT [V3XY_REDIS]: one instance
+conf() {
+    cat > "$dir/$1/nginx.conf" <<EOF
+load_module $dir/module.so;
+
+worker_processes 1;
+pid $dir/$1/nginx.pid;
+error_log $dir/$1/error.log warn;
+
+events { worker_connections 1024; }
+
+http {
+    access_log off;
+
+    client_body_temp_path $dir/$1/tmp/body;
+    proxy_temp_path       $dir/$1/tmp/proxy;
+    fastcgi_temp_path     $dir/$1/tmp/fastcgi;
+    uwsgi_temp_path       $dir/$1/tmp/uwsgi;
+    scgi_temp_path        $dir/$1/tmp/scgi;
+
+    ${5:-}
+
+    v3xy_limit_zone bench $LIMIT_ZONE key=\$http_x_merchant size=32m;
+    # for the check before the benchmark only: the third request is refused
+    v3xy_limit_zone tight rate=2r/m key=\$http_x_merchant;
+
+    upstream backend {
+        server 127.0.0.1:$2;
+        keepalive 32;
+    }
+
+    proxy_http_version 1.1;
+
+    server {
+        listen 127.0.0.1:$2;
+        location / { return 200 "ok\n"; }
+    }
+
+    # a location's proxy_set_header hides every inherited one: hence
+    # Connection "" in both fronts, so that both keep upstream keepalive
+    server {
+        listen 127.0.0.1:$3;
+
+        location / {
+            proxy_set_header Connection "";
+            proxy_pass http://backend;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$4;
+
+        # fail closed: a Redis failure must show as a 503, not be hidden
+        # by the shared-memory fallback (A has no Redis: no effect there)
+        v3xy_limit_fail closed;
+
+        location / {
+            v3xy_limit bench;
+            proxy_set_header Connection "";
+            proxy_pass http://backend;
+        }
+
+        location /tight {
+            v3xy_limit tight;
+            proxy_set_header Connection "";
+            proxy_pass http://backend;
+        }
+    }
+}
+EOF
+}
+
+conf a "$p_back_a" "$p_plain_a" "$p_shm"
+conf b "$p_back_b" "$p_plain_b" "$p_redis" "v3xy_redis 127.0.0.1:$p_rs;"
+
+for i in a b; do
+    "$nginx" -p "$dir/$i" -c "$dir/$i/nginx.conf" -e "$dir/$i/error.log" \
+        || die "nginx $i did not start"
+done
+
+status() {
+    curl -sS -o /dev/null -w '%{http_code}' "$@"
+}
+
+# The figures only mean something if the limits are enforced, and B's
+# through Redis (not in its shared memory): 2r/m lets two through, then
+# 429; B's count must be in Redis, under the module's key.
+for front in A:$p_shm B:$p_redis; do
+    port=${front#*:}
+    got=
+    for _ in 1 2 3; do
+        got="$got $(status -H 'X-Merchant: check' \
+                        "http://127.0.0.1:$port/tight")"
+    done
+    [ "$got" = " 200 200 429" ] \
+        || die "${front%:*}: 2r/m answered$got, not 200 200 429"
+done
+
+[ "$(redis_cli exists 'v3xy:{tight:check}')" = 1 ] \
+    || die "B: the count of the 2r/m zone is not in Redis"
+
+# ... and the measured zone, on a key of wrk's
+for front in A:$p_shm B:$p_redis; do
+    curl -sS -D - -o /dev/null -H 'X-Merchant: k1' \
+            "http://127.0.0.1:${front#*:}/" \
+        | grep -qi '^RateLimit: "bench"' \
+        || die "${front%:*}: no RateLimit header from the bench zone"
+done
+
+[ "$(redis_cli exists 'v3xy:{bench:k1}')" = 1 ] \
+    || die "B: the count of the bench zone is not in Redis"
+
+# a random key of LIMIT_KEYS a request; the same script for every front
+cat > "$dir/keys.lua" <<EOF
+request = function()
+    return wrk.format(nil, nil,
+                      { ["X-Merchant"] = "k" .. math.random(1, $LIMIT_KEYS) })
+end
+EOF
+
+echo
+echo "limits: $LIMIT_KEYS keys (X-Merchant), zone $LIMIT_ZONE," \
+     "$(redis-server --version | awk '{ print $3 }' | tr -d v=)" \
+     "on :$p_rs"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds;" \
+     "nginx A: plain :$p_plain_a, shm :$p_shm;" \
+     "nginx B (v3xy_redis): plain :$p_plain_b, redis :$p_redis"
+
+# CPU time (ticks) of a process so far, from /proc
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+worker_a=$(pgrep -P "$(cat "$dir/a/nginx.pid")")
+worker_b=$(pgrep -P "$(cat "$dir/b/nginx.pid")")
+redis_pid=$(cat "$dir/redis.pid")
+
+# run NAME PORT: one wrk run; sets rps, adds to the totals, the nginx
+# worker's (and for redis, redis-server's) CPU ticks and the seconds
+declare -A total ticks secs
+zero() {
+    total=([plain_a]=0 [shm]=0 [plain_b]=0 [redis]=0)
+    ticks=([plain_a]=0 [shm]=0 [plain_b]=0 [redis]=0 [redis_server]=0)
+    secs=([plain_a]=0 [shm]=0 [plain_b]=0 [redis]=0)
+}
+zero
+
+run() {
+    local out reqs non2xx sockerr worker t0 r0 s0 s1
+
+    case $1 in
+    plain_a|shm) worker=$worker_a ;;
+    *)           worker=$worker_b ;;
+    esac
+
+    t0=$(cpu "$worker") r0=$(cpu "$redis_pid") s0=$(date +%s.%N)
+
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+              -s "$dir/keys.lua" "http://127.0.0.1:$2/") \
+        || die "$1: wrk failed"
+
+    s1=$(date +%s.%N)
+    ticks[$1]=$(( ${ticks[$1]} + $(cpu "$worker") - t0 ))
+    secs[$1]=$(awk -v a="${secs[$1]}" -v b="$s0" -v c="$s1" \
+                   'BEGIN { print a + c - b }')
+    if [ "$1" = redis ]; then
+        ticks[redis_server]=$(( ticks[redis_server] + $(cpu "$redis_pid") \
+                                - r0 ))
+    fi
+
+    rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$out")
+    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
+    non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$out")
+    sockerr=$(sed -n 's/^ *Socket errors: //p' <<< "$out")
+
+    [ -n "$rps" ] && [ -n "$reqs" ] || die "$1: cannot parse wrk: $out"
+    [ "$reqs" -gt 0 ] || die "$1: no request completed"
+    ! grep -qE '\[(alert|crit|emerg)\]' "$dir/a/error.log" "$dir/b/error.log" \
+        || die "$1: nginx logged alerts (a worker crashed?)"
+    # 429: the rate is too low for the load; 503: Redis failed
+    [ -z "$non2xx" ] || die "$1: $non2xx non-2xx/3xx responses"
+    [ -z "$sockerr" ] || echo "  $1: socket errors: $sockerr"
+
+    total[$1]=$(( ${total[$1]} + reqs ))
+}
+
+# redis commands since a snapshot of INFO commandstats: "name calls usec"
+cmdstats() {
+    redis_cli info commandstats | tr -d '\r' | awk -F'[:,=]' '
+        /^cmdstat_/ { sub(/^cmdstat_/, "", $1); print $1, $3, $5 }'
+}
+
+# the warm-up does not count, but fills both stores with the keys
+for c in plain_a:$p_plain_a shm:$p_shm plain_b:$p_plain_b redis:$p_redis; do
+    run "${c%:*}" "${c#*:}"
+done
+zero
+
+stats0=$(cmdstats)
+
+printf '%-6s %11s %11s %6s   %11s %11s %6s\n' \
+       round "A plain/s" "shm/s" ratio "B plain/s" "redis/s" ratio
+r_shm=() r_redis=() pa=() ps=() pb=() pr=()
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+
+for i in $(seq "$ROUNDS"); do
+    # reverse the order every other round, so that a drift favours none
+    if [ $((i % 2)) -eq 1 ]; then
+        run plain_a "$p_plain_a"; plain_a=$rps
+        run shm "$p_shm";         shm=$rps
+        run plain_b "$p_plain_b"; plain_b=$rps
+        run redis "$p_redis";     redis=$rps
+    else
+        run redis "$p_redis";     redis=$rps
+        run plain_b "$p_plain_b"; plain_b=$rps
+        run shm "$p_shm";         shm=$rps
+        run plain_a "$p_plain_a"; plain_a=$rps
+    fi
+
+    rs=$(ratio "$shm" "$plain_a") rr=$(ratio "$redis" "$plain_b")
+    printf '%-6s %11s %11s %6s   %11s %11s %6s\n' \
+           "$i" "$plain_a" "$shm" "$rs" "$plain_b" "$redis" "$rr"
+    r_shm+=("$rs") r_redis+=("$rr")
+    pa+=("$plain_a") ps+=("$shm") pb+=("$plain_b") pr+=("$redis")
+done
+
+stats1=$(cmdstats)
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.3f", m }'
+}
+
+printf '%-6s %11.2f %11.2f %6s   %11.2f %11.2f\n' median \
+       "$(median "${pa[@]}")" "$(median "${ps[@]}")" "" \
+       "$(median "${pb[@]}")" "$(median "${pr[@]}")"
+echo "total requests: A plain ${total[plain_a]}, shm ${total[shm]};" \
+     "B plain ${total[plain_b]}, redis ${total[redis]} (no non-2xx responses)"
+
+# one nginx worker's CPU, as a share of one core, while wrk ran on it
+hz=$(getconf CLK_TCK)
+share() { awk -v t="$1" -v s="$2" -v hz="$hz" \
+              'BEGIN { printf "%.0f%%", 100 * t / hz / s }'; }
+echo "cpu (of one core, $(nproc) cores): nginx worker:" \
+     "A plain $(share "${ticks[plain_a]}" "${secs[plain_a]}")," \
+     "shm $(share "${ticks[shm]}" "${secs[shm]}");" \
+     "B plain $(share "${ticks[plain_b]}" "${secs[plain_b]}")," \
+     "redis $(share "${ticks[redis]}" "${secs[redis]}")," \
+     "redis-server $(share "${ticks[redis_server]}" "${secs[redis]}")"
+
+# Calls during the measured Redis runs only: nothing else talks to this
+# Redis then.  EVALSHA/EVAL are what nginx sends; the other commands run
+# inside the script (Redis counts them too).  wrk does not count the
+# requests still in flight when it stops, hence slightly above 1.00.
+join -a 2 -e 0 -o 0,1.2,1.3,2.2,2.3 \
+        <(sort <<< "$stats0") <(sort <<< "$stats1") \
+    | awk -v n="${total[redis]}" '
+        $1 == "info" { next }
+        $4 > $2 { calls[$1] = $4 - $2; us[$1] = $5 - $3 }
+        END {
+            sent = calls["evalsha"] + calls["eval"]
+            printf "redis commands per request: %.2f (evalsha %d, eval %d," \
+                   " requests %d; %.1f us each in Redis)\n", sent / n,
+                   calls["evalsha"], calls["eval"], n,
+                   (us["evalsha"] + us["eval"]) / (sent ? sent : 1)
+            s = ""
+            for (k in calls)
+                if (k != "evalsha" && k != "eval")
+                    s = s sprintf(", %s %.2f", k, calls[k] / n)
+            if (s != "")
+                print "  inside the script, per request: " substr(s, 3)
+        }'
+
+# config-time notices land here too (before error_log applies): skip them
+warnings=$(grep -hE '\[(warn|error)\]' "$dir/a/error.log" "$dir/b/error.log" \
+           | head -n 20) || true
+[ -z "$warnings" ] || printf 'error.log:\n%s\n' "$warnings" | sed '2,$s/^/  /'
+
+echo "ratio shm/plain (nginx A, median of $ROUNDS):" \
+     "$(median "${r_shm[@]}")"
+echo "ratio redis/plain (nginx B, median of $ROUNDS):" \
+     "$(median "${r_redis[@]}")"
