@@ -829,16 +829,12 @@ static ngx_int_t
 ngx_http_v3xy_limit_local(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 {
     ngx_int_t                   rc;
-    ngx_time_t                 *tp;
-    ngx_msec_t                  now;
     ngx_http_v3xy_limit_ctx_t  *lctx;
 
     lctx = ctx->limit;
 
-    tp = ngx_timeofday();
-    now = (ngx_msec_t) tp->sec * 1000 + tp->msec;
-
-    rc = ngx_http_v3xy_shm_decide(lctx->items, lctx->n, now,
+    rc = ngx_http_v3xy_shm_decide(lctx->items, lctx->n,
+                                  ngx_http_v3xy_now_ms(),
                                   r->connection->log);
 
     if (rc == NGX_ERROR) {
