@@ -295,3 +295,46 @@ X-Merchant: f13
 --- error_code: 503
 --- error_log eval
 qr/\[warn\] .*v3xy: redis 127\.0\.0\.1:\d+ unavailable: connect timed out/
+
+
+
+=== TEST 14: a client that goes away while Redis is slow: its late reply is dropped
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=3s;
+    v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+--- config
+    location /v1/ {
+        v3xy_limit create;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
+select undef, undef, undef, 0.1;
+--- request
+GET /v1/a
+--- more_headers
+X-Merchant: f14
+--- timeout: 0.2
+--- abort
+--- ignore_response
+--- wait: 1
+--- error_log eval
+qr/client prematurely closed connection|499/
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 15: the next request is decided normally, and the dropped one was not counted twice
+--- request
+GET /v1/a
+--- more_headers
+X-Merchant: f14
+--- error_code: 200
+--- response_headers_like
+RateLimit: "create";r=[01];t=\d+
+--- no_error_log
+[alert]
+[crit]
