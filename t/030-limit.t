@@ -16,7 +16,7 @@ add_block_preprocessor(sub {
     $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
     v3xy_limit_zone status rate=5r/m key=$http_x_merchant;
-    v3xy_limit_zone fast rate=10r/s key=$http_x_merchant burst=3;
+    v3xy_limit_zone fast rate=10r/m key=$http_x_merchant burst=3;
 _EOC_
 });
 
@@ -144,7 +144,7 @@ X-Merchant: m4
 
 
 
-=== TEST 6: GCRA with burst=3 admits a burst of three at once, then one per 100 ms
+=== TEST 6: GCRA with burst=3 admits a burst of three at once, then one per 6 s
 --- config
     location /v1/ {
         v3xy_limit fast;
@@ -157,9 +157,9 @@ X-Merchant: m5
 --- error_code eval
 [200, 200, 200, 429]
 --- response_headers_like eval
-["RateLimit-Policy: \"fast\";q=10;w=1\nRateLimit: \"fast\";r=2;t=1",
- "RateLimit: \"fast\";r=1;t=1", "RateLimit: \"fast\";r=0;t=1",
- "Retry-After: 1\nRateLimit: \"fast\";r=0;t=1"]
+["RateLimit-Policy: \"fast\";q=10;w=60\nRateLimit: \"fast\";r=2;t=6",
+ "RateLimit: \"fast\";r=1;t=6", "RateLimit: \"fast\";r=0;t=6",
+ "Retry-After: 6\nRateLimit: \"fast\";r=0;t=6"]
 
 
 

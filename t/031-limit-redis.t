@@ -17,8 +17,11 @@ add_block_preprocessor(sub {
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
     v3xy_limit_zone status rate=5r/m key=$http_x_merchant;
-    v3xy_limit_zone fast rate=10r/s key=$http_x_merchant burst=3;
+    v3xy_limit_zone fast rate=10r/m key=$http_x_merchant burst=3;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 _EOC_
+        $block->set_value('init', "V3xy::wait_ready('/ready');")
+            unless defined $block->init;
     }
 
     if (!defined $block->config) {
@@ -43,6 +46,12 @@ _EOC_
 
     location /fast/ {
         v3xy_limit fast;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /ready {
+        v3xy_limit ready;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
@@ -93,6 +102,7 @@ ttl ok len 32
 
 === TEST 3: the state in Redis is what counts: a count seeded by another instance
 --- init
+V3xy::wait_ready('/ready');
 V3xy::http_get('/create/a', 'X-Merchant' => 'r3') for 1 .. 2;
 V3xy::redis('DEL', 'v3xy:{create:r3}');
 --- request
@@ -117,7 +127,7 @@ X-Merchant: r4
 
 
 
-=== TEST 5: GCRA through Redis, burst of three
+=== TEST 5: GCRA through Redis, burst of three, then one per 6 s
 --- pipelined_requests eval
 ["GET /fast/a", "GET /fast/a", "GET /fast/a", "GET /fast/a"]
 --- more_headers
@@ -125,13 +135,14 @@ X-Merchant: r5
 --- error_code eval
 [200, 200, 200, 429]
 --- response_headers_like eval
-["RateLimit: \"fast\";r=2;t=1", "RateLimit: \"fast\";r=1;t=1",
- "RateLimit: \"fast\";r=0;t=1", "Retry-After: 1\nRateLimit: \"fast\";r=0;t=1"]
+["RateLimit: \"fast\";r=2;t=6", "RateLimit: \"fast\";r=1;t=6",
+ "RateLimit: \"fast\";r=0;t=6", "Retry-After: 6\nRateLimit: \"fast\";r=0;t=6"]
 
 
 
 === TEST 6: SCRIPT FLUSH between requests: NOSCRIPT, the script is sent again
 --- init
+V3xy::wait_ready('/ready');
 V3xy::http_get('/create/a', 'X-Merchant' => 'r6');
 V3xy::redis('SCRIPT', 'FLUSH');
 --- request

@@ -13,7 +13,7 @@ use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT_OK = qw(key_file start_echo header_lines start_redis stop_redis
-                    redis free_port http_get);
+                    redis free_port http_get wait_ready);
 
 my $dir = tempdir('v3xy-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
@@ -170,9 +170,17 @@ sub redis {
 # (127.0.0.1:$TEST_NGINX_SERVER_PORT), for --- init; returns the status.
 sub http_get {
     my ($path, %h) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
-        or die "http_get: $!";
+    my $s;
+
+    # nginx may still be starting (under valgrind it takes seconds)
+    for (1 .. 200) {
+        $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                   PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+            and last;
+        select undef, undef, undef, 0.05;
+    }
+
+    $s or die "http_get: $!";
     my $req = "GET $path HTTP/1.0\r\nHost: localhost\r\n";
     $req .= "$_: $h{$_}\r\n" for sort keys %h;
     print $s "$req\r\n";
@@ -181,6 +189,21 @@ sub http_get {
     close $s;
     my ($status) = ($resp // '') =~ m{\AHTTP/\d\.\d (\d+)};
     return $status // 0;
+}
+
+# wait_ready(PATH): polls PATH until it answers neither 503 nor nothing,
+# for a location whose limit fails "closed": nginx's Redis connection is
+# up (under valgrind that takes seconds).
+sub wait_ready {
+    my ($path) = @_;
+
+    for (1 .. 400) {
+        my $status = eval { http_get($path) } // 0;
+        return if $status && $status != 503;
+        select undef, undef, undef, 0.05;
+    }
+
+    die "wait_ready: $path never answered";
 }
 
 # A response_body_filters sub that keeps the header lines of this name
