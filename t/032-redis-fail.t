@@ -110,11 +110,20 @@ X-Merchant: f3
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
+
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+V3xy::wait_ready('/ready');
 --- request
 GET /v1/a
 --- more_headers
@@ -129,44 +138,51 @@ redis has 1
 
 
 
-=== TEST 5: Redis killed mid-run: "local" takes over at once, logged
+=== TEST 5: Redis killed mid-run: "local" takes over at once; restarted: the module reconnects by itself
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+    v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
+--- config
+    location /v1/ {
+        v3xy_limit create;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
 --- init
+V3xy::wait_ready('/ready');
+Test::More::is(V3xy::http_get('/v1/a', 'X-Merchant' => 'f5'), 200,
+               'TEST 5: counted in Redis');
 V3xy::stop_redis();
-select undef, undef, undef, 0.2;
+select undef, undef, undef, 0.3;
+Test::More::is(V3xy::http_get('/v1/a', 'X-Merchant' => 'f5'), 200,
+               'TEST 5: Redis killed: admitted by "local"');
+V3xy::start_redis();
+V3xy::wait_ready('/ready');
 --- request
 GET /v1/a
 --- more_headers
-X-Merchant: f4
+X-Merchant: f5
 --- error_code: 200
 --- response_headers
 RateLimit: "create";r=2;t=60
+--- response_body_filters eval
+sub { "restarted redis has " . V3xy::redis('EXISTS', 'v3xy:{create:f5}') . "\n" }
+--- response_body
+restarted redis has 1
 --- error_log eval
 [qr/\[warn\] .*v3xy: redis 127\.0\.0\.1:\d+ unavailable/,
- qr/\[warn\] .*v3xy: redis unavailable for limits: v3xy_limit_fail local in effect/]
+ qr/\[warn\] .*v3xy: redis unavailable for limits: v3xy_limit_fail local in effect/,
+ qr/\[notice\] .*v3xy: redis 127\.0\.0\.1:\d+ is back/]
 
 
 
-=== TEST 6: Redis restarted (empty): the module reconnects by itself and counts there
---- init
-V3xy::start_redis();
-sleep 3;
---- request
-GET /v1/a
---- more_headers
-X-Merchant: f4
---- error_code: 200
---- response_headers
-RateLimit: "create";r=2;t=60
---- response_body_filters eval
-sub { "redis has " . V3xy::redis('EXISTS', 'v3xy:{create:f4}') . "\n" }
---- response_body
-redis has 1
---- error_log eval
-qr/\[notice\] .*v3xy: redis 127\.0\.0\.1:\d+ is back/
-
-
-
-=== TEST 7: Redis slow past the timeout (DEBUG SLEEP): the fail mode answers
+=== TEST 6: Redis slow past the timeout (DEBUG SLEEP): the fail mode answers
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=100ms;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
@@ -191,21 +207,60 @@ X-Merchant: f7
 
 
 
-=== TEST 8: after the sleep the same connection answers again
+=== TEST 7: after a slow spell the connection answers again
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=300ms;
+    v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
+--- config
+    location /v1/ {
+        v3xy_limit create;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
 --- init
+V3xy::wait_ready('/ready');
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
+select undef, undef, undef, 0.2;
+Test::More::is(V3xy::http_get('/v1/a', 'X-Merchant' => 'f8'), 503,
+               'TEST 7: Redis asleep: closed');
 sleep 1;
+V3xy::wait_ready('/ready');
 --- request
 GET /v1/a
 --- more_headers
 X-Merchant: f8
 --- error_code: 200
---- response_headers
-RateLimit: "create";r=2;t=60
+--- response_headers_like
+RateLimit: "create";r=[12];t=\d+
 
 
 
-=== TEST 9: a wrong reply (WRONGTYPE inside the script): the fail mode answers, logged
+=== TEST 8: a wrong reply (WRONGTYPE inside the script): the fail mode answers, logged
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+    v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
+--- config
+    location /v1/ {
+        v3xy_limit create;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
 --- init
+V3xy::wait_ready('/ready');
 V3xy::redis('HSET', 'v3xy:{create:f9}', 'not', 'a ring');
 --- request
 GET /v1/a
@@ -218,7 +273,28 @@ qr/\[warn\] .*v3xy: redis 127\.0\.0\.1:\d+ replied: .*WRONGTYPE/
 
 
 
-=== TEST 10: other keys are not affected by that key's wrong type
+=== TEST 9: other keys are not affected by one key's wrong type
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+    v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
+--- config
+    location /v1/ {
+        v3xy_limit create;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+V3xy::wait_ready('/ready');
+V3xy::redis('HSET', 'v3xy:{create:f9b}', 'not', 'a ring');
+Test::More::is(V3xy::http_get('/v1/a', 'X-Merchant' => 'f9b'), 503,
+               'TEST 9: the wrong key: closed');
 --- request
 GET /v1/a
 --- more_headers
@@ -298,43 +374,44 @@ qr/\[warn\] .*v3xy: redis 127\.0\.0\.1:\d+ unavailable: connect timed out/
 
 
 
-=== TEST 14: a client that goes away while Redis is slow: its late reply is dropped
+=== TEST 14: a client that goes away while Redis is slow: its late reply is dropped, nginx goes on
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=3s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
+
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
 --- init
+V3xy::wait_ready('/ready');
 system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
 select undef, undef, undef, 0.1;
---- request
-GET /v1/a
---- more_headers
-X-Merchant: f14
---- timeout: 0.2
---- abort
---- ignore_response
---- wait: 1
---- error_log eval
-qr/client prematurely closed connection|499/
---- no_error_log
-[alert]
-[crit]
-
-
-
-=== TEST 15: the next request is decided normally, and the dropped one was not counted twice
+my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+    or die $!;
+print $c "GET /v1/a HTTP/1.0\r\nHost: x\r\nX-Merchant: f14\r\n\r\n";
+select undef, undef, undef, 0.1;
+close $c;
+sleep 1;
+V3xy::wait_ready('/ready');
 --- request
 GET /v1/a
 --- more_headers
 X-Merchant: f14
 --- error_code: 200
 --- response_headers_like
-RateLimit: "create";r=[01];t=\d+
+RateLimit: "create";r=[12];t=\d+
+--- error_log eval
+qr/client prematurely closed connection|499/
 --- no_error_log
 [alert]
 [crit]
