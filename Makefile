@@ -30,6 +30,13 @@ UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 UNIT_FLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
               -Werror -pedantic -Isrc
 
+# libFuzzer (clang, libclang-rt-14-dev): make fuzz [FUZZ_SECONDS=60]; the
+# corpus grows in build/fuzz/sig, crashes are written to build/fuzz/
+FUZZ_SECONDS ?= 60
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all -Wall -Wextra -Werror -Isrc
+
 # random free ports and one servroot per suite: suites run in parallel
 export TEST_NGINX_RANDOMIZE    ?= 1
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
@@ -65,6 +72,18 @@ $(BUILD)/tests/%: tests/%.c $(CORE_SRCS) $(CORE_HDRS) tests/v3xy_test.h
 test-unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
+.PHONY: fuzz
+
+$(BUILD)/fuzz_sig: tests/fuzz_sig.c src/v3xy_sig.c src/v3xy_sig.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz_sig.c src/v3xy_sig.c -lcrypto
+
+fuzz: $(BUILD)/fuzz_sig
+	@mkdir -p $(BUILD)/fuzz/sig
+	cp tests/fuzz/sig/* $(BUILD)/fuzz/sig/
+	$(BUILD)/fuzz_sig -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/sig
+
 $(TN_LIB)/Test/Nginx/Socket.pm:
 	@perl -MTest::Nginx::Socket -e1 2>/dev/null \
 	    && mkdir -p $(TN_LIB)/Test/Nginx && touch $@ \
@@ -82,6 +101,7 @@ test-examples: module
 test: deps-test
 	$(MAKE) module
 	$(MAKE) test-unit
+	$(MAKE) fuzz FUZZ_SECONDS=5
 	$(MAKE) test-examples
 	$(MAKE) test-nginx
 

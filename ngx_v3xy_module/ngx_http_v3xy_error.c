@@ -44,6 +44,31 @@ static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
     { NGX_HTTP_BAD_REQUEST,
       ngx_string("body_invalid"),
       ngx_string("The request body is invalid.") },
+
+    /* NGX_HTTP_V3XY_ERR_WEBHOOK_MISSING */
+    { NGX_HTTP_BAD_REQUEST,
+      ngx_string("webhook_signature_missing"),
+      ngx_string("The X-V3XY-Signature header is missing.") },
+
+    /* NGX_HTTP_V3XY_ERR_WEBHOOK_MALFORMED: the message says what is wrong */
+    { NGX_HTTP_BAD_REQUEST,
+      ngx_string("webhook_signature_malformed"),
+      ngx_string("The X-V3XY-Signature header is malformed.") },
+
+    /* NGX_HTTP_V3XY_ERR_WEBHOOK_STALE */
+    { NGX_HTTP_UNAUTHORIZED,
+      ngx_string("webhook_timestamp_out_of_tolerance"),
+      ngx_string("The signature's timestamp is too far from now.") },
+
+    /* NGX_HTTP_V3XY_ERR_WEBHOOK_INVALID */
+    { NGX_HTTP_UNAUTHORIZED,
+      ngx_string("webhook_signature_invalid"),
+      ngx_string("No signature matches the body under any secret.") },
+
+    /* NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED */
+    { NGX_HTTP_CONFLICT,
+      ngx_string("webhook_replayed"),
+      ngx_string("This signed delivery was accepted before.") },
 };
 
 

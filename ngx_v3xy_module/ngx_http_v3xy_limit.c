@@ -195,13 +195,12 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_v3xy_main_conf_t *vmcf = conf;
 
-    u_char                            *p;
-    size_t                             size;
-    ngx_int_t                          n;
-    ngx_str_t                         *value, s;
-    ngx_uint_t                         i, have_rate;
-    ngx_http_v3xy_zone_t              *zone, **zp;
-    ngx_http_compile_complex_value_t   ccv;
+    size_t                  size;
+    ngx_int_t               n;
+    ngx_str_t              *value, s, key;
+    ngx_uint_t              i;
+    v3xy_rate_t             rate;
+    ngx_http_v3xy_zone_t   *zone, **zp;
 
     value = cf->args->elts;
 
@@ -232,20 +231,15 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_zone_t));
-    if (zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    zone->name = value[1];
+    ngx_memzero(&rate, sizeof(v3xy_rate_t));
+    ngx_str_null(&key);
     size = 10 * 1024 * 1024;
-    have_rate = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
             if (v3xy_rate_parse(value[i].data + 5, value[i].len - 5,
-                                &zone->rate.limit, &zone->rate.window_ms)
+                                &rate.limit, &rate.window_ms)
                 != 0)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -255,33 +249,12 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
-            have_rate = 1;
             continue;
         }
 
         if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
-            s.data = value[i].data + 4;
-            s.len = value[i].len - 4;
-
-            /* the step that reads the body must run before the key */
-
-            if (ngx_strlcasestrn(s.data, s.data + s.len,
-                                 (u_char *) "v3xy_body_email", 15 - 1)
-                != NULL)
-            {
-                zone->body_email = 1;
-            }
-
-            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-            ccv.cf = cf;
-            ccv.value = &s;
-            ccv.complex_value = &zone->key;
-
-            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
+            key.data = value[i].data + 4;
+            key.len = value[i].len - 4;
             continue;
         }
 
@@ -293,7 +266,7 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
-            zone->rate.burst = n;
+            rate.burst = n;
             continue;
         }
 
@@ -318,30 +291,17 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (!have_rate || zone->key.value.data == NULL) {
+    if (rate.limit == 0 || key.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "v3xy_limit_zone \"%V\" needs rate= and key=",
                            &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    zone->shm_zone = ngx_http_v3xy_shm_zone_add(cf, &zone->name, size,
-                                                &zone->rate);
-    if (zone->shm_zone == NULL) {
+    zone = ngx_http_v3xy_zone_new(cf, &value[1], &rate, &key, size);
+    if (zone == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    /* RateLimit-Policy: "name";q=60;w=60 */
-
-    p = ngx_pnalloc(cf->pool, zone->name.len + 2 * NGX_INT64_LEN + 16);
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    zone->policy.data = p;
-    p = ngx_sprintf(p, "\"%V\";q=%uL;w=%uL", &zone->name, zone->rate.limit,
-                    zone->rate.window_ms / 1000);
-    zone->policy.len = p - zone->policy.data;
 
     zp = ngx_array_push(&vmcf->zones);
     if (zp == NULL) {
@@ -351,6 +311,65 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *zp = zone;
 
     return NGX_CONF_OK;
+}
+
+
+/* a zone: its key compiled, its shared memory, its RateLimit-Policy */
+
+ngx_http_v3xy_zone_t *
+ngx_http_v3xy_zone_new(ngx_conf_t *cf, ngx_str_t *name, v3xy_rate_t *rate,
+    ngx_str_t *key, size_t size)
+{
+    u_char                            *p;
+    ngx_http_v3xy_zone_t              *zone;
+    ngx_http_compile_complex_value_t   ccv;
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_zone_t));
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->name = *name;
+    zone->rate = *rate;
+
+    /* the step that reads the body must run before the key */
+
+    if (ngx_strlcasestrn(key->data, key->data + key->len,
+                         (u_char *) "v3xy_body_email", 15 - 1)
+        != NULL)
+    {
+        zone->body_email = 1;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = key;
+    ccv.complex_value = &zone->key;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NULL;
+    }
+
+    zone->shm_zone = ngx_http_v3xy_shm_zone_add(cf, &zone->name, size,
+                                                &zone->rate);
+    if (zone->shm_zone == NULL) {
+        return NULL;
+    }
+
+    /* RateLimit-Policy: "name";q=60;w=60 */
+
+    p = ngx_pnalloc(cf->pool, zone->name.len + 2 * NGX_INT64_LEN + 16);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    zone->policy.data = p;
+    p = ngx_sprintf(p, "\"%V\";q=%uL;w=%uL", &zone->name, zone->rate.limit,
+                    zone->rate.window_ms / 1000);
+    zone->policy.len = p - zone->policy.data;
+
+    return zone;
 }
 
 
@@ -449,25 +468,116 @@ ngx_http_v3xy_limit_init(ngx_conf_t *cf)
 }
 
 
-void
-ngx_http_v3xy_limit_merge(ngx_http_v3xy_loc_conf_t *conf)
+/*
+ * What a location decides in one go: its v3xy_limit zones and, where
+ * webhooks are verified with v3xy_webhook_replay on, the replay guard: a
+ * zone that admits each signature once in twice the tolerance (a
+ * signature is valid from t - tolerance to t + tolerance), keyed on the
+ * signature that matched.  Counted with the limits, in Redis or in shared
+ * memory, under the same fail modes.
+ */
+
+char *
+ngx_http_v3xy_limit_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
 {
-    ngx_uint_t              i;
-    ngx_http_v3xy_zone_t  **zones;
+    ngx_str_t                   name, key;
+    ngx_uint_t                  i, n;
+    v3xy_rate_t                 rate;
+    ngx_http_v3xy_zone_t      **zones, **zp, *replay;
+    ngx_http_v3xy_main_conf_t  *vmcf;
 
     conf->body_email = 0;
+    conf->decide = NULL;
 
-    if (conf->limits == NULL) {
-        return;
-    }
+    n = conf->limits ? conf->limits->nelts : 0;
+    replay = NULL;
 
-    zones = conf->limits->elts;
+    if (conf->webhook_secrets && conf->webhook_replay) {
+        vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
 
-    for (i = 0; i < conf->limits->nelts; i++) {
-        if (zones[i]->body_email) {
-            conf->body_email = 1;
+        zones = vmcf->replay_zones.elts;
+
+        for (i = 0; i < vmcf->replay_zones.nelts; i++) {
+            if (zones[i]->rate.window_ms
+                == (uint64_t) conf->webhook_tolerance * 2000)
+            {
+                replay = zones[i];
+                break;
+            }
+        }
+
+        if (replay == NULL) {
+            /* a name that v3xy_limit_zone cannot give */
+
+            name.data = ngx_pnalloc(cf->pool, NGX_TIME_T_LEN + 16);
+            if (name.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            name.len = ngx_sprintf(name.data, "webhook.replay.%T",
+                                   conf->webhook_tolerance)
+                       - name.data;
+
+            ngx_str_set(&key, "$v3xy_webhook_signature");
+
+            rate.limit = 1;
+            rate.window_ms = (uint64_t) conf->webhook_tolerance * 2000;
+            rate.burst = 0;
+
+            if (rate.window_ms == 0 || rate.window_ms > V3XY_RATE_WINDOW_MAX)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "v3xy_webhook_tolerance must be from 1s "
+                                   "to 30m with v3xy_webhook_replay on");
+                return NGX_CONF_ERROR;
+            }
+
+            replay = ngx_http_v3xy_zone_new(cf, &name, &rate, &key,
+                                            4 * 1024 * 1024);
+            if (replay == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            replay->replay = 1;
+
+            zp = ngx_array_push(&vmcf->replay_zones);
+            if (zp == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *zp = replay;
         }
     }
+
+    if (n == 0 && replay == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    conf->decide = ngx_array_create(cf->pool, n + 1,
+                                    sizeof(ngx_http_v3xy_zone_t *));
+    if (conf->decide == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (n) {
+        zones = conf->limits->elts;
+
+        for (i = 0; i < n; i++) {
+            if (zones[i]->body_email) {
+                conf->body_email = 1;
+            }
+
+            zp = ngx_array_push(conf->decide);
+            *zp = zones[i];
+        }
+    }
+
+    if (replay) {
+        zp = ngx_array_push(conf->decide);
+        *zp = replay;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -508,8 +618,8 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
     ngx_http_v3xy_limit_ctx_t  *lctx;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
-    zones = vlcf->limits->elts;
-    n = vlcf->limits->nelts;
+    zones = vlcf->decide->elts;
+    n = vlcf->decide->nelts;
 
     lctx = ngx_pcalloc(r->pool, sizeof(ngx_http_v3xy_limit_ctx_t)
                                 + n * sizeof(ngx_http_v3xy_shm_item_t)
@@ -870,18 +980,44 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
         return lctx->admitted ? NGX_DECLINED : NGX_DONE;
     }
 
-    t = 0;
-    tv = &lctx->items[0].verdict;
+    /* a replayed webhook is what it is, whatever the limits say */
 
-    for (i = 1; i < lctx->n; i++) {
+    for (i = 0; i < lctx->n; i++) {
+        if (lctx->zones[i]->replay && !lctx->items[i].verdict.admitted
+            && !lctx->admitted)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "v3xy: webhook_replayed: signature already "
+                          "accepted within the tolerance");
+
+            return ngx_http_v3xy_refuse(r,
+                                        NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED);
+        }
+    }
+
+    /* the tightest zone, for the fields: the replay guard is not a limit */
+
+    tv = NULL;
+    t = 0;
+
+    for (i = 0; i < lctx->n; i++) {
+        if (lctx->zones[i]->replay) {
+            continue;
+        }
+
         v = &lctx->items[i].verdict;
 
-        if (lctx->admitted ? v->remaining < tv->remaining
-                           : v->retry_ms > tv->retry_ms)
+        if (tv == NULL
+            || (lctx->admitted ? v->remaining < tv->remaining
+                               : v->retry_ms > tv->retry_ms))
         {
             t = i;
             tv = v;
         }
+    }
+
+    if (tv == NULL) {
+        return lctx->admitted ? NGX_DECLINED : NGX_DONE;
     }
 
     ctx->limit_zone = lctx->zones[t];

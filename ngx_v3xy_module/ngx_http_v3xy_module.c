@@ -77,6 +77,27 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       offsetof(ngx_http_v3xy_loc_conf_t, limit_fail),
       &ngx_http_v3xy_limit_fail },
 
+    { ngx_string("v3xy_webhook_secret_file"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_v3xy_webhook_secret_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("v3xy_webhook_tolerance"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_v3xy_loc_conf_t, webhook_tolerance),
+      NULL },
+
+    { ngx_string("v3xy_webhook_replay"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_v3xy_loc_conf_t, webhook_replay),
+      NULL },
+
       ngx_null_command
 };
 
@@ -163,7 +184,10 @@ ngx_http_v3xy_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&conf->zones, cf->pool, 4,
                        sizeof(ngx_http_v3xy_zone_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&conf->replay_zones, cf->pool, 1,
+                          sizeof(ngx_http_v3xy_zone_t *))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -186,6 +210,9 @@ ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
     conf->browser = NGX_CONF_UNSET_UINT;
     conf->limits = NGX_CONF_UNSET_PTR;
     conf->limit_fail = NGX_CONF_UNSET_UINT;
+    conf->webhook_secrets = NGX_CONF_UNSET_PTR;
+    conf->webhook_tolerance = NGX_CONF_UNSET;
+    conf->webhook_replay = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -204,9 +231,13 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->limit_fail, prev->limit_fail,
                               NGX_HTTP_V3XY_FAIL_LOCAL);
 
-    ngx_http_v3xy_limit_merge(conf);
+    ngx_conf_merge_ptr_value(conf->webhook_secrets, prev->webhook_secrets,
+                             NULL);
+    ngx_conf_merge_sec_value(conf->webhook_tolerance, prev->webhook_tolerance,
+                             300);
+    ngx_conf_merge_value(conf->webhook_replay, prev->webhook_replay, 1);
 
-    return NGX_CONF_OK;
+    return ngx_http_v3xy_limit_merge(cf, conf);
 }
 
 

@@ -10,6 +10,7 @@
  *   ngx_http_v3xy_shm.c       the shared-memory limit store
  *   ngx_http_v3xy_redis.c     the Redis connection on nginx's event loop
  *   ngx_http_v3xy_body.c      the request body, read without blocking
+ *   ngx_http_v3xy_webhook.c   inbound webhook signatures
  */
 
 #ifndef _NGX_HTTP_V3XY_MODULE_H_INCLUDED_
@@ -42,6 +43,11 @@ typedef enum {
     NGX_HTTP_V3XY_ERR_RATE_LIMITED,
     NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE,
     NGX_HTTP_V3XY_ERR_BODY_INVALID,
+    NGX_HTTP_V3XY_ERR_WEBHOOK_MISSING,
+    NGX_HTTP_V3XY_ERR_WEBHOOK_MALFORMED,
+    NGX_HTTP_V3XY_ERR_WEBHOOK_STALE,
+    NGX_HTTP_V3XY_ERR_WEBHOOK_INVALID,
+    NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED,
     NGX_HTTP_V3XY_ERR_LAST
 } ngx_http_v3xy_err_e;
 
@@ -60,12 +66,14 @@ typedef struct {
     ngx_shm_zone_t            *shm_zone;
     ngx_str_t                  policy;     /* RateLimit-Policy value */
     unsigned                   body_email:1;  /* key uses the body */
+    unsigned                   replay:1;      /* the webhook replay guard */
 } ngx_http_v3xy_zone_t;
 
 
 typedef struct {
     ngx_http_v3xy_redis_conf_t *redis;     /* v3xy_redis, or NULL */
     ngx_array_t                 zones;     /* of ngx_http_v3xy_zone_t * */
+    ngx_array_t                 replay_zones;  /* one per tolerance */
     ngx_http_v3xy_redis_script_t limit_script;
 } ngx_http_v3xy_main_conf_t;
 
@@ -76,6 +84,11 @@ typedef struct {
     ngx_array_t               *limits;     /* v3xy_limit: zones, or NULL */
     ngx_uint_t                 limit_fail; /* v3xy_limit_fail */
     ngx_uint_t                 body_email; /* a zone keyed on the body */
+    ngx_array_t               *decide;     /* limits + replay guard */
+
+    ngx_array_t               *webhook_secrets;   /* v3xy_sig_key_t */
+    time_t                     webhook_tolerance;
+    ngx_flag_t                 webhook_replay;
 } ngx_http_v3xy_loc_conf_t;
 
 
@@ -98,6 +111,9 @@ typedef struct {
 
     ngx_uint_t                 body_state;
     ngx_str_t                  body_email; /* $v3xy_body_email */
+
+    ngx_uint_t                 webhook_ok;
+    ngx_str_t                  webhook_signature;  /* the v1 that matched */
 } ngx_http_v3xy_ctx_t;
 
 
@@ -135,7 +151,15 @@ char *ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_v3xy_limit_init(ngx_conf_t *cf);
-void ngx_http_v3xy_limit_merge(ngx_http_v3xy_loc_conf_t *conf);
+char *ngx_http_v3xy_limit_merge(ngx_conf_t *cf,
+    ngx_http_v3xy_loc_conf_t *conf);
+ngx_http_v3xy_zone_t *ngx_http_v3xy_zone_new(ngx_conf_t *cf,
+    ngx_str_t *name, v3xy_rate_t *rate, ngx_str_t *key, size_t size);
+
+char *ngx_http_v3xy_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_v3xy_webhook(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
 
 ngx_int_t ngx_http_v3xy_body_read(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t *ctx);

@@ -6,18 +6,23 @@
  *
  *   1. browser check: a browser-sent request that meets a developer key
  *      is refused with 403 api_key_origin, before anything goes upstream;
- *   2. body: where a zone is keyed on $v3xy_body_email, the body is read
- *      (the handler returns NGX_DONE until it is in) and its "email"
- *      extracted, or 400 body_invalid;
- *   3. rate limits: every zone of v3xy_limit, decided in one Redis round
- *      trip (or in shared memory), 429 rate_limited when one refuses; the
- *      handler returns NGX_AGAIN while Redis answers and is called again;
- *   4. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
+ *   2. webhook signature: X-V3XY-Signature is parsed and its timestamp
+ *      checked, the body read, its HMAC compared under every secret:
+ *      400/401 webhook_*;
+ *   3. body: where a zone is keyed on $v3xy_body_email, its "email" is
+ *      extracted from the body, or 400 body_invalid;
+ *   4. rate limits and the webhook replay guard: every zone decided in one
+ *      Redis round trip (or in shared memory): 429 rate_limited, 409
+ *      webhook_replayed;
+ *   5. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
  *      the key of v3xy_api_key_file.
  *
- * The handler returns NGX_DECLINED to go on (never NGX_OK: under
- * "satisfy any" that would grant access on other modules' behalf), or
- * NGX_DONE once it has sent a refusal.
+ * Steps that wait (the body, Redis) return NGX_DONE or NGX_AGAIN; nginx
+ * calls the handler again when they are done, and each step remembers in
+ * the request's context what it has done.  The handler returns
+ * NGX_DECLINED to go on (never NGX_OK: under "satisfy any" that would
+ * grant access on other modules' behalf), or NGX_DONE once it has sent a
+ * refusal.
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -33,7 +38,9 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
 
-    if (vlcf->api_key == NULL && vlcf->limits == NULL) {
+    if (vlcf->api_key == NULL && vlcf->decide == NULL
+        && vlcf->webhook_secrets == NULL)
+    {
         return NGX_DECLINED;
     }
 
@@ -53,13 +60,23 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN);
     }
 
-    if (vlcf->limits) {
+    if (vlcf->webhook_secrets || vlcf->decide) {
         ctx = ngx_http_v3xy_get_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        /* 2. body */
+        /* 2. webhook signature */
+
+        if (vlcf->webhook_secrets && !ctx->webhook_ok) {
+            rc = ngx_http_v3xy_webhook(r, vlcf, ctx);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
+        /* 3. body */
 
         if (vlcf->body_email) {
             rc = ngx_http_v3xy_body_read(r, ctx);
@@ -79,16 +96,18 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
             }
         }
 
-        /* 3. rate limits */
+        /* 4. rate limits and the replay guard */
 
-        rc = ngx_http_v3xy_limit(r, vlcf, ctx);
+        if (vlcf->decide) {
+            rc = ngx_http_v3xy_limit(r, vlcf, ctx);
 
-        if (rc != NGX_DECLINED) {
-            return rc;
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
         }
     }
 
-    /* 4. key */
+    /* 5. key */
 
     if (vlcf->api_key
         && ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK)

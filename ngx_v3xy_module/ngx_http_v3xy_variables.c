@@ -5,6 +5,8 @@
  *   $v3xy_error_code  the JSON code of the module's refusal, if any
  *   $v3xy_limit_remaining  admissions left in the tightest zone
  *   $v3xy_body_email  the "email" of the JSON body, trimmed, lower-cased
+ *   $v3xy_webhook_status     "ok", or the code of the webhook's refusal
+ *   $v3xy_webhook_signature  the v1 that matched (not secret: a MAC)
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -20,6 +22,10 @@ static ngx_int_t ngx_http_v3xy_limit_remaining_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_v3xy_body_email_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_v3xy_webhook_status_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_v3xy_webhook_signature_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
@@ -38,6 +44,14 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
 
     { ngx_string("v3xy_body_email"), NULL,
       ngx_http_v3xy_body_email_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_webhook_status"), NULL,
+      ngx_http_v3xy_webhook_status_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_webhook_signature"), NULL,
+      ngx_http_v3xy_webhook_signature_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -158,6 +172,69 @@ ngx_http_v3xy_body_email_variable(ngx_http_request_t *r,
 
     v->len = ctx->body_email.len;
     v->data = ctx->body_email.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_webhook_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 *code;
+    ngx_http_v3xy_ctx_t       *ctx;
+    ngx_http_v3xy_loc_conf_t  *vlcf;
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (vlcf->webhook_secrets == NULL || ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ctx->error >= NGX_HTTP_V3XY_ERR_WEBHOOK_MISSING
+        && ctx->error <= NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED)
+    {
+        code = ngx_http_v3xy_error_code(ctx->error);
+        v->len = code->len;
+        v->data = code->data;
+
+    } else if (ctx->webhook_ok) {
+        v->len = sizeof("ok") - 1;
+        v->data = (u_char *) "ok";
+
+    } else {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_webhook_signature_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_v3xy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (ctx == NULL || ctx->webhook_signature.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->webhook_signature.len;
+    v->data = ctx->webhook_signature.data;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

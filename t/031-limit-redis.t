@@ -79,7 +79,8 @@ X-Merchant: r1
 --- response_body_like eval
 [qr/^GET/, qr/^GET/, qr/^GET/, qr/"code":"rate_limited"/]
 --- no_error_log
-[warn]
+[error]
+replied
 
 
 
@@ -153,7 +154,8 @@ X-Merchant: r6
 --- response_headers
 RateLimit: "create";r=1;t=60
 --- no_error_log
-[warn]
+[error]
+replied
 
 
 

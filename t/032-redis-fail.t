@@ -184,15 +184,23 @@ restarted redis has 1
 
 === TEST 6: Redis slow past the timeout (DEBUG SLEEP): the fail mode answers
 --- http_config
-    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=100ms;
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=10s timeout=100ms;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
+
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
 --- init
+V3xy::wait_ready('/ready');
 system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
 select undef, undef, undef, 0.2;
 --- request
@@ -307,14 +315,23 @@ RateLimit: "create";r=2;t=60
 
 === TEST 11: AUTH with password_file
 --- http_config
-    v3xy_redis 127.0.0.1:$TEST_NGINX_PW_REDIS_PORT password_file=$TEST_NGINX_PASSWORD_FILE timeout=1s;
+    v3xy_redis 127.0.0.1:$TEST_NGINX_PW_REDIS_PORT password_file=$TEST_NGINX_PASSWORD_FILE connect_timeout=10s timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
+
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+V3xy::wait_ready('/ready');
 --- request
 GET /v1/a
 --- more_headers
@@ -324,7 +341,7 @@ X-Merchant: f11
 RateLimit: "create";r=2;t=60
 --- no_error_log
 s3cret-redis-pw
-[warn]
+refused the handshake
 
 
 

@@ -1,0 +1,355 @@
+/*
+ * ngx_http_v3xy_webhook: inbound webhook signatures, checked before the
+ * backend sees the delivery.
+ *
+ * X-V3XY-Signature: t=<unix>,v1=<hmac_hex>[,v1=...]: the header is parsed
+ * and its timestamp checked first (cheap refusals need no body); then the
+ * body is read (ngx_http_v3xy_body.c: memory, temporary file, chunked) and
+ * HMAC-SHA256 over "<t>.<raw_body>" is computed under every secret of
+ * v3xy_webhook_secret_file in one pass over the body, and compared in
+ * constant time with every v1 (src/v3xy_sig.c).  The replay guard is a
+ * zone of the limit step (ngx_http_v3xy_limit.c) keyed on the signature
+ * that matched.  Refusals are logged at info with their reason, never a
+ * secret or an expected signature.
+ */
+
+#include "ngx_http_v3xy_module.h"
+#include "v3xy_sig.h"
+
+
+/* a body in a temporary file is read back in pieces of this size */
+#define NGX_HTTP_V3XY_WEBHOOK_CHUNK  65536
+
+
+static ngx_int_t ngx_http_v3xy_webhook_header(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    v3xy_sig_header_t *sig);
+static ngx_int_t ngx_http_v3xy_webhook_verify(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    v3xy_sig_header_t *sig);
+static ngx_int_t ngx_http_v3xy_webhook_refuse(ngx_http_request_t *r,
+    ngx_http_v3xy_ctx_t *ctx, ngx_http_v3xy_err_e err, const char *reason);
+static void ngx_http_v3xy_webhook_key_cleanup(void *data);
+
+
+char *
+ngx_http_v3xy_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_v3xy_loc_conf_t *vlcf = conf;
+
+    ngx_str_t            *value, secret;
+    ngx_uint_t            i;
+    v3xy_sig_key_t       *key;
+    ngx_pool_cleanup_t   *cln;
+
+    if (vlcf->webhook_secrets != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        vlcf->webhook_secrets = NULL;
+        return NGX_CONF_OK;
+    }
+
+    vlcf->webhook_secrets = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                             sizeof(v3xy_sig_key_t));
+    if (vlcf->webhook_secrets == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* each secret becomes an HMAC key once; requests copy it */
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_http_v3xy_secret_file(cf, "v3xy_webhook_secret_file",
+                                      &value[i], &secret)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        key = ngx_array_push(vlcf->webhook_secrets);
+        if (key == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (v3xy_sig_key_init(key, secret.data, secret.len) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_webhook_secret_file: HMAC key of "
+                               "\"%V\" failed", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_v3xy_webhook_key_cleanup;
+        cln->data = key;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_v3xy_webhook_key_cleanup(void *data)
+{
+    v3xy_sig_key_free(data);
+}
+
+
+/*
+ * NGX_OK: the delivery is signed by one of the secrets.  NGX_DONE: the
+ * body is being read.  Otherwise: a refusal was sent (NGX_DONE too) or an
+ * HTTP status.
+ */
+
+ngx_int_t
+ngx_http_v3xy_webhook(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
+    ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_int_t          rc;
+    v3xy_sig_header_t  sig;
+
+    rc = ngx_http_v3xy_webhook_header(r, vlcf, ctx, &sig);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_v3xy_body_read(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_v3xy_webhook_verify(r, vlcf, ctx, &sig);
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_webhook_header(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    v3xy_sig_header_t *sig)
+{
+    ngx_uint_t          i, n;
+    ngx_list_part_t    *part;
+    ngx_table_elt_t    *h, *found;
+    v3xy_sig_status_e   status;
+
+    found = NULL;
+    n = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("x-v3xy-signature") - 1
+            && ngx_strncmp(h[i].lowcase_key, "x-v3xy-signature",
+                           sizeof("x-v3xy-signature") - 1)
+               == 0)
+        {
+            found = &h[i];
+            n++;
+        }
+    }
+
+    if (found == NULL) {
+        return ngx_http_v3xy_webhook_refuse(r, ctx,
+                                            NGX_HTTP_V3XY_ERR_WEBHOOK_MISSING,
+                                            "no X-V3XY-Signature header");
+    }
+
+    if (n > 1) {
+        return ngx_http_v3xy_webhook_refuse(r, ctx,
+                                      NGX_HTTP_V3XY_ERR_WEBHOOK_MALFORMED,
+                                      "There is more than one "
+                                      "X-V3XY-Signature header.");
+    }
+
+    status = v3xy_sig_parse(found->value.data, found->value.len, sig);
+
+    if (status == V3XY_SIG_EMPTY) {
+        return ngx_http_v3xy_webhook_refuse(r, ctx,
+                                            NGX_HTTP_V3XY_ERR_WEBHOOK_MISSING,
+                                            "empty X-V3XY-Signature header");
+    }
+
+    if (status != V3XY_SIG_OK) {
+        return ngx_http_v3xy_webhook_refuse(r, ctx,
+                                      NGX_HTTP_V3XY_ERR_WEBHOOK_MALFORMED,
+                                      v3xy_sig_status_text(status));
+    }
+
+    if (!v3xy_sig_timestamp_ok(sig->t, (uint64_t) ngx_time(),
+                               (uint64_t) vlcf->webhook_tolerance))
+    {
+        return ngx_http_v3xy_webhook_refuse(r, ctx,
+                                      NGX_HTTP_V3XY_ERR_WEBHOOK_STALE,
+                                      "timestamp out of tolerance");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_webhook_verify(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    v3xy_sig_header_t *sig)
+{
+    size_t           len;
+    u_char          *buf;
+    off_t            off;
+    ssize_t          n;
+    ngx_int_t        rc;
+    ngx_buf_t       *b;
+    ngx_uint_t       i, nsecrets;
+    ngx_chain_t     *cl;
+    v3xy_sig_key_t  *keys;
+    v3xy_sig_mac_t  *macs;
+    unsigned char    mac[V3XY_SIG_MAC_LEN];
+
+    keys = vlcf->webhook_secrets->elts;
+    nsecrets = vlcf->webhook_secrets->nelts;
+
+    macs = ngx_pcalloc(r->pool, nsecrets * sizeof(v3xy_sig_mac_t));
+    if (macs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    buf = NULL;
+
+    for (i = 0; i < nsecrets; i++) {
+        if (v3xy_sig_mac_init(&macs[i], &keys[i], sig->t_str, sig->t_len)
+            != 0)
+        {
+            nsecrets = i;
+            goto done;
+        }
+    }
+
+    /* one pass over the body feeds every secret's MAC */
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            for (i = 0; i < nsecrets; i++) {
+                if (v3xy_sig_mac_update(&macs[i], b->pos, b->last - b->pos)
+                    != 0)
+                {
+                    goto done;
+                }
+            }
+
+            continue;
+        }
+
+        if (buf == NULL) {
+            buf = ngx_palloc(r->pool, NGX_HTTP_V3XY_WEBHOOK_CHUNK);
+            if (buf == NULL) {
+                goto done;
+            }
+        }
+
+        for (off = b->file_pos; off < b->file_last; off += n) {
+            len = (size_t) ngx_min(b->file_last - off,
+                                   NGX_HTTP_V3XY_WEBHOOK_CHUNK);
+
+            n = ngx_read_file(b->file, buf, len, off);
+
+            if (n != (ssize_t) len) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "v3xy: cannot read the webhook body back "
+                              "from \"%V\"", &b->file->name);
+                goto done;
+            }
+
+            for (i = 0; i < nsecrets; i++) {
+                if (v3xy_sig_mac_update(&macs[i], buf, len) != 0) {
+                    goto done;
+                }
+            }
+        }
+    }
+
+    for (i = 0; i < nsecrets; i++) {
+        if (v3xy_sig_mac_final(&macs[i], mac) != 0) {
+            goto done;
+        }
+
+        if (v3xy_sig_match(sig, mac)) {
+            /* the signature that matched, in hex, keys the replay guard */
+
+            ctx->webhook_signature.data = ngx_pnalloc(r->pool,
+                                                      V3XY_SIG_HEX_LEN);
+            if (ctx->webhook_signature.data == NULL) {
+                goto done;
+            }
+
+            ctx->webhook_signature.len =
+                ngx_hex_dump(ctx->webhook_signature.data, mac,
+                             V3XY_SIG_MAC_LEN)
+                - ctx->webhook_signature.data;
+
+            ctx->webhook_ok = 1;
+            rc = NGX_OK;
+            goto done;
+        }
+    }
+
+    rc = ngx_http_v3xy_webhook_refuse(r, ctx,
+                                      NGX_HTTP_V3XY_ERR_WEBHOOK_INVALID,
+                                      "no v1 matches under any secret");
+
+done:
+
+    for (i = 0; i < nsecrets; i++) {
+        v3xy_sig_mac_free(&macs[i]);
+    }
+
+    if (buf) {
+        ngx_pfree(r->pool, buf);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_webhook_refuse(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx,
+    ngx_http_v3xy_err_e err, const char *reason)
+{
+    ngx_str_t  *code;
+
+    code = ngx_http_v3xy_error_code(err);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "v3xy: %V: %s", code, reason);
+
+    if (err == NGX_HTTP_V3XY_ERR_WEBHOOK_MALFORMED) {
+        /* the parser's reasons are sentences for the client */
+        ctx->message.data = (u_char *) reason;
+        ctx->message.len = ngx_strlen(reason);
+    }
+
+    return ngx_http_v3xy_refuse(r, err);
+}
