@@ -93,10 +93,7 @@ test-nginx: module $(TN_LIB)/Test/Nginx/Socket.pm
 	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} prove -j$(JOBS) -r t
 
 test-examples: module
-	@(umask 077; echo v3xy_dev_ExampleConfigCheck_00000000 \
-	    > $(BUILD)/examples.key)
-	@util/run-sidecar.sh $(NGINX_BIN) $(MODULE) $(BUILD)/examples.key \
-	    $(BUILD)/examples -t
+	@util/check-examples.sh $(NGINX_BIN) $(MODULE) $(BUILD)
 
 test: deps-test
 	$(MAKE) module

@@ -1,18 +1,17 @@
 #!/bin/sh
 # Run examples/sidecar.conf with the module just built, in the foreground.
 #
-#   util/run-sidecar.sh NGINX MODULE KEY_FILE RUN_DIR [-t]
+#   util/run-sidecar.sh NGINX MODULE KEY_FILE RUN_DIR
 #
 # RUN_DIR becomes nginx's prefix: conf/nginx.conf (the example, with
 # KEY_FILE as its key file), conf/resolver.conf (from /etc/resolv.conf),
-# modules/ (the module), logs/.  With -t, only test the configuration.
+# modules/ (the module), logs/.
 set -eu
 
 nginx=$1
 module=$2
 key=$3
 run=$4
-mode=${5:-run}
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ ! -f "$key" ]; then
@@ -48,11 +47,6 @@ sed "s|/etc/v3xy/api_key|$key|" "$here/examples/sidecar.conf" \
     > "$run/conf/nginx.conf"
 
 "$nginx" -q -t -p "$run/" -c conf/nginx.conf
-
-if [ "$mode" = "-t" ]; then
-    echo "examples/sidecar.conf: configuration test passed"
-    exit 0
-fi
 
 echo "v3xy sidecar on http://127.0.0.1:8080/v1/ (Ctrl-C stops it)"
 exec "$nginx" -p "$run/" -c conf/nginx.conf -g 'daemon off;'
