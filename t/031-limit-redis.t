@@ -161,14 +161,23 @@ replied
 
 === TEST 7: db=N selects the database
 --- http_config
-    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=3 timeout=2s;
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=3 connect_timeout=10s timeout=2s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /create/ {
         v3xy_limit create;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
+
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+V3xy::wait_ready('/ready');
 --- request
 GET /create/a
 --- more_headers

@@ -347,7 +347,7 @@ refused the handshake
 
 === TEST 12: a refused AUTH: logged without the password, the fail mode answers
 --- http_config
-    v3xy_redis 127.0.0.1:$TEST_NGINX_PW_REDIS_PORT password_file=$TEST_NGINX_WRONG_PASSWORD_FILE timeout=1s;
+    v3xy_redis 127.0.0.1:$TEST_NGINX_PW_REDIS_PORT password_file=$TEST_NGINX_WRONG_PASSWORD_FILE connect_timeout=10s timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
 --- config
     location /v1/ {
@@ -356,7 +356,7 @@ refused the handshake
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 --- init
-select undef, undef, undef, 0.3;
+V3xy::wait_log(qr/refused the handshake/);
 --- request
 GET /v1/a
 --- more_headers

@@ -50,7 +50,7 @@ _EOC_
 
     location = /webhooks/v3xy {
         v3xy_webhook_secret_file $TEST_NGINX_WHSEC $TEST_NGINX_WHSEC_OLD;
-        v3xy_webhook_tolerance 300s;
+        v3xy_webhook_tolerance 30m;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 _EOC_
@@ -130,31 +130,31 @@ $good =~ s/^t=\d+,//;
 
 
 
-=== TEST 6: a timestamp 310 s old: 401 webhook_timestamp_out_of_tolerance
+=== TEST 6: a timestamp 2 h old: 401 webhook_timestamp_out_of_tolerance (tolerance 30 minutes)
 --- request eval
 "POST /webhooks/v3xy\n" . main::body(6)
 --- more_headers eval
-"X-V3XY-Signature: " . main::sig(main::body(6), t => time - 310)
+"X-V3XY-Signature: " . main::sig(main::body(6), t => time - 7200)
 --- error_code: 401
 --- response_body: {"success":false,"error":"The signature's timestamp is too far from now.","code":"webhook_timestamp_out_of_tolerance"}
 
 
 
-=== TEST 7: a timestamp 310 s in the future: 401
+=== TEST 7: a timestamp 2 h in the future: 401
 --- request eval
 "POST /webhooks/v3xy\n" . main::body(7)
 --- more_headers eval
-"X-V3XY-Signature: " . main::sig(main::body(7), t => time + 310)
+"X-V3XY-Signature: " . main::sig(main::body(7), t => time + 7200)
 --- error_code: 401
 --- response_body_like: "code":"webhook_timestamp_out_of_tolerance"
 
 
 
-=== TEST 8: a timestamp 250 s old is within the tolerance
+=== TEST 8: a timestamp 25 minutes old is within the tolerance (30 minutes)
 --- request eval
 "POST /webhooks/v3xy\n" . main::body(8)
 --- more_headers eval
-"X-V3XY-Signature: " . main::sig(main::body(8), t => time - 250)
+"X-V3XY-Signature: " . main::sig(main::body(8), t => time - 1500)
 --- error_code: 200
 
 
@@ -188,6 +188,7 @@ $good =~ s/^t=\d+,//;
 --- config
     location = /webhooks/v3xy {
         v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
         v3xy_webhook_replay off;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
@@ -207,6 +208,7 @@ $good =~ s/^t=\d+,//;
 --- config
     location = /webhooks/v3xy {
         v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
@@ -218,8 +220,8 @@ $good =~ s/^t=\d+,//;
 --- response_body_filters eval
 sub {
     my ($hex) = main::sig(main::body(12)) =~ /v1=([0-9a-f]{64})/;
-    my $ttl = V3xy::redis('PTTL', "v3xy:{webhook.replay.300:$hex}");
-    return ($ttl > 590000 && $ttl <= 600000) ? "remembered\n" : "ttl $ttl\n";
+    my $ttl = V3xy::redis('PTTL', "v3xy:{webhook.replay.1800:$hex}");
+    return ($ttl > 3590000 && $ttl <= 3600000) ? "remembered\n" : "ttl $ttl\n";
 }
 --- response_body
 remembered
@@ -232,6 +234,7 @@ remembered
 --- config
     location = /hooks/other-instance {
         v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
@@ -290,6 +293,7 @@ remembered
 
     location = /webhooks/v3xy {
         v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 --- request eval
@@ -308,6 +312,7 @@ remembered
 
     location = /webhooks/v3xy {
         v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 --- request eval
@@ -329,6 +334,7 @@ length(main::big(18)) . "\n"
 
     location = /webhooks/v3xy {
         v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 --- request eval

@@ -13,7 +13,7 @@ use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT_OK = qw(key_file start_echo header_lines start_redis stop_redis
-                    redis free_port http_get wait_ready);
+                    redis free_port http_get wait_ready wait_log);
 
 my $dir = tempdir('v3xy-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
@@ -204,6 +204,24 @@ sub wait_ready {
     }
 
     die "wait_ready: $path never answered";
+}
+
+# wait_log(REGEX): waits (up to 20 s) until nginx's error log of the test
+# has a line that matches, for what nginx does on its own time.
+sub wait_log {
+    my ($re) = @_;
+    my $log = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
+
+    for (1 .. 400) {
+        if (open my $fh, '<', $log) {
+            while (<$fh>) {
+                return 1 if /$re/;
+            }
+        }
+        select undef, undef, undef, 0.05;
+    }
+
+    return 0;
 }
 
 # A response_body_filters sub that keeps the header lines of this name
