@@ -288,8 +288,8 @@ ngx_http_v3xy_secret_cleanup(void *data)
 
 
 /*
- * One pass over the request headers: the browser marks and the
- * X-V3XY-API-Key headers.  A browser mark is a header that only browsers
+ * One pass over the request headers: the browser marks, the
+ * X-V3XY-API-Key headers and X-V3XY-Signature.  A browser mark is a header that only browsers
  * send: Origin, any Sec-Fetch-*, and the CORS preflight's
  * Access-Control-Request-Method.
  */
@@ -304,6 +304,8 @@ ngx_http_v3xy_scan_headers(ngx_http_request_t *r, ngx_http_v3xy_headers_t *hs)
 
     hs->browser_mark = NULL;
     hs->key_headers = 0;
+    hs->signature = NULL;
+    hs->signatures = 0;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -327,6 +329,19 @@ ngx_http_v3xy_scan_headers(ngx_http_request_t *r, ngx_http_v3xy_headers_t *hs)
 
         case sizeof("origin") - 1:
             mark = (ngx_strncmp(lc, "origin", 6) == 0);
+            break;
+
+        case sizeof("x-v3xy-signature") - 1:
+            if (ngx_strncmp(lc, "x-v3xy-signature", 16) == 0) {
+                if (hs->signature == NULL) {
+                    hs->signature = &h[i];
+                }
+
+                hs->signatures++;
+                continue;
+            }
+
+            mark = (ngx_strncmp(lc, "sec-fetch-", 10) == 0);
             break;
 
         case NGX_HTTP_V3XY_KEY_LC_LEN:

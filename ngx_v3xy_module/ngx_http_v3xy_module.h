@@ -121,6 +121,8 @@ typedef struct {
 typedef struct {
     ngx_table_elt_t           *browser_mark;  /* the first browser mark */
     ngx_uint_t                 key_headers;   /* X-V3XY-API-Key headers */
+    ngx_table_elt_t           *signature;     /* X-V3XY-Signature */
+    ngx_uint_t                 signatures;    /* how many */
 } ngx_http_v3xy_headers_t;
 
 
@@ -159,7 +161,8 @@ ngx_http_v3xy_zone_t *ngx_http_v3xy_zone_new(ngx_conf_t *cf,
 char *ngx_http_v3xy_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_v3xy_webhook(ngx_http_request_t *r,
-    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_http_v3xy_headers_t *hs);
 
 ngx_int_t ngx_http_v3xy_body_read(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t *ctx);

@@ -69,7 +69,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         /* 2. webhook signature */
 
         if (vlcf->webhook_secrets && !ctx->webhook_ok) {
-            rc = ngx_http_v3xy_webhook(r, vlcf, ctx);
+            rc = ngx_http_v3xy_webhook(r, vlcf, ctx, &hs);
 
             if (rc != NGX_OK) {
                 return rc;

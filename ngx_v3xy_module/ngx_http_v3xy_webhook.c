@@ -23,7 +23,7 @@
 
 static ngx_int_t ngx_http_v3xy_webhook_header(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
-    v3xy_sig_header_t *sig);
+    ngx_http_v3xy_headers_t *hs, v3xy_sig_header_t *sig);
 static ngx_int_t ngx_http_v3xy_webhook_verify(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
     v3xy_sig_header_t *sig);
@@ -110,12 +110,12 @@ ngx_http_v3xy_webhook_key_cleanup(void *data)
 
 ngx_int_t
 ngx_http_v3xy_webhook(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
-    ngx_http_v3xy_ctx_t *ctx)
+    ngx_http_v3xy_ctx_t *ctx, ngx_http_v3xy_headers_t *hs)
 {
     ngx_int_t          rc;
     v3xy_sig_header_t  sig;
 
-    rc = ngx_http_v3xy_webhook_header(r, vlcf, ctx, &sig);
+    rc = ngx_http_v3xy_webhook_header(r, vlcf, ctx, hs, &sig);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -132,40 +132,12 @@ ngx_http_v3xy_webhook(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 static ngx_int_t
 ngx_http_v3xy_webhook_header(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
-    v3xy_sig_header_t *sig)
+    ngx_http_v3xy_headers_t *hs, v3xy_sig_header_t *sig)
 {
-    ngx_uint_t          i, n;
-    ngx_list_part_t    *part;
-    ngx_table_elt_t    *h, *found;
+    ngx_table_elt_t    *found;
     v3xy_sig_status_e   status;
 
-    found = NULL;
-    n = 0;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("x-v3xy-signature") - 1
-            && ngx_strncmp(h[i].lowcase_key, "x-v3xy-signature",
-                           sizeof("x-v3xy-signature") - 1)
-               == 0)
-        {
-            found = &h[i];
-            n++;
-        }
-    }
+    found = hs->signature;
 
     if (found == NULL) {
         return ngx_http_v3xy_webhook_refuse(r, ctx,
@@ -173,7 +145,7 @@ ngx_http_v3xy_webhook_header(ngx_http_request_t *r,
                                             "no X-V3XY-Signature header");
     }
 
-    if (n > 1) {
+    if (hs->signatures > 1) {
         return ngx_http_v3xy_webhook_refuse(r, ctx,
                                       NGX_HTTP_V3XY_ERR_WEBHOOK_MALFORMED,
                                       "There is more than one "
