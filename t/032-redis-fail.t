@@ -28,6 +28,26 @@ $ENV{TEST_NGINX_MUTE_PORT} = $Mute->sockport;
 our $Unavailable = '{"success":false,"error":"Rate limits cannot be checked '
     . 'right now; try again shortly.","code":"rate_limit_unavailable"}';
 
+# every nginx that talks to Redis gets /ready, a location that fails
+# "closed" until its Redis connection is up (see V3xy::wait_ready)
+add_block_preprocessor(sub {
+    my $block = shift;
+    my $http = $block->http_config;
+
+    return unless defined $http && $http =~ /v3xy_redis/;
+
+    $block->set_value('http_config', $http . <<'_EOC_');
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
+_EOC_
+    $block->set_value('config', $block->config . <<'_EOC_');
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+_EOC_
+});
+
 log_level('info');
 no_shuffle();
 no_long_string();
@@ -110,16 +130,9 @@ X-Merchant: f3
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
-    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
-    }
-
-    location = /ready {
-        v3xy_limit ready;
-        v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 --- init
@@ -142,16 +155,9 @@ redis has 1
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
-    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
-    }
-
-    location = /ready {
-        v3xy_limit ready;
-        v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 --- init
@@ -186,16 +192,9 @@ restarted redis has 1
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=10s timeout=100ms;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
-    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
-        v3xy_limit_fail closed;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
-    }
-
-    location = /ready {
-        v3xy_limit ready;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
@@ -219,16 +218,9 @@ X-Merchant: f7
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=300ms;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
-    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
-        v3xy_limit_fail closed;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
-    }
-
-    location = /ready {
-        v3xy_limit ready;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
@@ -254,16 +246,9 @@ RateLimit: "create";r=[12];t=\d+
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
-    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
-        v3xy_limit_fail closed;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
-    }
-
-    location = /ready {
-        v3xy_limit ready;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
@@ -285,16 +270,9 @@ qr/\[warn\] .*v3xy: redis 127\.0\.0\.1:\d+ replied: .*WRONGTYPE/
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
-    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
-        v3xy_limit_fail closed;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
-    }
-
-    location = /ready {
-        v3xy_limit ready;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
@@ -317,16 +295,9 @@ RateLimit: "create";r=2;t=60
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_PW_REDIS_PORT password_file=$TEST_NGINX_PASSWORD_FILE connect_timeout=10s timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
-    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
-        v3xy_limit_fail closed;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
-    }
-
-    location = /ready {
-        v3xy_limit ready;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
@@ -395,16 +366,9 @@ qr/\[warn\] .*v3xy: redis 127\.0\.0\.1:\d+ unavailable: connect timed out/
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=3s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
-    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
 --- config
     location /v1/ {
         v3xy_limit create;
-        v3xy_limit_fail closed;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
-    }
-
-    location = /ready {
-        v3xy_limit ready;
         v3xy_limit_fail closed;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
