@@ -69,6 +69,26 @@ static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
     { NGX_HTTP_CONFLICT,
       ngx_string("webhook_replayed"),
       ngx_string("This signed delivery was accepted before.") },
+
+    /* NGX_HTTP_V3XY_ERR_API_KEY_MISSING */
+    { NGX_HTTP_UNAUTHORIZED,
+      ngx_string("api_key_missing"),
+      ngx_string("No X-V3XY-API-Key header.") },
+
+    /* NGX_HTTP_V3XY_ERR_API_KEY_INVALID */
+    { NGX_HTTP_FORBIDDEN,
+      ngx_string("api_key_invalid"),
+      ngx_string("The developer key is revoked or unknown.") },
+
+    /* NGX_HTTP_V3XY_ERR_API_KEY_SCOPE */
+    { NGX_HTTP_FORBIDDEN,
+      ngx_string("api_key_scope"),
+      ngx_string("The developer key is not permitted for this endpoint.") },
+
+    /* NGX_HTTP_V3XY_ERR_CREDENTIALS_MIXED */
+    { NGX_HTTP_BAD_REQUEST,
+      ngx_string("credentials_mixed"),
+      ngx_string("Send a developer key or a session token, not both.") },
 };
 
 

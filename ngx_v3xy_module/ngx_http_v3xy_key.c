@@ -304,6 +304,7 @@ ngx_http_v3xy_scan_headers(ngx_http_request_t *r, ngx_http_v3xy_headers_t *hs)
 
     hs->browser_mark = NULL;
     hs->key_headers = 0;
+    hs->key_header = NULL;
     hs->signature = NULL;
     hs->signatures = 0;
 
@@ -348,6 +349,10 @@ ngx_http_v3xy_scan_headers(ngx_http_request_t *r, ngx_http_v3xy_headers_t *hs)
             if (ngx_strncmp(lc, NGX_HTTP_V3XY_KEY_LC,
                             NGX_HTTP_V3XY_KEY_LC_LEN) == 0)
             {
+                if (hs->key_header == NULL) {
+                    hs->key_header = &h[i];
+                }
+
                 hs->key_headers++;
                 continue;
             }
@@ -414,7 +419,35 @@ static ngx_int_t
 ngx_http_v3xy_drop_key_headers(ngx_http_request_t *r,
     ngx_http_v3xy_key_t *key)
 {
-    ngx_uint_t        i, dropped;
+    ngx_int_t  dropped;
+
+    dropped = ngx_http_v3xy_remove_key_headers(r);
+
+    if (dropped == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (dropped) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: dropped %i client-sent X-V3XY-API-Key "
+                      "header(s), injecting key %V", dropped, &key->key_id);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Removes every X-V3XY-API-Key from the request headers; returns how many
+ * of them a client sent (not injected by us before an internal redirect),
+ * or NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_v3xy_remove_key_headers(ngx_http_request_t *r)
+{
+    ngx_int_t         dropped;
+    ngx_uint_t        i;
     ngx_list_t        old;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
@@ -465,11 +498,5 @@ ngx_http_v3xy_drop_key_headers(ngx_http_request_t *r,
         *nh = h[i];
     }
 
-    if (dropped) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "v3xy: dropped %ui client-sent X-V3XY-API-Key "
-                      "header(s), injecting key %V", dropped, &key->key_id);
-    }
-
-    return NGX_OK;
+    return dropped;
 }

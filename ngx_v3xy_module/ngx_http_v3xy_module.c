@@ -98,6 +98,27 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       offsetof(ngx_http_v3xy_loc_conf_t, webhook_replay),
       NULL },
 
+    { ngx_string("v3xy_key_store"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_v3xy_key_store,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("v3xy_scope"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_v3xy_scope,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("v3xy_key_forward"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_v3xy_loc_conf_t, key_forward),
+      NULL },
+
       ngx_null_command
 };
 
@@ -213,6 +234,9 @@ ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
     conf->webhook_secrets = NGX_CONF_UNSET_PTR;
     conf->webhook_tolerance = NGX_CONF_UNSET;
     conf->webhook_replay = NGX_CONF_UNSET;
+    conf->key_store = NGX_CONF_UNSET_PTR;
+    conf->scopes = NGX_CONF_UNSET_PTR;
+    conf->key_forward = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -236,6 +260,17 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->webhook_tolerance, prev->webhook_tolerance,
                              300);
     ngx_conf_merge_value(conf->webhook_replay, prev->webhook_replay, 1);
+    ngx_conf_merge_ptr_value(conf->key_store, prev->key_store, NULL);
+    ngx_conf_merge_ptr_value(conf->scopes, prev->scopes, NULL);
+    ngx_conf_merge_value(conf->key_forward, prev->key_forward, 0);
+
+    if (conf->key_store && conf->api_key) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_key_store and v3xy_api_key_file cannot "
+                           "both apply to one location: a gateway checks "
+                           "keys, a sidecar injects its own");
+        return NGX_CONF_ERROR;
+    }
 
     return ngx_http_v3xy_limit_merge(cf, conf);
 }

@@ -11,6 +11,7 @@
  *   ngx_http_v3xy_redis.c     the Redis connection on nginx's event loop
  *   ngx_http_v3xy_body.c      the request body, read without blocking
  *   ngx_http_v3xy_webhook.c   inbound webhook signatures
+ *   ngx_http_v3xy_gateway.c   developer keys checked against a key store
  */
 
 #ifndef _NGX_HTTP_V3XY_MODULE_H_INCLUDED_
@@ -48,6 +49,10 @@ typedef enum {
     NGX_HTTP_V3XY_ERR_WEBHOOK_STALE,
     NGX_HTTP_V3XY_ERR_WEBHOOK_INVALID,
     NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED,
+    NGX_HTTP_V3XY_ERR_API_KEY_MISSING,
+    NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
+    NGX_HTTP_V3XY_ERR_API_KEY_SCOPE,
+    NGX_HTTP_V3XY_ERR_CREDENTIALS_MIXED,
     NGX_HTTP_V3XY_ERR_LAST
 } ngx_http_v3xy_err_e;
 
@@ -56,6 +61,9 @@ typedef struct {
     ngx_str_t                  key;        /* the secret; never logged */
     ngx_str_t                  key_id;     /* its fingerprint */
 } ngx_http_v3xy_key_t;
+
+
+typedef struct ngx_http_v3xy_key_store_s  ngx_http_v3xy_key_store_t;
 
 
 /* v3xy_limit_zone */
@@ -89,6 +97,10 @@ typedef struct {
     ngx_array_t               *webhook_secrets;   /* v3xy_sig_key_t */
     time_t                     webhook_tolerance;
     ngx_flag_t                 webhook_replay;
+
+    ngx_http_v3xy_key_store_t *key_store;  /* v3xy_key_store, or NULL */
+    ngx_array_t               *scopes;     /* v3xy_scope: v3xy_ks_str_t */
+    ngx_flag_t                 key_forward;
 } ngx_http_v3xy_loc_conf_t;
 
 
@@ -114,6 +126,9 @@ typedef struct {
 
     ngx_uint_t                 webhook_ok;
     ngx_str_t                  webhook_signature;  /* the v1 that matched */
+
+    ngx_str_t                  key_id;     /* gateway: the presented key's */
+    ngx_str_t                  account;    /* and its account */
 } ngx_http_v3xy_ctx_t;
 
 
@@ -121,6 +136,7 @@ typedef struct {
 typedef struct {
     ngx_table_elt_t           *browser_mark;  /* the first browser mark */
     ngx_uint_t                 key_headers;   /* X-V3XY-API-Key headers */
+    ngx_table_elt_t           *key_header;    /* the first of them */
     ngx_table_elt_t           *signature;     /* X-V3XY-Signature */
     ngx_uint_t                 signatures;    /* how many */
 } ngx_http_v3xy_headers_t;
@@ -143,6 +159,14 @@ void ngx_http_v3xy_scan_headers(ngx_http_request_t *r,
 ngx_int_t ngx_http_v3xy_inject_key(ngx_http_request_t *r,
     ngx_http_v3xy_key_t *key, ngx_http_v3xy_headers_t *hs);
 ngx_int_t ngx_http_v3xy_key_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_v3xy_remove_key_headers(ngx_http_request_t *r);
+
+char *ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_v3xy_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_v3xy_gateway(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_http_v3xy_headers_t *hs);
 
 ngx_int_t ngx_http_v3xy_add_variables(ngx_conf_t *cf);
 

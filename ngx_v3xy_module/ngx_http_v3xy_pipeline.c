@@ -6,15 +6,18 @@
  *
  *   1. browser check: a browser-sent request that meets a developer key
  *      is refused with 403 api_key_origin, before anything goes upstream;
- *   2. webhook signature: X-V3XY-Signature is parsed and its timestamp
+ *   2. gateway key: where v3xy_key_store applies, the presented key is
+ *      checked (401 api_key_missing, 403 api_key_invalid, api_key_scope,
+ *      400 credentials_mixed) and replaced by its account;
+ *   3. webhook signature: X-V3XY-Signature is parsed and its timestamp
  *      checked, the body read, its HMAC compared under every secret:
  *      400/401 webhook_*;
- *   3. body: where a zone is keyed on $v3xy_body_email, its "email" is
+ *   4. body: where a zone is keyed on $v3xy_body_email, its "email" is
  *      extracted from the body, or 400 body_invalid;
- *   4. rate limits and the webhook replay guard: every zone decided in one
+ *   5. rate limits and the webhook replay guard: every zone decided in one
  *      Redis round trip (or in shared memory): 429 rate_limited, 409
  *      webhook_replayed;
- *   5. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
+ *   6. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
  *      the key of v3xy_api_key_file.
  *
  * Steps that wait (the body, Redis) return NGX_DONE or NGX_AGAIN; nginx
@@ -39,7 +42,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
     vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
 
     if (vlcf->api_key == NULL && vlcf->decide == NULL
-        && vlcf->webhook_secrets == NULL)
+        && vlcf->webhook_secrets == NULL && vlcf->key_store == NULL)
     {
         return NGX_DECLINED;
     }
@@ -48,25 +51,36 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     /* 1. browser check */
 
-    if (vlcf->api_key
-        && hs.browser_mark
-        && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT)
+    if (hs.browser_mark
+        && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT
+        && (vlcf->api_key || (vlcf->key_store && hs.key_headers)))
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "v3xy: api_key_origin: browser request (\"%V\" header) "
-                      "refused where key %V is injected",
-                      &hs.browser_mark->key, &vlcf->api_key->key_id);
+                      "refused where a developer key is %s",
+                      &hs.browser_mark->key,
+                      vlcf->api_key ? "injected" : "presented");
 
         return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN);
     }
 
-    if (vlcf->webhook_secrets || vlcf->decide) {
+    if (vlcf->webhook_secrets || vlcf->decide || vlcf->key_store) {
         ctx = ngx_http_v3xy_get_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        /* 2. webhook signature */
+        /* 2. gateway key */
+
+        if (vlcf->key_store && ctx->account.len == 0) {
+            rc = ngx_http_v3xy_gateway(r, vlcf, ctx, &hs);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
+        /* 3. webhook signature */
 
         if (vlcf->webhook_secrets && !ctx->webhook_ok) {
             rc = ngx_http_v3xy_webhook(r, vlcf, ctx, &hs);
@@ -76,7 +90,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
             }
         }
 
-        /* 3. body */
+        /* 4. body */
 
         if (vlcf->body_email) {
             rc = ngx_http_v3xy_body_read(r, ctx);
@@ -96,7 +110,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
             }
         }
 
-        /* 4. rate limits and the replay guard */
+        /* 5. rate limits and the replay guard */
 
         if (vlcf->decide) {
             rc = ngx_http_v3xy_limit(r, vlcf, ctx);
@@ -107,7 +121,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         }
     }
 
-    /* 5. key */
+    /* 6. key */
 
     if (vlcf->api_key
         && ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK)

@@ -7,6 +7,7 @@
  *   $v3xy_body_email  the "email" of the JSON body, trimmed, lower-cased
  *   $v3xy_webhook_status     "ok", or the code of the webhook's refusal
  *   $v3xy_webhook_signature  the v1 that matched (not secret: a MAC)
+ *   $v3xy_account     the account of the key the gateway accepted
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -26,6 +27,8 @@ static ngx_int_t ngx_http_v3xy_webhook_status_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_v3xy_webhook_signature_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_v3xy_ctx_str_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
@@ -52,6 +55,11 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
 
     { ngx_string("v3xy_webhook_signature"), NULL,
       ngx_http_v3xy_webhook_signature_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_account"), NULL,
+      ngx_http_v3xy_ctx_str_variable,
+      offsetof(ngx_http_v3xy_ctx_t, account),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -81,17 +89,29 @@ static ngx_int_t
 ngx_http_v3xy_key_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_http_v3xy_ctx_t       *ctx;
     ngx_http_v3xy_loc_conf_t  *vlcf;
 
-    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+    /* the gateway's presented key, or the sidecar's own */
 
-    if (vlcf->api_key == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (ctx && ctx->key_id.len) {
+        v->len = ctx->key_id.len;
+        v->data = ctx->key_id.data;
+
+    } else {
+        vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+
+        if (vlcf->api_key == NULL) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        v->len = vlcf->api_key->key_id.len;
+        v->data = vlcf->api_key->key_id.data;
     }
 
-    v->len = vlcf->api_key->key_id.len;
-    v->data = vlcf->api_key->key_id.data;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
@@ -235,6 +255,39 @@ ngx_http_v3xy_webhook_signature_variable(ngx_http_request_t *r,
 
     v->len = ctx->webhook_signature.len;
     v->data = ctx->webhook_signature.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* a string of the request's context, at offset data */
+
+static ngx_int_t
+ngx_http_v3xy_ctx_str_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t            *s;
+    ngx_http_v3xy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

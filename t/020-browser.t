@@ -45,7 +45,7 @@ Cache-Control: no-store
 !Access-Control-Allow-Credentials
 --- response_body eval: $::Refusal
 --- error_log
-v3xy: api_key_origin: browser request ("Origin" header) refused where key v3xy_dev_...
+v3xy: api_key_origin: browser request ("Origin" header) refused where a developer key is injected
 
 
 

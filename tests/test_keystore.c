@@ -1,0 +1,689 @@
+/*
+ * Unit tests of src/v3xy_keystore.c: the lines of a key store file and the
+ * scopes of a key.
+ */
+
+#include "v3xy_test.h"
+#include "v3xy_keystore.h"
+
+
+/*
+ * sha256("v3xy_dev_k3ystore_test_key_0001"), computed with
+ *
+ *     python3 -c 'import hashlib;
+ *         print(hashlib.sha256(b"v3xy_dev_k3ystore_test_key_0001")
+ *               .hexdigest())'
+ */
+#define KS_HEX                                                                \
+    "cf29d44cf50363e6ff2d97bdfb40f97eada465f22d7f6389591b83410f6e00e2"
+#define KS_HEX_UPPER                                                          \
+    "CF29D44CF50363E6FF2D97BDFB40F97EADA465F22D7F6389591B83410F6E00E2"
+
+static const unsigned char  ks_digest[32] = {
+    0xcf, 0x29, 0xd4, 0x4c, 0xf5, 0x03, 0x63, 0xe6,
+    0xff, 0x2d, 0x97, 0xbd, 0xfb, 0x40, 0xf9, 0x7e,
+    0xad, 0xa4, 0x65, 0xf2, 0x2d, 0x7f, 0x63, 0x89,
+    0x59, 0x1b, 0x83, 0x41, 0x0f, 0x6e, 0x00, 0xe2
+};
+
+
+static v3xy_ks_status_e
+parse(const char *line, v3xy_ks_entry_t *e)
+{
+    return v3xy_ks_parse_line((const unsigned char *) line, strlen(line), e);
+}
+
+
+static v3xy_ks_str_t
+ks_str(const char *s)
+{
+    v3xy_ks_str_t  str;
+
+    str.data = (const unsigned char *) s;
+    str.len = strlen(s);
+
+    return str;
+}
+
+
+static int
+scope_valid(const char *s)
+{
+    return v3xy_ks_scope_valid((const unsigned char *) s, strlen(s));
+}
+
+
+static void
+good_line_gives_digest_account_and_scopes(void **state)
+{
+    const char       *line;
+    v3xy_ks_entry_t   e;
+
+    (void) state;
+
+    line = KS_HEX " acct_42 send:email,read";
+
+    assert_int_equal(parse(line, &e), V3XY_KS_OK);
+    assert_memory_equal(e.digest, ks_digest, 32);
+    v3xy_assert_buf_str(e.account.data, e.account.len, "acct_42");
+    assert_int_equal(e.nscopes, 2);
+    v3xy_assert_buf_str(e.scopes[0].data, e.scopes[0].len, "send:email");
+    v3xy_assert_buf_str(e.scopes[1].data, e.scopes[1].len, "read");
+    assert_int_equal(e.revoked, 0);
+
+    /* the strings point into the line, nothing is copied */
+    assert_ptr_equal(e.account.data, (const unsigned char *) line + 65);
+    assert_ptr_equal(e.scopes[0].data, (const unsigned char *) line + 73);
+    assert_ptr_equal(e.scopes[1].data, (const unsigned char *) line + 84);
+}
+
+
+static void
+upper_case_hex_gives_the_same_digest(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX_UPPER " acct_42 read", &e), V3XY_KS_OK);
+    assert_memory_equal(e.digest, ks_digest, 32);
+
+    /* mixed case too */
+    assert_int_equal(parse("Cf29D44cF50363E6ff2D97bdfb40f97eada465f22d7f6389"
+                           "591b83410f6e00E2 acct_42 read", &e), V3XY_KS_OK);
+    assert_memory_equal(e.digest, ks_digest, 32);
+}
+
+
+static void
+tabs_spaces_and_trailing_cr_separate_fields(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(" \t " KS_HEX "\t\tacct_42   \t read,write \t\r",
+                           &e), V3XY_KS_OK);
+    assert_memory_equal(e.digest, ks_digest, 32);
+    v3xy_assert_buf_str(e.account.data, e.account.len, "acct_42");
+    assert_int_equal(e.nscopes, 2);
+    v3xy_assert_buf_str(e.scopes[0].data, e.scopes[0].len, "read");
+    v3xy_assert_buf_str(e.scopes[1].data, e.scopes[1].len, "write");
+    assert_int_equal(e.revoked, 0);
+
+    assert_int_equal(parse(KS_HEX " acct_42 read\r", &e), V3XY_KS_OK);
+    assert_int_equal(e.nscopes, 1);
+    v3xy_assert_buf_str(e.scopes[0].data, e.scopes[0].len, "read");
+
+    assert_int_equal(parse(KS_HEX "\tacct_42\tread\trevoked\r", &e),
+                     V3XY_KS_OK);
+    assert_int_equal(e.revoked, 1);
+    v3xy_assert_buf_str(e.scopes[0].data, e.scopes[0].len, "read");
+}
+
+
+static void
+one_scope_is_accepted(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " a x", &e), V3XY_KS_OK);
+    v3xy_assert_buf_str(e.account.data, e.account.len, "a");
+    assert_int_equal(e.nscopes, 1);
+    v3xy_assert_buf_str(e.scopes[0].data, e.scopes[0].len, "x");
+}
+
+
+static void
+sixteen_scopes_are_accepted_seventeen_refused(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p",
+                           &e), V3XY_KS_OK);
+    assert_int_equal(e.nscopes, V3XY_KS_SCOPES_MAX);
+    v3xy_assert_buf_str(e.scopes[0].data, e.scopes[0].len, "a");
+    v3xy_assert_buf_str(e.scopes[7].data, e.scopes[7].len, "h");
+    v3xy_assert_buf_str(e.scopes[15].data, e.scopes[15].len, "p");
+
+    assert_int_equal(parse(KS_HEX " acct_42 a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p"
+                           " revoked", &e), V3XY_KS_OK);
+    assert_int_equal(e.nscopes, V3XY_KS_SCOPES_MAX);
+    assert_int_equal(e.revoked, 1);
+
+    assert_int_equal(parse(KS_HEX " acct_42 a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
+                           &e), V3XY_KS_TOO_MANY_SCOPES);
+}
+
+
+static void
+revoked_fourth_field_marks_the_key_revoked(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 read,write revoked", &e),
+                     V3XY_KS_OK);
+    assert_memory_equal(e.digest, ks_digest, 32);
+    v3xy_assert_buf_str(e.account.data, e.account.len, "acct_42");
+    assert_int_equal(e.nscopes, 2);
+    assert_int_equal(e.revoked, 1);
+}
+
+
+static void
+fourth_field_other_than_revoked_is_refused(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 read active", &e),
+                     V3XY_KS_BAD_STATUS);
+    assert_int_equal(parse(KS_HEX " acct_42 read Revoked", &e),
+                     V3XY_KS_BAD_STATUS);
+    assert_int_equal(parse(KS_HEX " acct_42 read REVOKED", &e),
+                     V3XY_KS_BAD_STATUS);
+    assert_int_equal(parse(KS_HEX " acct_42 read revoke", &e),
+                     V3XY_KS_BAD_STATUS);
+    assert_int_equal(parse(KS_HEX " acct_42 read revokedx", &e),
+                     V3XY_KS_BAD_STATUS);
+    assert_int_equal(parse(KS_HEX " acct_42 read #revoked", &e),
+                     V3XY_KS_BAD_STATUS);
+}
+
+
+static void
+five_or_more_fields_are_refused(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 read revoked x", &e),
+                     V3XY_KS_TRAILING);
+    assert_int_equal(parse(KS_HEX " acct_42 read revoked revoked", &e),
+                     V3XY_KS_TRAILING);
+    assert_int_equal(parse(KS_HEX " acct_42 read revoked # note", &e),
+                     V3XY_KS_TRAILING);
+    assert_int_equal(parse(KS_HEX " acct_42 read revoked x y z", &e),
+                     V3XY_KS_TRAILING);
+}
+
+
+static void
+blank_and_whitespace_only_lines_are_skipped(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(v3xy_ks_parse_line((const unsigned char *) "", 0, &e),
+                     V3XY_KS_SKIP);
+    assert_int_equal(parse(" ", &e), V3XY_KS_SKIP);
+    assert_int_equal(parse("\t", &e), V3XY_KS_SKIP);
+    assert_int_equal(parse("\r", &e), V3XY_KS_SKIP);
+    assert_int_equal(parse("  \t \t  \r", &e), V3XY_KS_SKIP);
+}
+
+
+static void
+comment_lines_are_skipped(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse("#", &e), V3XY_KS_SKIP);
+    assert_int_equal(parse("# key store of the staging API", &e),
+                     V3XY_KS_SKIP);
+    assert_int_equal(parse("#" KS_HEX " acct_42 read", &e), V3XY_KS_SKIP);
+    assert_int_equal(parse("# " KS_HEX " acct_42 read", &e), V3XY_KS_SKIP);
+    assert_int_equal(parse("   # indented comment", &e), V3XY_KS_SKIP);
+    assert_int_equal(parse("\t\t#tabbed comment\r", &e), V3XY_KS_SKIP);
+    assert_int_equal(parse("  #", &e), V3XY_KS_SKIP);
+}
+
+
+static void
+digest_of_63_or_65_hex_digits_is_refused(void **state)
+{
+    char             line[128];
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    /* 63: the last digit dropped */
+    memcpy(line, KS_HEX, 63);
+    memcpy(line + 63, " acct_42 read", sizeof(" acct_42 read"));
+    assert_int_equal(parse(line, &e), V3XY_KS_BAD_DIGEST);
+
+    /* 65: one digit more */
+    assert_int_equal(parse(KS_HEX "0 acct_42 read", &e), V3XY_KS_BAD_DIGEST);
+
+    assert_int_equal(parse("cf29 acct_42 read", &e), V3XY_KS_BAD_DIGEST);
+    assert_int_equal(parse(KS_HEX KS_HEX " acct_42 read", &e),
+                     V3XY_KS_BAD_DIGEST);
+}
+
+
+static void
+digest_with_non_hex_character_is_refused(void **state)
+{
+    size_t           i;
+    char             line[128];
+    v3xy_ks_entry_t  e;
+
+    /* at the high nibble, a low nibble, the last digit */
+    static const size_t  at[] = { 0, 1, 30, 63 };
+    static const char    bad[] = { 'g', 'G', 'x', ':', '-', '\0' };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        memcpy(line, KS_HEX " acct_42 read", sizeof(KS_HEX " acct_42 read"));
+        line[at[i]] = 'g';
+        assert_int_equal(parse(line, &e), V3XY_KS_BAD_DIGEST);
+    }
+
+    for (i = 0; bad[i] != '\0'; i++) {
+        memcpy(line, KS_HEX " acct_42 read", sizeof(KS_HEX " acct_42 read"));
+        line[40] = bad[i];
+        assert_int_equal(parse(line, &e), V3XY_KS_BAD_DIGEST);
+    }
+
+    /* a NUL byte inside the digest, the length given explicitly */
+    memcpy(line, KS_HEX " acct_42 read", sizeof(KS_HEX " acct_42 read"));
+    line[20] = '\0';
+    assert_int_equal(v3xy_ks_parse_line((const unsigned char *) line,
+                                        V3XY_LIT_LEN(KS_HEX " acct_42 read"),
+                                        &e), V3XY_KS_BAD_DIGEST);
+
+    /* "0x" in front makes 66 characters */
+    assert_int_equal(parse("0x" KS_HEX " acct_42 read", &e),
+                     V3XY_KS_BAD_DIGEST);
+}
+
+
+static void
+account_of_64_characters_passes_65_is_refused(void **state)
+{
+    char             line[256];
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    memcpy(line, KS_HEX " ", 65);
+    memset(line + 65, 'a', 64);
+    memcpy(line + 129, " read", sizeof(" read"));
+
+    assert_int_equal(parse(line, &e), V3XY_KS_OK);
+    assert_int_equal(e.account.len, V3XY_KS_ACCOUNT_MAX);
+    assert_ptr_equal(e.account.data, (const unsigned char *) line + 65);
+
+    memset(line + 65, 'a', 65);
+    memcpy(line + 130, " read", sizeof(" read"));
+
+    assert_int_equal(parse(line, &e), V3XY_KS_BAD_ACCOUNT);
+}
+
+
+static void
+account_of_every_allowed_character_is_accepted(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " azAZ09_.:-tenant:42 read", &e),
+                     V3XY_KS_OK);
+    v3xy_assert_buf_str(e.account.data, e.account.len, "azAZ09_.:-tenant:42");
+}
+
+
+static void
+account_with_bad_characters_is_refused(void **state)
+{
+    size_t           i;
+    char             line[128];
+    v3xy_ks_entry_t  e;
+
+    static const char  bad[] = "/@,+=!#*\"'\\~$%&()[]{}<>?|;\x7f\x80\xff";
+
+    (void) state;
+
+    for (i = 0; i < V3XY_LIT_LEN(bad); i++) {
+        memcpy(line, KS_HEX " acct_42 read",
+               sizeof(KS_HEX " acct_42 read"));
+        line[68] = bad[i];
+        assert_int_equal(parse(line, &e), V3XY_KS_BAD_ACCOUNT);
+    }
+
+    assert_int_equal(parse(KS_HEX " acct,42 read", &e), V3XY_KS_BAD_ACCOUNT);
+    assert_int_equal(parse(KS_HEX " \xc3\xa9t\xc3\xa9 read", &e),
+                     V3XY_KS_BAD_ACCOUNT);
+
+    /* a NUL byte inside the account, the length given explicitly */
+    memcpy(line, KS_HEX " acct_42 read", sizeof(KS_HEX " acct_42 read"));
+    line[68] = '\0';
+    assert_int_equal(v3xy_ks_parse_line((const unsigned char *) line,
+                                        V3XY_LIT_LEN(KS_HEX " acct_42 read"),
+                                        &e), V3XY_KS_BAD_ACCOUNT);
+}
+
+
+static void
+missing_account_is_refused(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX, &e), V3XY_KS_BAD_ACCOUNT);
+    assert_int_equal(parse(KS_HEX " ", &e), V3XY_KS_BAD_ACCOUNT);
+    assert_int_equal(parse(KS_HEX " \t\r", &e), V3XY_KS_BAD_ACCOUNT);
+}
+
+
+static void
+missing_scopes_are_refused(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42", &e), V3XY_KS_NO_SCOPES);
+    assert_int_equal(parse(KS_HEX " acct_42 \t \r", &e), V3XY_KS_NO_SCOPES);
+}
+
+
+static void
+empty_scope_between_or_after_commas_is_refused(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 read,,write", &e),
+                     V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse(KS_HEX " acct_42 read,", &e), V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse(KS_HEX " acct_42 ,read", &e), V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse(KS_HEX " acct_42 ,", &e), V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse(KS_HEX " acct_42 read, revoked", &e),
+                     V3XY_KS_BAD_SCOPE);
+
+    /* even after sixteen good scopes: the empty one is what is wrong */
+    assert_int_equal(parse(KS_HEX " acct_42 a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,",
+                           &e), V3XY_KS_BAD_SCOPE);
+}
+
+
+static void
+scope_with_upper_case_or_bad_character_is_refused(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 Read", &e), V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse(KS_HEX " acct_42 read,sEnd", &e),
+                     V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse(KS_HEX " acct_42 read,SEND", &e),
+                     V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse(KS_HEX " acct_42 send/email", &e),
+                     V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse(KS_HEX " acct_42 send;email", &e),
+                     V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse(KS_HEX " acct_42 r\xc3\xa9" "ad", &e),
+                     V3XY_KS_BAD_SCOPE);
+}
+
+
+static void
+scope_of_32_characters_passes_33_is_refused(void **state)
+{
+    char             line[256];
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    memcpy(line, KS_HEX " acct_42 read,", 78);
+    memset(line + 78, 's', 32);
+    memcpy(line + 110, ",write", sizeof(",write"));
+
+    assert_int_equal(parse(line, &e), V3XY_KS_OK);
+    assert_int_equal(e.nscopes, 3);
+    assert_int_equal(e.scopes[1].len, V3XY_KS_SCOPE_MAX);
+    assert_ptr_equal(e.scopes[1].data, (const unsigned char *) line + 78);
+    v3xy_assert_buf_str(e.scopes[2].data, e.scopes[2].len, "write");
+
+    memset(line + 78, 's', 33);
+    memcpy(line + 111, ",write", sizeof(",write"));
+
+    assert_int_equal(parse(line, &e), V3XY_KS_BAD_SCOPE);
+}
+
+
+static void
+scope_valid_accepts_allowed_characters(void **state)
+{
+    (void) state;
+
+    assert_true(scope_valid("a"));
+    assert_true(scope_valid("read"));
+    assert_true(scope_valid("send:email"));
+    assert_true(scope_valid("abcdefghijklmnopqrstuvwxyz"));
+    assert_true(scope_valid("0123456789_:.-"));
+    assert_true(scope_valid("-"));
+    assert_true(scope_valid("ssssssssssssssssssssssssssssssss"));
+}
+
+
+static void
+scope_valid_refuses_empty_long_upper_case_and_others(void **state)
+{
+    (void) state;
+
+    assert_false(v3xy_ks_scope_valid((const unsigned char *) "", 0));
+    assert_false(v3xy_ks_scope_valid((const unsigned char *) "read", 0));
+    assert_false(scope_valid("sssssssssssssssssssssssssssssssss"));
+    assert_false(scope_valid("Read"));
+    assert_false(scope_valid("READ"));
+    assert_false(scope_valid("reaD"));
+    assert_false(scope_valid("read,write"));
+    assert_false(scope_valid("read write"));
+    assert_false(scope_valid("read\t"));
+    assert_false(scope_valid("read\r"));
+    assert_false(scope_valid("send/email"));
+    assert_false(scope_valid("send@email"));
+    assert_false(scope_valid("r\xc3\xa9" "ad"));
+    assert_false(scope_valid("\x80"));
+
+    /* a NUL byte inside, the length given explicitly */
+    assert_false(v3xy_ks_scope_valid((const unsigned char *) "re\0ad", 5));
+
+    /* only the first len bytes count */
+    assert_true(v3xy_ks_scope_valid((const unsigned char *) "readX", 4));
+}
+
+
+static void
+has_scopes_is_true_when_all_are_present(void **state)
+{
+    v3xy_ks_str_t    want[3];
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 read,send:email,admin", &e),
+                     V3XY_KS_OK);
+
+    want[0] = ks_str("read");
+    assert_true(v3xy_ks_has_scopes(&e, want, 1));
+
+    want[0] = ks_str("admin");
+    want[1] = ks_str("read");
+    assert_true(v3xy_ks_has_scopes(&e, want, 2));
+
+    want[0] = ks_str("send:email");
+    want[1] = ks_str("admin");
+    want[2] = ks_str("read");
+    assert_true(v3xy_ks_has_scopes(&e, want, 3));
+}
+
+
+static void
+has_scopes_is_false_when_one_is_missing(void **state)
+{
+    v3xy_ks_str_t    want[3];
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 read,send:email", &e),
+                     V3XY_KS_OK);
+
+    want[0] = ks_str("read");
+    want[1] = ks_str("admin");
+    want[2] = ks_str("send:email");
+    assert_false(v3xy_ks_has_scopes(&e, want, 3));
+
+    want[0] = ks_str("admin");
+    assert_false(v3xy_ks_has_scopes(&e, want, 1));
+
+    /* exact match only: no prefix, no extension, no case folding */
+    want[0] = ks_str("send");
+    assert_false(v3xy_ks_has_scopes(&e, want, 1));
+    want[0] = ks_str("send:email:all");
+    assert_false(v3xy_ks_has_scopes(&e, want, 1));
+    want[0] = ks_str("rea");
+    assert_false(v3xy_ks_has_scopes(&e, want, 1));
+    want[0] = ks_str("READ");
+    assert_false(v3xy_ks_has_scopes(&e, want, 1));
+    want[0] = ks_str("");
+    assert_false(v3xy_ks_has_scopes(&e, want, 1));
+}
+
+
+static void
+has_scopes_of_empty_want_list_is_true(void **state)
+{
+    v3xy_ks_str_t    want[1];
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 read", &e), V3XY_KS_OK);
+    want[0] = ks_str("admin");
+    assert_true(v3xy_ks_has_scopes(&e, want, 0));
+    assert_true(v3xy_ks_has_scopes(&e, NULL, 0));
+
+    /* even of an entry without scopes */
+    memset(&e, 0, sizeof(v3xy_ks_entry_t));
+    assert_true(v3xy_ks_has_scopes(&e, NULL, 0));
+    assert_false(v3xy_ks_has_scopes(&e, want, 1));
+}
+
+
+static void
+has_scopes_with_duplicates_counts_each_scope_once(void **state)
+{
+    v3xy_ks_str_t    want[4];
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 read,write", &e), V3XY_KS_OK);
+
+    want[0] = ks_str("read");
+    want[1] = ks_str("read");
+    want[2] = ks_str("write");
+    want[3] = ks_str("read");
+    assert_true(v3xy_ks_has_scopes(&e, want, 4));
+
+    want[3] = ks_str("admin");
+    assert_false(v3xy_ks_has_scopes(&e, want, 4));
+
+    /* a scope listed twice in the store */
+    assert_int_equal(parse(KS_HEX " acct_42 read,read", &e), V3XY_KS_OK);
+    want[0] = ks_str("read");
+    assert_true(v3xy_ks_has_scopes(&e, want, 2));
+    want[1] = ks_str("write");
+    assert_false(v3xy_ks_has_scopes(&e, want, 2));
+}
+
+
+static void
+status_texts_are_non_empty_and_distinct(void **state)
+{
+    int  i, j;
+
+    (void) state;
+
+    for (i = V3XY_KS_OK; i <= V3XY_KS_TRAILING; i++) {
+        assert_non_null(v3xy_ks_status_text((v3xy_ks_status_e) i));
+        assert_true(strlen(v3xy_ks_status_text((v3xy_ks_status_e) i)) > 0);
+
+        for (j = V3XY_KS_OK; j < i; j++) {
+            assert_string_not_equal(
+                v3xy_ks_status_text((v3xy_ks_status_e) i),
+                v3xy_ks_status_text((v3xy_ks_status_e) j));
+        }
+    }
+}
+
+
+static void
+status_text_of_unknown_status_is_non_empty(void **state)
+{
+    const char  *text;
+
+    (void) state;
+
+    text = v3xy_ks_status_text((v3xy_ks_status_e) (V3XY_KS_TRAILING + 1));
+    assert_non_null(text);
+    assert_true(strlen(text) > 0);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(good_line_gives_digest_account_and_scopes),
+        cmocka_unit_test(upper_case_hex_gives_the_same_digest),
+        cmocka_unit_test(tabs_spaces_and_trailing_cr_separate_fields),
+        cmocka_unit_test(one_scope_is_accepted),
+        cmocka_unit_test(sixteen_scopes_are_accepted_seventeen_refused),
+        cmocka_unit_test(revoked_fourth_field_marks_the_key_revoked),
+        cmocka_unit_test(fourth_field_other_than_revoked_is_refused),
+        cmocka_unit_test(five_or_more_fields_are_refused),
+        cmocka_unit_test(blank_and_whitespace_only_lines_are_skipped),
+        cmocka_unit_test(comment_lines_are_skipped),
+        cmocka_unit_test(digest_of_63_or_65_hex_digits_is_refused),
+        cmocka_unit_test(digest_with_non_hex_character_is_refused),
+        cmocka_unit_test(account_of_64_characters_passes_65_is_refused),
+        cmocka_unit_test(account_of_every_allowed_character_is_accepted),
+        cmocka_unit_test(account_with_bad_characters_is_refused),
+        cmocka_unit_test(missing_account_is_refused),
+        cmocka_unit_test(missing_scopes_are_refused),
+        cmocka_unit_test(empty_scope_between_or_after_commas_is_refused),
+        cmocka_unit_test(scope_with_upper_case_or_bad_character_is_refused),
+        cmocka_unit_test(scope_of_32_characters_passes_33_is_refused),
+        cmocka_unit_test(scope_valid_accepts_allowed_characters),
+        cmocka_unit_test(scope_valid_refuses_empty_long_upper_case_and_others),
+        cmocka_unit_test(has_scopes_is_true_when_all_are_present),
+        cmocka_unit_test(has_scopes_is_false_when_one_is_missing),
+        cmocka_unit_test(has_scopes_of_empty_want_list_is_true),
+        cmocka_unit_test(has_scopes_with_duplicates_counts_each_scope_once),
+        cmocka_unit_test(status_texts_are_non_empty_and_distinct),
+        cmocka_unit_test(status_text_of_unknown_status_is_non_empty),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
