@@ -26,6 +26,9 @@ for example in "$here"/examples/*.conf; do
         (umask 077
          case "$(basename "$f")" in
          api_key*) echo "v3xy_dev_ExampleCheck_$(basename "$f")_0000" ;;
+         keys)     printf '%s acct_example payments:read\n' \
+                       "$(printf %s v3xy_dev_ExampleCheck_0000000000 \
+                          | sha256sum | cut -d' ' -f1)" ;;
          *)        echo "example-secret-$(basename "$f")" ;;
          esac > "$f")
     done
