@@ -54,6 +54,8 @@ static ngx_int_t ngx_http_v3xy_limit_local(ngx_http_request_t *r,
 static ngx_int_t ngx_http_v3xy_limit_verdict(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t *ctx);
 static ngx_int_t ngx_http_v3xy_header_filter(ngx_http_request_t *r);
+static void ngx_http_v3xy_replay_release(ngx_http_request_t *r,
+    ngx_http_v3xy_limit_ctx_t *lctx);
 static ngx_int_t ngx_http_v3xy_push_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 
@@ -288,6 +290,13 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rate.burst > rate.limit) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_limit_zone \"%V\": burst may not exceed "
+                           "the rate's N (%uL)", &value[1], rate.limit);
         return NGX_CONF_ERROR;
     }
 
@@ -1059,7 +1068,26 @@ ngx_http_v3xy_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
 
-    if (ctx == NULL || ctx->limit_zone == NULL) {
+    if (ctx == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /*
+     * A webhook delivery that passed the replay guard but that the backend
+     * did not take (not 2xx) will be delivered again by V3XY, maybe with
+     * the same signature: the guard forgets it.
+     */
+
+    if (ctx->webhook_ok
+        && ctx->limit
+        && ctx->limit->admitted
+        && (r->headers_out.status < NGX_HTTP_OK
+            || r->headers_out.status >= NGX_HTTP_SPECIAL_RESPONSE))
+    {
+        ngx_http_v3xy_replay_release(r, ctx->limit);
+    }
+
+    if (ctx->limit_zone == NULL) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -1086,6 +1114,52 @@ ngx_http_v3xy_header_filter(ngx_http_request_t *r)
     }
 
     return ngx_http_next_header_filter(r);
+}
+
+
+static void
+ngx_http_v3xy_replay_release(ngx_http_request_t *r,
+    ngx_http_v3xy_limit_ctx_t *lctx)
+{
+    u_char                     *p;
+    ngx_str_t                   key;
+    ngx_uint_t                  i;
+    ngx_http_v3xy_zone_t       *zone;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_get_module_main_conf(r, ngx_http_v3xy_module);
+
+    for (i = 0; i < lctx->n; i++) {
+        zone = lctx->zones[i];
+
+        if (!zone->replay) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: webhook delivery not taken by the backend "
+                      "(%ui): its signature may come again",
+                      r->headers_out.status);
+
+        ngx_http_v3xy_shm_forget(zone->shm_zone, &lctx->items[i].key);
+
+        if (vmcf->redis == NULL) {
+            continue;
+        }
+
+        p = ngx_pnalloc(r->pool, sizeof("v3xy:{:}") - 1 + zone->name.len
+                                 + lctx->items[i].key.len);
+        if (p == NULL) {
+            continue;
+        }
+
+        key.data = p;
+        key.len = ngx_sprintf(p, "v3xy:{%V:%V}", &zone->name,
+                              &lctx->items[i].key)
+                  - p;
+
+        ngx_http_v3xy_redis_del(&key);
+    }
 }
 
 

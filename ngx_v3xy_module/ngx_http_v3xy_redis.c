@@ -52,6 +52,7 @@ typedef struct {
     ngx_uint_t                     outage;    /* number of outages */
     ngx_uint_t                     logged;    /* outage already logged */
     ngx_msec_t                     backoff;
+    time_t                         error_logged;
 } ngx_http_v3xy_redis_t;
 
 
@@ -605,14 +606,50 @@ ngx_http_v3xy_redis_error(ngx_log_t *log, redisReply *reply)
 {
     ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
 
-    if (!rd->logged && reply->type == REDIS_REPLY_ERROR) {
+    /*
+     * Redis is up and answers, but not as it should for this request (a
+     * key of the wrong type, say): not an outage, and other keys work.
+     * Logged at most once a minute per worker, with Redis's message.
+     */
+
+    if (ngx_time() - rd->error_logged < 60) {
+        return;
+    }
+
+    rd->error_logged = ngx_time();
+
+    if (reply->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_WARN, log, 0, "v3xy: redis %V replied: %*s",
                       &rd->conf->addr, (size_t) ngx_min(reply->len, 200),
                       reply->str);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "v3xy: redis %V: unexpected reply of type %d",
+                      &rd->conf->addr, reply->type);
+    }
+}
+
+
+/* DEL key, without waiting for the reply: a best effort */
+
+void
+ngx_http_v3xy_redis_del(ngx_str_t *key)
+{
+    const char  *argv[2];
+    size_t       argvlen[2];
+
+    if (ngx_http_v3xy_redis.state != NGX_HTTP_V3XY_REDIS_READY) {
+        return;
     }
 
-    ngx_http_v3xy_redis_trouble(rd, reply->type == REDIS_REPLY_ERROR
-                                    ? "error reply" : "unexpected reply");
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key->data;
+    argvlen[1] = key->len;
+
+    (void) redisAsyncCommandArgv(ngx_http_v3xy_redis.ac, NULL, NULL, 2, argv,
+                                 argvlen);
 }
 
 

@@ -62,6 +62,7 @@ ngx_http_v3xy_redis_cmd_t *ngx_http_v3xy_redis_eval(
     ngx_str_t *args, ngx_uint_t nargs, ngx_http_v3xy_redis_done_pt done,
     void *data);
 void ngx_http_v3xy_redis_cancel(ngx_http_v3xy_redis_cmd_t *cmd);
+void ngx_http_v3xy_redis_del(ngx_str_t *key);
 void ngx_http_v3xy_redis_error(ngx_log_t *log, redisReply *reply);
 void ngx_http_v3xy_redis_timed_out(ngx_log_t *log);
 

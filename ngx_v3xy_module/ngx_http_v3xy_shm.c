@@ -310,6 +310,36 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
 }
 
 
+/*
+ * Forgets a key: its next request is decided as a fresh one.  The webhook
+ * replay guard forgets a delivery that the backend did not take.
+ */
+
+void
+ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key)
+{
+    u_char                     digest[NGX_HTTP_V3XY_SHM_DIGEST];
+    ngx_http_v3xy_shm_ctx_t   *ctx;
+    ngx_http_v3xy_shm_node_t  *node;
+
+    if (ngx_http_v3xy_shm_digest(key, digest) != NGX_OK) {
+        return;
+    }
+
+    ctx = shm_zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_v3xy_shm_find(ctx, digest);
+
+    if (node && node->node.data == 0) {
+        ngx_http_v3xy_shm_free(ctx, node);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
 uint64_t
 ngx_http_v3xy_now_ms(void)
 {

@@ -83,6 +83,9 @@ ngx_shm_zone_t *ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name,
 ngx_int_t ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items,
     ngx_uint_t n, uint64_t now_ms, ngx_log_t *log);
 
+/* Forgets key in the zone (it is decided afresh next time). */
+void ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key);
+
 /* Wall-clock milliseconds of nginx's cached time. */
 uint64_t ngx_http_v3xy_now_ms(void);
 

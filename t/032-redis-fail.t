@@ -28,25 +28,7 @@ $ENV{TEST_NGINX_MUTE_PORT} = $Mute->sockport;
 our $Unavailable = '{"success":false,"error":"Rate limits cannot be checked '
     . 'right now; try again shortly.","code":"rate_limit_unavailable"}';
 
-# every nginx that talks to Redis gets /ready, a location that fails
-# "closed" until its Redis connection is up (see V3xy::wait_ready)
-add_block_preprocessor(sub {
-    my $block = shift;
-    my $http = $block->http_config;
-
-    return unless defined $http && $http =~ /v3xy_redis/;
-
-    $block->set_value('http_config', $http . <<'_EOC_');
-    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
-_EOC_
-    $block->set_value('config', $block->config . <<'_EOC_');
-    location = /ready {
-        v3xy_limit ready;
-        v3xy_limit_fail closed;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
-    }
-_EOC_
-});
+add_block_preprocessor(\&V3xy::redis_ready_block);
 
 log_level('info');
 no_shuffle();

@@ -23,7 +23,7 @@ start_redis();
 our $HttpConfig = <<'_EOC_';
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=5s timeout=2s;
     v3xy_limit_zone burst rate=20r/m key=$http_x_merchant;
-    v3xy_limit_zone gcra rate=1r/m key=$http_x_merchant burst=5;
+    v3xy_limit_zone gcra rate=5r/m key=$http_x_merchant burst=5;
 
     server {
         listen 127.0.0.1:$TEST_NGINX_BACKEND_PORT;
@@ -454,7 +454,7 @@ ok
 
 
 
-=== TEST 3: GCRA, 1r/m with burst=5: a burst of 50 over two instances admits exactly 5
+=== TEST 3: GCRA, 5r/m with burst=5: a burst of 50 over two instances admits exactly 5
 --- init
 main::check_burst('/gcra/a', 'fleet3', 50, 10, 5);
 --- request
@@ -464,7 +464,7 @@ X-Merchant: fleet3
 --- error_code: 429
 --- response_headers_like
 Retry-After: \d+
-RateLimit-Policy: "gcra";q=1;w=60
+RateLimit-Policy: "gcra";q=5;w=60
 RateLimit: "gcra";r=0;t=\d+
 --- response_body_like: "code":"rate_limited"
 --- no_error_log

@@ -15,6 +15,7 @@ our $Secret = 'whsec_current_5f2b8c1d9e';
 our $Old = 'whsec_previous_0a7e3d44f1';
 $ENV{TEST_NGINX_WHSEC} = key_file('whsec', "$Secret\n");
 $ENV{TEST_NGINX_WHSEC_OLD} = key_file('whsec_old', "$Old\n");
+$ENV{TEST_NGINX_DEAD_PORT} = V3xy::free_port();
 
 our $Now = time;
 our $Body = '{"type":"payment.confirmed","created_at":"2026-05-22T18:12:00.000Z",'
@@ -45,7 +46,8 @@ add_block_preprocessor(sub {
     log_format v3xy '$request_uri $status webhook=$v3xy_webhook_status';
 _EOC_
 
-    $block->set_value('config', <<'_EOC_') unless defined $block->config;
+    if (!defined $block->config) {
+        $block->set_value('config', <<'_EOC_');
     access_log logs/access.log v3xy;
 
     location = /webhooks/v3xy {
@@ -54,6 +56,9 @@ _EOC_
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 _EOC_
+    }
+
+    V3xy::redis_ready_block($block, wait => 1);
 });
 
 log_level('info');
@@ -381,3 +386,53 @@ my $b = main::body(21);
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*v3xy_webhook_secret_file: cannot open "\/nonexistent\/whsec"/
+
+
+
+=== TEST 23: a delivery the backend did not take (502) is forgotten by the replay guard: V3XY's retry passes
+--- config
+    location = /webhooks/v3xy {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /webhooks/down {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_DEAD_PORT;
+    }
+--- request eval
+["POST /webhooks/down\n" . main::body(23), "POST /webhooks/down\n" . main::body(23),
+ "POST /webhooks/v3xy\n" . main::body(23), "POST /webhooks/v3xy\n" . main::body(23)]
+--- more_headers eval
+[("X-V3XY-Signature: " . main::sig(main::body(23))) x 4]
+--- error_code eval
+[502, 502, 200, 409]
+
+
+
+=== TEST 24: the same through Redis
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
+--- config
+    location = /webhooks/v3xy {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /webhooks/down {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_DEAD_PORT;
+    }
+--- request eval
+["POST /webhooks/down\n" . main::body(24), "POST /webhooks/v3xy\n" . main::body(24),
+ "POST /webhooks/v3xy\n" . main::body(24)]
+--- more_headers eval
+[("X-V3XY-Signature: " . main::sig(main::body(24))) x 3]
+--- error_code eval
+[502, 200, 409]

@@ -13,7 +13,8 @@ use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT_OK = qw(key_file start_echo header_lines start_redis stop_redis
-                    redis free_port http_get wait_ready wait_log);
+                    redis free_port http_get wait_ready wait_log
+                    redis_ready_block);
 
 my $dir = tempdir('v3xy-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
@@ -204,6 +205,30 @@ sub wait_ready {
     }
 
     die "wait_ready: $path never answered";
+}
+
+# redis_ready_block(BLOCK), for add_block_preprocessor: a block whose nginx
+# talks to Redis gets /ready, a location that fails "closed" until the
+# Redis connection is up, and, with wait => 1 and no --- init of its own,
+# waits for it.
+sub redis_ready_block {
+    my ($block, %opt) = @_;
+    my $http = $block->http_config;
+
+    return unless defined $http && $http =~ /v3xy_redis/;
+
+    $block->set_value('http_config', $http . <<'_EOC_');
+    v3xy_limit_zone ready rate=1000r/s key=$request_id burst=1000;
+_EOC_
+    $block->set_value('config', $block->config . <<'_EOC_');
+    location = /ready {
+        v3xy_limit ready;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+_EOC_
+    $block->set_value('init', "V3xy::wait_ready('/ready');")
+        if $opt{wait} && !defined $block->init;
 }
 
 # wait_log(REGEX): waits (up to 20 s) until nginx's error log of the test
