@@ -98,7 +98,10 @@ test-examples: module
 test: deps-test
 	$(MAKE) module
 	$(MAKE) test-unit
-	$(MAKE) fuzz FUZZ_SECONDS=5
+	@# the fuzzer's own output is long: its log on failure, its stats always
+	@$(MAKE) fuzz FUZZ_SECONDS=5 > $(BUILD)/fuzz.log 2>&1 \
+	    || { tail -n 60 $(BUILD)/fuzz.log; exit 1; }
+	@grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz.log
 	$(MAKE) test-examples
 	$(MAKE) test-nginx
 
