@@ -288,9 +288,8 @@ ngx_http_v3xy_webhook_verify(ngx_http_request_t *r,
         }
     }
 
-    rc = ngx_http_v3xy_webhook_refuse(r, ctx,
-                                      NGX_HTTP_V3XY_ERR_WEBHOOK_INVALID,
-                                      "no v1 matches under any secret");
+    /* refused after the cleanup: the refusal may free the request */
+    rc = NGX_DECLINED;
 
 done:
 
@@ -300,6 +299,12 @@ done:
 
     if (buf) {
         ngx_pfree(r->pool, buf);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_v3xy_webhook_refuse(r, ctx,
+                                      NGX_HTTP_V3XY_ERR_WEBHOOK_INVALID,
+                                      "no v1 matches under any secret");
     }
 
     return rc;
