@@ -122,6 +122,7 @@ valgrind: deps-test
 bench: deps-test module
 	@util/deps.sh bench
 	bench/run.sh $(NGINX_BIN) $(MODULE)
+	bench/webhooks.sh $(NGINX_BIN) $(MODULE)
 
 clean:
 	rm -rf $(BUILD)
