@@ -289,9 +289,9 @@ ngx_http_v3xy_secret_cleanup(void *data)
 
 /*
  * One pass over the request headers: the browser marks, the
- * X-V3XY-API-Key headers and X-V3XY-Signature.  A browser mark is a header that only browsers
- * send: Origin, any Sec-Fetch-*, and the CORS preflight's
- * Access-Control-Request-Method.
+ * X-V3XY-API-Key headers and X-V3XY-Signature.  A browser mark is a
+ * header that only browsers send: Origin, any Sec-Fetch-*, and the CORS
+ * preflight's Access-Control-Request-Method.
  */
 
 void

@@ -4,7 +4,10 @@
  * A key store holds SHA-256 digests of developer keys, never keys:
  *
  *     # comment
- *     <64 hex digits: sha256 of the full key> <account-id> <scope>[,<scope>...] [revoked]
+ *     <sha256 of the full key, 64 hex digits> <account-id>
+ *         <scope>[,<scope>...] [revoked]
+ *
+ * (one line in the file; broken here for width)
  *
  * Fields are separated by spaces or tabs (a carriage return counts as one,
  * so files with CRLF line ends load); blank lines and lines starting
