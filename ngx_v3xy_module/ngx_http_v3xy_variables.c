@@ -21,11 +21,7 @@ static ngx_int_t ngx_http_v3xy_error_code_variable(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_v3xy_limit_remaining_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_v3xy_body_email_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_v3xy_webhook_status_variable(
-    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_v3xy_webhook_signature_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_v3xy_ctx_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -46,7 +42,8 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("v3xy_body_email"), NULL,
-      ngx_http_v3xy_body_email_variable, 0,
+      ngx_http_v3xy_ctx_str_variable,
+      offsetof(ngx_http_v3xy_ctx_t, body_email),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("v3xy_webhook_status"), NULL,
@@ -54,7 +51,8 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("v3xy_webhook_signature"), NULL,
-      ngx_http_v3xy_webhook_signature_variable, 0,
+      ngx_http_v3xy_ctx_str_variable,
+      offsetof(ngx_http_v3xy_ctx_t, webhook_signature),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("v3xy_account"), NULL,
@@ -175,31 +173,6 @@ ngx_http_v3xy_limit_remaining_variable(ngx_http_request_t *r,
 }
 
 
-/* set by the pipeline's body step; empty where no zone asked for it */
-
-static ngx_int_t
-ngx_http_v3xy_body_email_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_v3xy_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
-
-    if (ctx == NULL || ctx->body_email.data == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = ctx->body_email.len;
-    v->data = ctx->body_email.data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_v3xy_webhook_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
@@ -232,29 +205,6 @@ ngx_http_v3xy_webhook_status_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_v3xy_webhook_signature_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_v3xy_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
-
-    if (ctx == NULL || ctx->webhook_signature.len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = ctx->webhook_signature.len;
-    v->data = ctx->webhook_signature.data;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
