@@ -17,8 +17,6 @@ static ngx_int_t ngx_http_v3xy_key_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_v3xy_error_code_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-
-
 static ngx_int_t ngx_http_v3xy_limit_remaining_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_v3xy_webhook_status_variable(
