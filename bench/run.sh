@@ -19,41 +19,7 @@ DURATION=${DURATION:-5s}
 THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-50}
 
-dir=$(mktemp -d)
-
-cleanup() {
-    local rc=$? pid
-
-    if [ -s "$dir/nginx.pid" ]; then
-        pid=$(cat "$dir/nginx.pid")
-        kill "$pid" 2>/dev/null || true
-        # wait for the exit, so that nginx does not write into a removed dir
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-    fi
-
-    if [ "$rc" -ne 0 ] && [ -s "$dir/error.log" ]; then
-        echo "--- error.log (last 20 lines)" >&2
-        tail -n 20 "$dir/error.log" >&2
-    fi
-
-    rm -rf "$dir"
-}
-
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-die() { echo "bench: $*" >&2; exit 1; }
-
-# under root the workers run as nobody: they must reach the temp dirs
-chmod 0755 "$dir"
-mkdir "$dir/tmp"
-
-# load a copy: a rebuild during the run rewrites the .so in place, and
-# workers that have it mapped then die of SIGBUS and SIGSEGV
-cp "$module" "$dir/module.so"
+. "$(dirname "$0")/lib.sh"
 
 # v3xy_dev_ and 32 characters of [A-Za-z0-9_-]
 key=v3xy_dev_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
