@@ -38,6 +38,7 @@ ngx_http_v3xy_body_read(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
     }
 
     r->request_body_in_single_buf = 1;
+    ctx->body_state = NGX_HTTP_V3XY_BODY_READING;
 
     rc = ngx_http_read_client_request_body(r, ngx_http_v3xy_body_done);
 
@@ -45,12 +46,13 @@ ngx_http_v3xy_body_read(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
         return rc;
     }
 
-    if (ctx->body_state == NGX_HTTP_V3XY_BODY_DONE) {
-        /* read at once: the post handler has run already */
-        return NGX_OK;
-    }
+    /*
+     * The post handler goes on with the phases, now or when the body is
+     * in; the reference that reading took is given back here, so that a
+     * read that fails later (nginx finalizes the request then) leaks none.
+     */
 
-    ctx->body_state = NGX_HTTP_V3XY_BODY_READING;
+    ngx_http_finalize_request(r, NGX_DONE);
 
     return NGX_DONE;
 }
@@ -59,21 +61,18 @@ ngx_http_v3xy_body_read(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 static void
 ngx_http_v3xy_body_done(ngx_http_request_t *r)
 {
-    ngx_uint_t            waiting;
     ngx_http_v3xy_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+    ctx = ngx_http_v3xy_get_ctx(r);
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
-    waiting = (ctx->body_state == NGX_HTTP_V3XY_BODY_READING);
     ctx->body_state = NGX_HTTP_V3XY_BODY_DONE;
 
-    /* ngx_http_read_client_request_body() took a reference */
-    r->main->count--;
-
-    if (waiting) {
-        r->write_event_handler = ngx_http_core_run_phases;
-        ngx_http_core_run_phases(r);
-    }
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
 }
 
 

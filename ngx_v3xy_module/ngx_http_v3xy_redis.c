@@ -764,6 +764,7 @@ ngx_http_v3xy_redis_attach(ngx_http_v3xy_redis_t *rd)
     }
 
     c->data = rd;
+    c->log = rd->log;
     c->read->handler = ngx_http_v3xy_redis_event_handler;
     c->write->handler = ngx_http_v3xy_redis_event_handler;
     c->read->log = rd->log;
@@ -878,6 +879,7 @@ ngx_http_v3xy_redis_cleanup(void *privdata)
         rd->conn = NULL;
     }
 
-    c->fd = (ngx_socket_t) -1;
+    /* nginx's slot for the fd goes back with the connection; hiredis closes */
     ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
 }
