@@ -405,7 +405,17 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     ctx->account.data = (u_char *) e->account.data;
     ctx->account.len = e->account.len;
 
-    /* the backend gets the account, and the key only if told so */
+    /*
+     * The backend gets the account (never one the client sent: it would
+     * speak for another account), and the key only if told so.
+     */
+
+    if (ngx_http_v3xy_remove_headers(r, (u_char *) "x-v3xy-account",
+                                     sizeof("x-v3xy-account") - 1)
+        == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (!vlcf->key_forward
         && ngx_http_v3xy_remove_key_headers(r) == NGX_ERROR)

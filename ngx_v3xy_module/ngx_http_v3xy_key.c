@@ -446,6 +446,20 @@ ngx_http_v3xy_drop_key_headers(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_v3xy_remove_key_headers(ngx_http_request_t *r)
 {
+    return ngx_http_v3xy_remove_headers(r, (u_char *) NGX_HTTP_V3XY_KEY_LC,
+                                        NGX_HTTP_V3XY_KEY_LC_LEN);
+}
+
+
+/*
+ * Removes every header of this lower-case name from the request headers
+ * (nginx lists cannot drop an element: the list is built again); returns
+ * how many a client sent, or NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_v3xy_remove_headers(ngx_http_request_t *r, u_char *lc, size_t len)
+{
     ngx_int_t         dropped;
     ngx_uint_t        i;
     ngx_list_t        old;
@@ -477,9 +491,7 @@ ngx_http_v3xy_remove_key_headers(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (h[i].key.len == NGX_HTTP_V3XY_KEY_LC_LEN
-            && ngx_strncmp(h[i].lowcase_key, NGX_HTTP_V3XY_KEY_LC,
-                           NGX_HTTP_V3XY_KEY_LC_LEN) == 0)
+        if (h[i].key.len == len && ngx_strncmp(h[i].lowcase_key, lc, len) == 0)
         {
             /* ours, from before an internal redirect, goes silently */
 

@@ -160,6 +160,8 @@ ngx_int_t ngx_http_v3xy_inject_key(ngx_http_request_t *r,
     ngx_http_v3xy_key_t *key, ngx_http_v3xy_headers_t *hs);
 ngx_int_t ngx_http_v3xy_key_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_v3xy_remove_key_headers(ngx_http_request_t *r);
+ngx_int_t ngx_http_v3xy_remove_headers(ngx_http_request_t *r, u_char *lc,
+    size_t len);
 
 char *ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -281,3 +281,14 @@ v3xy_dev_Sidecar_and_Gateway_00000000
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*v3xy_key_store and v3xy_api_key_file cannot both apply/
+
+
+
+=== TEST 19: a client cannot speak for another account: its X-V3XY-Account is dropped
+--- request
+GET /v1/developer/payment-status?payment_ref=cp_1
+--- more_headers eval
+"X-V3XY-API-Key: $::Read\nX-V3XY-Account: acct_victim\nx-v3xy-account: acct_victim2"
+--- error_code: 200
+--- response_body_filters eval: $::Account
+--- response_body eval: "X-V3XY-Account: acct_2002\r\n"
