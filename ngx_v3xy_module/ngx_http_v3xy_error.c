@@ -99,18 +99,64 @@ ngx_http_v3xy_error_code(ngx_http_v3xy_err_e err)
 }
 
 
-ngx_http_v3xy_ctx_t *
-ngx_http_v3xy_get_ctx(ngx_http_request_t *r)
+/*
+ * The request's context survives internal redirects (try_files, error_page,
+ * named locations clear modules' contexts): a key checked, a body verified,
+ * a limit counted stay done, as the realip module keeps its address.  A
+ * pool cleanup that does nothing holds the pointer.
+ */
+
+static void
+ngx_http_v3xy_ctx_cleanup(void *data)
 {
+}
+
+
+ngx_http_v3xy_ctx_t *
+ngx_http_v3xy_find_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
     ngx_http_v3xy_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+
+    if (ctx || !r->internal) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_v3xy_ctx_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_v3xy_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_http_v3xy_ctx_t *
+ngx_http_v3xy_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_v3xy_ctx_t  *ctx;
+
+    ctx = ngx_http_v3xy_find_ctx(r);
 
     if (ctx == NULL) {
         ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_v3xy_ctx_t));
         if (ctx == NULL) {
             return NULL;
         }
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_http_v3xy_ctx_cleanup;
+        cln->data = ctx;
 
         ngx_http_set_ctx(r, ctx, ngx_http_v3xy_module);
     }

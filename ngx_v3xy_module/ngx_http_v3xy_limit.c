@@ -1066,7 +1066,7 @@ ngx_http_v3xy_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+    ctx = ngx_http_v3xy_find_ctx(r);
 
     if (ctx == NULL) {
         return ngx_http_next_header_filter(r);

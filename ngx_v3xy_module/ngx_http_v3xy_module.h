@@ -145,6 +145,7 @@ typedef struct {
 ngx_int_t ngx_http_v3xy_access_handler(ngx_http_request_t *r);
 
 ngx_http_v3xy_ctx_t *ngx_http_v3xy_get_ctx(ngx_http_request_t *r);
+ngx_http_v3xy_ctx_t *ngx_http_v3xy_find_ctx(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_v3xy_refuse(ngx_http_request_t *r,
     ngx_http_v3xy_err_e err);

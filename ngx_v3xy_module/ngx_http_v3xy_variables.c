@@ -90,7 +90,7 @@ ngx_http_v3xy_key_id_variable(ngx_http_request_t *r,
 
     /* the gateway's presented key, or the sidecar's own */
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+    ctx = ngx_http_v3xy_find_ctx(r);
 
     if (ctx && ctx->key_id.len) {
         v->len = ctx->key_id.len;
@@ -123,7 +123,7 @@ ngx_http_v3xy_error_code_variable(ngx_http_request_t *r,
     ngx_str_t            *code;
     ngx_http_v3xy_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+    ctx = ngx_http_v3xy_find_ctx(r);
 
     if (ctx == NULL || ctx->error == NGX_HTTP_V3XY_ERR_NONE) {
         v->not_found = 1;
@@ -149,7 +149,7 @@ ngx_http_v3xy_limit_remaining_variable(ngx_http_request_t *r,
     u_char               *p;
     ngx_http_v3xy_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+    ctx = ngx_http_v3xy_find_ctx(r);
 
     if (ctx == NULL || ctx->limit_zone == NULL) {
         v->not_found = 1;
@@ -180,7 +180,7 @@ ngx_http_v3xy_webhook_status_variable(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t  *vlcf;
 
     vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+    ctx = ngx_http_v3xy_find_ctx(r);
 
     if (vlcf->webhook_secrets == NULL || ctx == NULL) {
         v->not_found = 1;
@@ -220,7 +220,7 @@ ngx_http_v3xy_ctx_str_variable(ngx_http_request_t *r,
     ngx_str_t            *s;
     ngx_http_v3xy_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
+    ctx = ngx_http_v3xy_find_ctx(r);
 
     if (ctx == NULL) {
         v->not_found = 1;

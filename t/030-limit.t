@@ -341,3 +341,24 @@ qr/\[emerg\] .*invalid burst "burst=0"/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid size "size=1k"/
+
+
+
+=== TEST 20: an internal redirect does not count the request twice
+--- config
+    location /v1/ {
+        v3xy_limit create;
+        try_files /nonexistent @app;
+    }
+
+    location @app {
+        v3xy_limit create;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /v1/a
+--- more_headers
+X-Merchant: m20
+--- error_code: 200
+--- response_headers
+RateLimit: "create";r=2;t=60

@@ -442,3 +442,25 @@ qr/\[emerg\] .*v3xy_webhook_secret_file: cannot open "\/nonexistent\/whsec"/
 [("X-V3XY-Signature: " . main::sig(main::body(24))) x 3]
 --- error_code eval
 [502, 200, 409]
+
+
+
+=== TEST 25: after an internal redirect the delivery stays verified and is not taken for its own replay
+--- config
+    location = /webhooks/v3xy {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
+        try_files /nonexistent @deliver;
+    }
+
+    location @deliver {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        v3xy_webhook_tolerance 30m;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["POST /webhooks/v3xy\n" . main::body(25), "POST /webhooks/v3xy\n" . main::body(25)]
+--- more_headers eval
+[("X-V3XY-Signature: " . main::sig(main::body(25))) x 2]
+--- error_code eval
+[200, 409]

@@ -292,3 +292,24 @@ GET /v1/developer/payment-status?payment_ref=cp_1
 --- error_code: 200
 --- response_body_filters eval: $::Account
 --- response_body eval: "X-V3XY-Account: acct_2002\r\n"
+
+
+
+=== TEST 20: after an internal redirect (try_files to a named location) the key stays checked, once
+--- config
+    v3xy_key_store file=$TEST_NGINX_KEY_STORE;
+
+    location /v1/ {
+        try_files /nonexistent @gateway;
+    }
+
+    location @gateway {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /v1/developer/payment-status?payment_ref=cp_1
+--- more_headers eval
+"X-V3XY-API-Key: $::Read"
+--- error_code: 200
+--- response_body_filters eval: $::Account
+--- response_body eval: "X-V3XY-Account: acct_2002\r\n"
