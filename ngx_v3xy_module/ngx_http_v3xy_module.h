@@ -124,6 +124,7 @@ typedef struct {
     ngx_uint_t                 body_state;
     ngx_str_t                  body_email; /* $v3xy_body_email */
 
+    ngx_uint_t                 webhook_fresh;  /* timestamp checked */
     ngx_uint_t                 webhook_ok;
     ngx_str_t                  webhook_signature;  /* the v1 that matched */
 

@@ -166,13 +166,18 @@ ngx_http_v3xy_webhook_header(ngx_http_request_t *r,
                                       v3xy_sig_status_text(status));
     }
 
-    if (!v3xy_sig_timestamp_ok(sig->t, (uint64_t) ngx_time(),
-                               (uint64_t) vlcf->webhook_tolerance))
+    /* judged on arrival: a slow upload does not make a delivery stale */
+
+    if (!ctx->webhook_fresh
+        && !v3xy_sig_timestamp_ok(sig->t, (uint64_t) ngx_time(),
+                                  (uint64_t) vlcf->webhook_tolerance))
     {
         return ngx_http_v3xy_webhook_refuse(r, ctx,
                                       NGX_HTTP_V3XY_ERR_WEBHOOK_STALE,
                                       "timestamp out of tolerance");
     }
+
+    ctx->webhook_fresh = 1;
 
     return NGX_OK;
 }
