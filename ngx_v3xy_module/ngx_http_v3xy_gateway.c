@@ -41,6 +41,7 @@ static ngx_int_t ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r,
 
 static ngx_str_t  ngx_http_v3xy_account_header = ngx_string("X-V3XY-Account");
 static ngx_str_t  ngx_http_v3xy_no_key = ngx_string("-");
+static ngx_uint_t  ngx_http_v3xy_account_hash;
 
 
 char *
@@ -348,16 +349,19 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
     key = &hs->key_header->value;
 
+    /* one SHA-256: the store's digest and the fingerprint for the logs */
+
+    if (SHA256(key->data, key->len, digest) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     key_id.data = ngx_pnalloc(r->pool, V3XY_KEY_ID_LEN);
     if (key_id.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     key_id.len = V3XY_KEY_ID_LEN;
-
-    if (v3xy_key_id(key->data, key->len, key_id.data) != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    v3xy_key_id_from_digest(digest, key_id.data);
 
     if (hs->key_headers > 1) {
         return ngx_http_v3xy_gateway_refuse(r,
@@ -370,10 +374,6 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
         return ngx_http_v3xy_gateway_refuse(r,
                                          NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
                                          "not of the key's form", &key_id);
-    }
-
-    if (SHA256(key->data, key->len, digest) == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     e = ngx_http_v3xy_key_store_find(vlcf->key_store, digest);
@@ -428,9 +428,14 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ngx_http_v3xy_account_hash == 0) {
+        ngx_http_v3xy_account_hash = ngx_hash_key((u_char *) "x-v3xy-account",
+                                               sizeof("x-v3xy-account") - 1);
+    }
+
     h->key = ngx_http_v3xy_account_header;
     h->lowcase_key = (u_char *) "x-v3xy-account";
-    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+    h->hash = ngx_http_v3xy_account_hash;
     h->value = ctx->account;
 #if (nginx_version >= 1023000)
     h->next = NULL;

@@ -378,6 +378,23 @@ ngx_http_v3xy_zone_new(ngx_conf_t *cf, ngx_str_t *name, v3xy_rate_t *rate,
                     zone->rate.window_ms / 1000);
     zone->policy.len = p - zone->policy.data;
 
+    p = ngx_pnalloc(cf->pool, 3 * NGX_INT64_LEN);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    zone->args[0].data = p;
+    p = ngx_sprintf(p, "%uL", zone->rate.limit);
+    zone->args[0].len = p - zone->args[0].data;
+
+    zone->args[1].data = p;
+    p = ngx_sprintf(p, "%uL", zone->rate.window_ms);
+    zone->args[1].len = p - zone->args[1].data;
+
+    zone->args[2].data = p;
+    p = ngx_sprintf(p, "%uL", zone->rate.burst);
+    zone->args[2].len = p - zone->args[2].data;
+
     return zone;
 }
 
@@ -755,22 +772,9 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
         p = ngx_sprintf(p, "v3xy:{%V:%V}", &zone->name, &lctx->items[i].key);
         args[i].len = p - args[i].data;
 
-        p = ngx_pnalloc(r->pool, 3 * NGX_INT64_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        args[n + 3 * i].data = p;
-        p = ngx_sprintf(p, "%uL", zone->rate.limit);
-        args[n + 3 * i].len = p - args[n + 3 * i].data;
-
-        args[n + 3 * i + 1].data = p;
-        p = ngx_sprintf(p, "%uL", zone->rate.window_ms);
-        args[n + 3 * i + 1].len = p - args[n + 3 * i + 1].data;
-
-        args[n + 3 * i + 2].data = p;
-        p = ngx_sprintf(p, "%uL", zone->rate.burst);
-        args[n + 3 * i + 2].len = p - args[n + 3 * i + 2].data;
+        args[n + 3 * i] = zone->args[0];
+        args[n + 3 * i + 1] = zone->args[1];
+        args[n + 3 * i + 2] = zone->args[2];
     }
 
     lctx->cmd = ngx_http_v3xy_redis_eval(&vmcf->limit_script, n, args, 4 * n,

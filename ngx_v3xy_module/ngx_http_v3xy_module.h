@@ -73,6 +73,8 @@ typedef struct {
     v3xy_rate_t                rate;
     ngx_shm_zone_t            *shm_zone;
     ngx_str_t                  policy;     /* RateLimit-Policy value */
+    ngx_str_t                  args[3];    /* limit, window, burst: for
+                                              the Redis script */
     unsigned                   body_email:1;  /* key uses the body */
     unsigned                   replay:1;      /* the webhook replay guard */
 } ngx_http_v3xy_zone_t;

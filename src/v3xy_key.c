@@ -109,12 +109,22 @@ v3xy_key_trim(const unsigned char *p, size_t len)
 int
 v3xy_key_id(const unsigned char *key, size_t len, unsigned char *out)
 {
-    size_t         i;
     unsigned char  md[SHA256_DIGEST_LENGTH];
 
     if (SHA256(key, len, md) == NULL) {
         return -1;
     }
+
+    v3xy_key_id_from_digest(md, out);
+
+    return 0;
+}
+
+
+void
+v3xy_key_id_from_digest(const unsigned char *md, unsigned char *out)
+{
+    size_t  i;
 
     memcpy(out, V3XY_KEY_PREFIX "...", V3XY_KEY_PREFIX_LEN + 3);
     out += V3XY_KEY_PREFIX_LEN + 3;
@@ -123,6 +133,4 @@ v3xy_key_id(const unsigned char *key, size_t len, unsigned char *out)
         *out++ = v3xy_hex[md[i] >> 4];
         *out++ = v3xy_hex[md[i] & 0x0f];
     }
-
-    return 0;
 }

@@ -56,4 +56,7 @@ size_t v3xy_key_trim(const unsigned char *p, size_t len);
  */
 int v3xy_key_id(const unsigned char *key, size_t len, unsigned char *out);
 
+/* The same from the key's SHA-256 (32 bytes), for callers that have it. */
+void v3xy_key_id_from_digest(const unsigned char *digest, unsigned char *out);
+
 #endif /* V3XY_KEY_H */

@@ -9,6 +9,8 @@
 
 #include "v3xy_test.h"
 
+#include <openssl/sha.h>
+
 #include "v3xy_key.h"
 
 
@@ -657,6 +659,24 @@ key_id_covers_the_whole_key(void **state)
 }
 
 
+
+static void
+key_id_from_digest_is_key_id(void **state)
+{
+    unsigned char        a[V3XY_KEY_ID_LEN], b[V3XY_KEY_ID_LEN];
+    unsigned char        md[SHA256_DIGEST_LENGTH];
+    static const char    key[] = "v3xy_dev_FromDigest_0123456789abcdef";
+
+    (void) state;
+
+    assert_int_equal(v3xy_key_id((const unsigned char *) key,
+                                 sizeof(key) - 1, a), 0);
+    SHA256((const unsigned char *) key, sizeof(key) - 1, md);
+    v3xy_key_id_from_digest(md, b);
+
+    assert_memory_equal(a, b, V3XY_KEY_ID_LEN);
+}
+
 int
 main(void)
 {
@@ -696,7 +716,8 @@ main(void)
         cmocka_unit_test(key_id_of_256_char_secret_matches_sha256),
         cmocka_unit_test(key_id_writes_exactly_key_id_len_bytes),
         cmocka_unit_test(key_id_does_not_contain_the_secret),
-        cmocka_unit_test(key_id_covers_the_whole_key)
+        cmocka_unit_test(key_id_covers_the_whole_key),
+        cmocka_unit_test(key_id_from_digest_is_key_id)
     };
 
     return cmocka_run_group_tests_name("v3xy_key", tests, NULL, NULL);
