@@ -67,7 +67,8 @@ run: module
 
 $(BUILD)/tests/%: tests/%.c $(CORE_SRCS) $(CORE_HDRS) tests/v3xy_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_FLAGS) -o $@ $< $(CORE_SRCS) -lcmocka -ljansson -lcrypto
+	$(CC) $(UNIT_FLAGS) -pthread -o $@ $< $(CORE_SRCS) -lcmocka -ljansson \
+	    -lcrypto
 
 test-unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done

@@ -89,6 +89,19 @@ static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
     { NGX_HTTP_BAD_REQUEST,
       ngx_string("credentials_mixed"),
       ngx_string("Send a developer key or a session token, not both.") },
+
+    /* NGX_HTTP_V3XY_ERR_UPSTREAM_UNAVAILABLE */
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("upstream_unavailable"),
+      ngx_string("The API is unreachable on both the primary and the "
+                 "backup base URL; try again shortly.") },
+
+    /* NGX_HTTP_V3XY_ERR_UPSTREAM_UNANSWERED */
+    { NGX_HTTP_BAD_GATEWAY,
+      ngx_string("upstream_unanswered"),
+      ngx_string("The API took the request but did not answer; it was not "
+                 "sent again because it may have been processed: check "
+                 "with its external_id before retrying.") },
 };
 
 

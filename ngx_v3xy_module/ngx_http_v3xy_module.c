@@ -119,6 +119,13 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       offsetof(ngx_http_v3xy_loc_conf_t, key_forward),
       NULL },
 
+    { ngx_string("v3xy_backup"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_v3xy_backup,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -175,6 +182,12 @@ ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    /* its header filter goes first: it may drop a response */
+
+    if (ngx_http_v3xy_failover_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     /*
@@ -208,6 +221,9 @@ ngx_http_v3xy_create_main_conf(ngx_conf_t *cf)
         != NGX_OK
         || ngx_array_init(&conf->replay_zones, cf->pool, 1,
                           sizeof(ngx_http_v3xy_zone_t *))
+           != NGX_OK
+        || ngx_array_init(&conf->backups, cf->pool, 1,
+                          sizeof(ngx_http_v3xy_backup_t *))
            != NGX_OK)
     {
         return NULL;
@@ -237,6 +253,7 @@ ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
     conf->key_store = NGX_CONF_UNSET_PTR;
     conf->scopes = NGX_CONF_UNSET_PTR;
     conf->key_forward = NGX_CONF_UNSET;
+    conf->backup = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -263,6 +280,11 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->key_store, prev->key_store, NULL);
     ngx_conf_merge_ptr_value(conf->scopes, prev->scopes, NULL);
     ngx_conf_merge_value(conf->key_forward, prev->key_forward, 0);
+
+    /* not inherited: it belongs to the location of its proxy_pass */
+    if (conf->backup == NGX_CONF_UNSET_PTR) {
+        conf->backup = NULL;
+    }
 
     if (conf->key_store && conf->api_key) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

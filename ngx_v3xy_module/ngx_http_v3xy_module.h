@@ -12,6 +12,7 @@
  *   ngx_http_v3xy_body.c      the request body, read without blocking
  *   ngx_http_v3xy_webhook.c   inbound webhook signatures
  *   ngx_http_v3xy_gateway.c   developer keys checked against a key store
+ *   ngx_http_v3xy_failover.c  the backup base URL and its circuit breaker
  */
 
 #ifndef _NGX_HTTP_V3XY_MODULE_H_INCLUDED_
@@ -36,6 +37,21 @@
 #define NGX_HTTP_V3XY_BODY_READING    1
 #define NGX_HTTP_V3XY_BODY_DONE       2
 
+/* where the request went: $v3xy_upstream */
+#define NGX_HTTP_V3XY_UPSTREAM_NONE     0
+#define NGX_HTTP_V3XY_UPSTREAM_PRIMARY  1
+#define NGX_HTTP_V3XY_UPSTREAM_BACKUP   2
+
+/* why it went to the backup: $v3xy_failover (failover.c has the names) */
+#define NGX_HTTP_V3XY_FAILOVER_NONE     0
+#define NGX_HTTP_V3XY_FAILOVER_CONNECT  1
+#define NGX_HTTP_V3XY_FAILOVER_TIMEOUT  2
+#define NGX_HTTP_V3XY_FAILOVER_ERROR    3
+#define NGX_HTTP_V3XY_FAILOVER_502      4
+#define NGX_HTTP_V3XY_FAILOVER_503      5
+#define NGX_HTTP_V3XY_FAILOVER_504      6
+#define NGX_HTTP_V3XY_FAILOVER_BREAKER  7
+
 
 /* indexes into the table of refusals in ngx_http_v3xy_error.c */
 typedef enum {
@@ -53,6 +69,8 @@ typedef enum {
     NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
     NGX_HTTP_V3XY_ERR_API_KEY_SCOPE,
     NGX_HTTP_V3XY_ERR_CREDENTIALS_MIXED,
+    NGX_HTTP_V3XY_ERR_UPSTREAM_UNAVAILABLE,
+    NGX_HTTP_V3XY_ERR_UPSTREAM_UNANSWERED,
     NGX_HTTP_V3XY_ERR_LAST
 } ngx_http_v3xy_err_e;
 
@@ -64,6 +82,24 @@ typedef struct {
 
 
 typedef struct ngx_http_v3xy_key_store_s  ngx_http_v3xy_key_store_t;
+
+
+/* v3xy_backup: what one directive built */
+typedef struct {
+    ngx_str_t                  url;
+    ngx_str_t                  host;       /* Host and SNI of the backup */
+    ngx_str_t                  name;       /* "@v3xy_backup_N" */
+    ngx_uint_t                 index;      /* its breaker */
+    ngx_uint_t                 fails;      /* fails=, 0: no breaker */
+    ngx_msec_t                 cooldown;   /* cooldown= */
+    ngx_uint_t                 non_idempotent;
+    ngx_shm_zone_t            *zone;       /* the breakers */
+    ngx_http_core_loc_conf_t  *primary;    /* the location of proxy_pass */
+    ngx_http_core_loc_conf_t  *backup;     /* the location built inside */
+    ngx_http_core_loc_conf_t  *named;      /* the named one leading there */
+    ngx_str_t                  file;       /* where it was written */
+    ngx_uint_t                 line;
+} ngx_http_v3xy_backup_t;
 
 
 /* v3xy_limit_zone */
@@ -85,6 +121,8 @@ typedef struct {
     ngx_array_t                 zones;     /* of ngx_http_v3xy_zone_t * */
     ngx_array_t                 replay_zones;  /* one per tolerance */
     ngx_http_v3xy_redis_script_t limit_script;
+    ngx_array_t                 backups;   /* ngx_http_v3xy_backup_t * */
+    ngx_shm_zone_t             *breaker_zone;
 } ngx_http_v3xy_main_conf_t;
 
 
@@ -103,6 +141,9 @@ typedef struct {
     ngx_http_v3xy_key_store_t *key_store;  /* v3xy_key_store, or NULL */
     ngx_array_t               *scopes;     /* v3xy_scope: v3xy_ks_str_t */
     ngx_flag_t                 key_forward;
+
+    ngx_http_v3xy_backup_t    *backup;     /* v3xy_backup, or NULL */
+    ngx_uint_t                 backup_child;  /* the backup's location */
 } ngx_http_v3xy_loc_conf_t;
 
 
@@ -132,6 +173,11 @@ typedef struct {
 
     ngx_str_t                  key_id;     /* gateway: the presented key's */
     ngx_str_t                  account;    /* and its account */
+
+    ngx_uint_t                 upstream;   /* NGX_HTTP_V3XY_UPSTREAM_* */
+    ngx_uint_t                 failover;   /* NGX_HTTP_V3XY_FAILOVER_* */
+    unsigned                   probe:1;    /* probes for the breaker */
+    unsigned                   backup_failed:1;
 } ngx_http_v3xy_ctx_t;
 
 
@@ -200,6 +246,13 @@ ngx_int_t ngx_http_v3xy_body_email(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t *ctx);
 ngx_int_t ngx_http_v3xy_limit(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
+
+char *ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_v3xy_failover_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_v3xy_failover(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
+ngx_str_t *ngx_http_v3xy_failover_var(ngx_http_request_t *r,
+    ngx_uint_t which);
 
 
 extern ngx_module_t  ngx_http_v3xy_module;

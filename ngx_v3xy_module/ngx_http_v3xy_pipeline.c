@@ -18,7 +18,11 @@
  *      Redis round trip (or in shared memory): 429 rate_limited, 409
  *      webhook_replayed;
  *   6. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
- *      the key of v3xy_api_key_file.
+ *      the key of v3xy_api_key_file;
+ *   7. failover: where v3xy_backup applies, the breaker may send the
+ *      request straight to the backup, the body is read whole so that it
+ *      can go twice; in the backup's location, the failover is judged
+ *      (or both have failed: 503 upstream_unavailable).
  *
  * Steps that wait (the body, Redis) return NGX_DONE or NGX_AGAIN; nginx
  * calls the handler again when they are done, and each step remembers in
@@ -42,7 +46,8 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
     vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
 
     if (vlcf->api_key == NULL && vlcf->decide == NULL
-        && vlcf->webhook_secrets == NULL && vlcf->key_store == NULL)
+        && vlcf->webhook_secrets == NULL && vlcf->key_store == NULL
+        && vlcf->backup == NULL)
     {
         return NGX_DECLINED;
     }
@@ -64,7 +69,11 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN);
     }
 
-    if (vlcf->webhook_secrets || vlcf->decide || vlcf->key_store) {
+    ctx = NULL;
+
+    if (vlcf->webhook_secrets || vlcf->decide || vlcf->key_store
+        || vlcf->backup)
+    {
         ctx = ngx_http_v3xy_get_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -127,6 +136,12 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         && ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* 7. failover */
+
+    if (vlcf->backup) {
+        return ngx_http_v3xy_failover(r, vlcf, ctx);
     }
 
     return NGX_DECLINED;

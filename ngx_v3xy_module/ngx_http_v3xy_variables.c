@@ -23,6 +23,8 @@ static ngx_int_t ngx_http_v3xy_webhook_status_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_v3xy_ctx_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_v3xy_failover_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
@@ -56,6 +58,14 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
     { ngx_string("v3xy_account"), NULL,
       ngx_http_v3xy_ctx_str_variable,
       offsetof(ngx_http_v3xy_ctx_t, account),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_upstream"), NULL,
+      ngx_http_v3xy_failover_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_failover"), NULL,
+      ngx_http_v3xy_failover_variable, 1,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -238,6 +248,31 @@ ngx_http_v3xy_ctx_str_variable(ngx_http_request_t *r,
     v->data = s->data;
     v->valid = 1;
     v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $v3xy_upstream: primary | backup; $v3xy_failover: why the backup */
+
+static ngx_int_t
+ngx_http_v3xy_failover_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t  *s;
+
+    s = ngx_http_v3xy_failover_var(r, data);
+
+    if (s == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
     v->not_found = 0;
 
     return NGX_OK;

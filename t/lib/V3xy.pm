@@ -14,7 +14,8 @@ use POSIX ();
 
 our @EXPORT_OK = qw(key_file start_echo header_lines start_redis stop_redis
                     redis free_port http_get wait_ready wait_log
-                    redis_ready_block);
+                    redis_ready_block test_certs start_mute
+                    start_blackhole http_req);
 
 my $dir = tempdir('v3xy-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
@@ -102,6 +103,127 @@ sub free_port {
     my $port = $s->sockport;
     close $s;
     return $port;
+}
+
+# test_certs(NAME ...): a test CA and, for each NAME, a certificate for
+# that DNS name signed by it, made with the openssl command.  Returns the
+# directory: ca.crt, NAME.crt, NAME.key.  Sets $ENV{TEST_NGINX_CERTS}.
+sub test_certs {
+    my (@names) = @_;
+    my $d = "$dir/certs";
+
+    mkdir $d or die "$d: $!";
+
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+            '-subj', '/CN=v3xy test CA', '-keyout', "$d/ca.key",
+            '-out', "$d/ca.crt");
+
+    for my $n (@names) {
+        openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', "/CN=$n",
+                '-keyout', "$d/$n.key", '-out', "$d/$n.csr");
+
+        open my $fh, '>', "$d/$n.ext" or die "$d/$n.ext: $!";
+        print $fh "subjectAltName=DNS:$n\n";
+        close $fh;
+
+        openssl('x509', '-req', '-in', "$d/$n.csr", '-CA', "$d/ca.crt",
+                '-CAkey', "$d/ca.key", '-CAcreateserial', '-days', '2',
+                '-extfile', "$d/$n.ext", '-out', "$d/$n.crt");
+    }
+
+    $ENV{TEST_NGINX_CERTS} = $d;
+    return $d;
+}
+
+sub openssl {
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        exec 'openssl', @_ or POSIX::_exit(127);
+    }
+
+    waitpid $pid, 0;
+    die "openssl @_: status $?\n" if $?;
+}
+
+# An upstream that accepts connections, reads what comes and never
+# answers (nginx's read timeout ends it).  Returns the port.
+sub start_mute {
+    my $srv = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
+                                    LocalPort => 0, Proto => 'tcp',
+                                    ReuseAddr => 1)
+        or die "mute server: $!";
+    my $port = $srv->sockport;
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        my @held;
+        while (my $c = $srv->accept) {
+            push @held, $c;    # held open, never answered
+        }
+        POSIX::_exit(0);
+    }
+
+    close $srv;
+    push @children, $pid;
+    return $port;
+}
+
+# A black hole on loopback: a listener that never accepts, its accept
+# queue filled by connections of our own, so that the kernel drops the
+# SYNs of anyone else and their connect() times out.  Returns the port.
+my @blackholes;
+
+sub start_blackhole {
+    my $srv = IO::Socket::INET->new(Listen => 0, LocalAddr => '127.0.0.1',
+                                    LocalPort => 0, Proto => 'tcp',
+                                    ReuseAddr => 1)
+        or die "black hole: $!";
+    my $port = $srv->sockport;
+    my @fill;
+
+    for (1 .. 8) {
+        my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Blocking => 0);
+        push @fill, $c if $c;
+    }
+
+    push @blackholes, $srv, @fill;
+    return $port;
+}
+
+# http_req(METHOD, PATH, BODY, HEADER => VALUE ...): one HTTP/1.0 request
+# to the nginx under test, for --- init; returns (status, head, body).
+sub http_req {
+    my ($method, $path, $body, %h) = @_;
+    my $s;
+
+    for (1 .. 200) {
+        $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                   PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+            and last;
+        select undef, undef, undef, 0.05;
+    }
+
+    $s or die "http_req: $!";
+    binmode $s;
+    $body //= '';
+    my $req = "$method $path HTTP/1.0\r\nHost: localhost\r\n";
+    $req .= "Content-Length: " . length($body) . "\r\n" if length $body;
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    print $s "$req\r\n$body";
+    local $/;
+    my $resp = <$s> // '';
+    close $s;
+    my ($status) = $resp =~ m{\AHTTP/\d\.\d (\d+)};
+    my ($head, $rest) = $resp =~ /\A(.*?\r\n)\r\n(.*)\z/s;
+    return ($status // 0, $head // '', $rest // '');
 }
 
 # A real redis-server of Debian's on 127.0.0.1, no persistence; started

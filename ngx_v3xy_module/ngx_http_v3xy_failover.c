@@ -1,0 +1,915 @@
+/*
+ * ngx_http_v3xy_failover: the same request to the backup base URL when the
+ * primary is unreachable or answers 502, 503 or 504, with a circuit
+ * breaker in shared memory.
+ *
+ * "v3xy_backup URL" builds, at configuration time, what a user would
+ * otherwise write by hand:
+ *
+ *   - a location inside the primary's (like limit_except's block, so that
+ *     it inherits every proxy_* setting of the primary: certificates,
+ *     timeouts, headers) holding "proxy_pass URL", "proxy_ssl_server_name
+ *     on" and "proxy_ssl_name" with the backup's host: Host, SNI and the
+ *     certificate check are the backup's;
+ *   - a named location "@v3xy_backup_N" in the server that leads to it;
+ *   - "error_page 502 503 504 = @v3xy_backup_N" in front of the primary's
+ *     own error pages, and the same in the backup's location, which leads
+ *     back to that location once more, where the module answers 503
+ *     upstream_unavailable.
+ *
+ * How a failure reaches the error page: a connect failure, a timeout or a
+ * broken response ends the upstream with 502 or 504, which nginx sends
+ * through its error pages.  A 502, 503 or 504 that the primary answers
+ * itself is seen by the header filter here, which drops the response's
+ * headers and hands nginx the status instead, before anything is sent:
+ * the same way.  Any other status passes untouched.
+ *
+ * The request keeps its method, URI, headers and body: the body is read
+ * whole in the access phase (it may spill to a temporary file) before the
+ * primary gets it, so that it can be sent again.  A non-idempotent request
+ * (POST, PATCH, LOCK) that the primary took and then did not answer
+ * (timeout, broken connection) is not sent again unless the directive
+ * says "non_idempotent": it may have been processed.
+ */
+
+#include "ngx_http_v3xy_module.h"
+#include "v3xy_breaker.h"
+
+
+#define NGX_HTTP_V3XY_BACKUPS_MAX   256
+#define NGX_HTTP_V3XY_BREAKER_ZONE  (64 * 1024)
+
+
+static ngx_int_t ngx_http_v3xy_failover_jump(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b);
+static ngx_int_t ngx_http_v3xy_failover_reason(ngx_http_request_t *r,
+    ngx_http_v3xy_ctx_t *ctx);
+static v3xy_breaker_t *ngx_http_v3xy_breaker(ngx_http_v3xy_backup_t *b);
+static void ngx_http_v3xy_breaker_failed(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx);
+static ngx_int_t ngx_http_v3xy_failover_header_filter(ngx_http_request_t *r);
+static void ngx_http_v3xy_clean_header(ngx_http_request_t *r);
+static void **ngx_http_v3xy_create_loc_confs(ngx_conf_t *cf);
+static char *ngx_http_v3xy_conf_string(ngx_conf_t *cf, ngx_str_t *text);
+static ngx_int_t ngx_http_v3xy_error_pages(ngx_conf_t *cf,
+    ngx_http_core_loc_conf_t *clcf, ngx_http_v3xy_backup_t *b);
+static ngx_int_t ngx_http_v3xy_breaker_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+static ngx_str_t  ngx_http_v3xy_reasons[] = {
+    ngx_null_string,
+    ngx_string("connect"),
+    ngx_string("timeout"),
+    ngx_string("error"),
+    ngx_string("502"),
+    ngx_string("503"),
+    ngx_string("504"),
+    ngx_string("breaker_open"),
+};
+
+
+/* v3xy_backup URL [fails=N] [cooldown=TIME] [non_idempotent] */
+
+char *
+ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_v3xy_loc_conf_t  *vlcf = conf;
+
+    char                       *rv;
+    u_char                     *p;
+    void                      **loc_conf;
+    ngx_int_t                   n;
+    ngx_str_t                  *value, text, s, name;
+    ngx_url_t                   u;
+    ngx_uint_t                  i, https;
+    ngx_conf_t                  save;
+    ngx_http_conf_ctx_t        *ctx, *pctx;
+    ngx_http_v3xy_backup_t     *b, **bp;
+    ngx_http_core_srv_conf_t   *cscf;
+    ngx_http_core_loc_conf_t   *pclcf, *clcf, *nclcf, *sclcf;
+    ngx_http_v3xy_loc_conf_t   *blcf;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    if (vlcf->backup != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+    pclcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    b = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_backup_t));
+    if (b == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    b->url = value[1];
+    b->fails = 5;
+    b->cooldown = 30000;
+    b->file = cf->conf_file->file.name;
+    b->line = cf->conf_file->line;
+    b->primary = pclcf;
+
+    if (ngx_strncasecmp(b->url.data, (u_char *) "https://", 8) == 0) {
+        https = 1;
+        s.data = b->url.data + 8;
+        s.len = b->url.len - 8;
+
+    } else if (ngx_strncasecmp(b->url.data, (u_char *) "http://", 7) == 0) {
+        https = 0;
+        s.data = b->url.data + 7;
+        s.len = b->url.len - 7;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_backup: \"%V\" is not an http:// or "
+                           "https:// URL", &b->url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strlchr(b->url.data, b->url.data + b->url.len, '$') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_backup: \"%V\": variables are not "
+                           "supported", &b->url);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = s;
+    u.no_resolve = 1;
+    u.uri_part = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_backup: \"%V\": %s", &b->url,
+                           u.err ? u.err : "no host");
+        return NGX_CONF_ERROR;
+    }
+
+    b->host = u.host;
+
+    if (u.uri.len
+        && (pclcf->named
+#if (NGX_PCRE)
+            || pclcf->regex
+#endif
+           ))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_backup: \"%V\" has a URI part: not "
+                           "possible in a location given by a regular "
+                           "expression or in a named location", &b->url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (b->host.len > 2 && b->host.data[0] == '[') {
+        b->host.data++;
+        b->host.len -= 2;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "fails=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n == NGX_ERROR || n > 1000000) {
+                goto invalid;
+            }
+
+            b->fails = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "cooldown=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            n = ngx_parse_time(&s, 0);
+            if (n == NGX_ERROR || n < 1 || n > 24 * 3600 * 1000) {
+                goto invalid;
+            }
+
+            b->cooldown = n;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "non_idempotent") == 0) {
+            b->non_idempotent = 1;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (vmcf->backups.nelts >= NGX_HTTP_V3XY_BACKUPS_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_backup: more than %d in one configuration",
+                           NGX_HTTP_V3XY_BACKUPS_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    b->index = vmcf->backups.nelts;
+
+    bp = ngx_array_push(&vmcf->backups);
+    if (bp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *bp = b;
+
+    if (vmcf->breaker_zone == NULL) {
+        ngx_str_set(&name, "v3xy_breakers");
+
+        vmcf->breaker_zone = ngx_shared_memory_add(cf, &name,
+                                                 NGX_HTTP_V3XY_BREAKER_ZONE,
+                                                 &ngx_http_v3xy_module);
+        if (vmcf->breaker_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        vmcf->breaker_zone->init = ngx_http_v3xy_breaker_init_zone;
+    }
+
+    b->zone = vmcf->breaker_zone;
+
+    p = ngx_pnalloc(cf->pool, sizeof("@v3xy_backup_") - 1 + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    b->name.data = p;
+    b->name.len = ngx_sprintf(p, "@v3xy_backup_%ui", b->index) - p;
+
+    /*
+     * The backup's location: inside the primary's, as limit_except builds
+     * its block, so that it inherits the primary's settings.
+     */
+
+    loc_conf = ngx_http_v3xy_create_loc_confs(cf);
+    if (loc_conf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pctx = cf->ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_conf_ctx_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ctx->main_conf = pctx->main_conf;
+    ctx->srv_conf = pctx->srv_conf;
+    ctx->loc_conf = loc_conf;
+
+    clcf = loc_conf[ngx_http_core_module.ctx_index];
+    clcf->loc_conf = loc_conf;
+    clcf->name = pclcf->name;
+    clcf->noname = 1;
+
+    if (ngx_http_add_location(cf, &pclcf->locations, clcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    b->backup = clcf;
+
+    blcf = loc_conf[ngx_http_v3xy_module.ctx_index];
+    blcf->backup = b;
+    blcf->backup_child = 1;
+
+    /* proxy_pass judges a URI part by the kind of location it is in */
+
+    text.len = sizeof("proxy_pass ;\nproxy_ssl_server_name on;\n"
+                      "proxy_ssl_name \"\";\n") - 1
+               + b->url.len + b->host.len;
+
+    text.data = ngx_pnalloc(cf->pool, text.len);
+    if (text.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(text.data, "proxy_pass %V;\n", &b->url);
+
+    if (https) {
+        p = ngx_sprintf(p, "proxy_ssl_server_name on;\n"
+                           "proxy_ssl_name \"%V\";\n", &b->host);
+    }
+
+    text.len = p - text.data;
+
+    clcf->noname = 0;
+    clcf->named = pclcf->named;
+#if (NGX_PCRE)
+    clcf->regex = pclcf->regex;
+#endif
+
+    save = *cf;
+    cf->ctx = ctx;
+    cf->cmd_type = NGX_HTTP_LOC_CONF;
+
+    rv = ngx_http_v3xy_conf_string(cf, &text);
+
+    *cf = save;
+
+    clcf->noname = 1;
+    clcf->named = 0;
+#if (NGX_PCRE)
+    clcf->regex = NULL;
+#endif
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /*
+     * The named location that error pages lead to.  It gets configuration
+     * of its own to be merged like any location; after the merge it is
+     * pointed at the backup's (ngx_http_v3xy_failover_init()).
+     */
+
+    loc_conf = ngx_http_v3xy_create_loc_confs(cf);
+    if (loc_conf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    nclcf = loc_conf[ngx_http_core_module.ctx_index];
+    nclcf->loc_conf = loc_conf;
+    nclcf->name = b->name;
+    nclcf->named = 1;
+
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+    sclcf = cscf->ctx->loc_conf[ngx_http_core_module.ctx_index];
+
+    if (ngx_http_add_location(cf, &sclcf->locations, nclcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    b->named = nclcf;
+    vlcf->backup = b;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "v3xy_backup: invalid parameter \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* every HTTP module's configuration of one new location */
+
+static void **
+ngx_http_v3xy_create_loc_confs(ngx_conf_t *cf)
+{
+    void               *mconf, **loc_conf;
+    ngx_uint_t          i;
+    ngx_http_module_t  *module;
+
+    loc_conf = ngx_pcalloc(cf->pool, sizeof(void *) * ngx_http_max_module);
+    if (loc_conf == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (cf->cycle->modules[i]->type != NGX_HTTP_MODULE) {
+            continue;
+        }
+
+        module = cf->cycle->modules[i]->ctx;
+
+        if (module->create_loc_conf) {
+            mconf = module->create_loc_conf(cf);
+            if (mconf == NULL) {
+                return NULL;
+            }
+
+            loc_conf[cf->cycle->modules[i]->ctx_index] = mconf;
+        }
+    }
+
+    return loc_conf;
+}
+
+
+/*
+ * Parses directives from a string into cf->ctx, the way "nginx -g" does;
+ * errors point at the line of v3xy_backup.
+ */
+
+static char *
+ngx_http_v3xy_conf_string(ngx_conf_t *cf, ngx_str_t *text)
+{
+    char             *rv;
+    ngx_buf_t         b;
+    ngx_conf_file_t   conf_file, *saved;
+
+    ngx_memzero(&conf_file, sizeof(ngx_conf_file_t));
+    ngx_memzero(&b, sizeof(ngx_buf_t));
+
+    b.start = text->data;
+    b.pos = text->data;
+    b.last = text->data + text->len;
+    b.end = b.last;
+    b.temporary = 1;
+
+    saved = cf->conf_file;
+
+    conf_file.file.fd = NGX_INVALID_FILE;
+    conf_file.file.name = saved->file.name;
+    conf_file.line = saved->line;
+    conf_file.buffer = &b;
+
+    cf->conf_file = &conf_file;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    cf->conf_file = saved;
+
+    return rv;
+}
+
+
+/*
+ * After the merge: error pages of the primary and of the backup, the
+ * named location pointed at the backup's configuration, the header filter.
+ */
+
+ngx_int_t
+ngx_http_v3xy_failover_init(ngx_conf_t *cf)
+{
+    ngx_uint_t                  i;
+    ngx_http_v3xy_backup_t    **bp, *b;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    if (vmcf->backups.nelts == 0) {
+        return NGX_OK;
+    }
+
+    bp = vmcf->backups.elts;
+
+    for (i = 0; i < vmcf->backups.nelts; i++) {
+        b = bp[i];
+
+        if (b->primary->handler == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "v3xy_backup needs proxy_pass to the primary in "
+                          "the same location in %V:%ui",
+                          &b->file, b->line);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_v3xy_error_pages(cf, b->primary, b) != NGX_OK
+            || ngx_http_v3xy_error_pages(cf, b->backup, b) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        b->named->loc_conf = b->backup->loc_conf;
+    }
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_v3xy_failover_header_filter;
+
+    return NGX_OK;
+}
+
+
+/* "error_page 502 503 504 = @v3xy_backup_N" before the location's own */
+
+static ngx_int_t
+ngx_http_v3xy_error_pages(ngx_conf_t *cf, ngx_http_core_loc_conf_t *clcf,
+    ngx_http_v3xy_backup_t *b)
+{
+    ngx_uint_t            i;
+    ngx_array_t          *pages;
+    ngx_http_err_page_t  *ep, *old;
+
+    static ngx_int_t      statuses[] = {
+        NGX_HTTP_BAD_GATEWAY,
+        NGX_HTTP_SERVICE_UNAVAILABLE,
+        NGX_HTTP_GATEWAY_TIME_OUT
+    };
+
+    pages = ngx_array_create(cf->pool, 4, sizeof(ngx_http_err_page_t));
+    if (pages == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 3; i++) {
+        ep = ngx_array_push(pages);
+        if (ep == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(ep, sizeof(ngx_http_err_page_t));
+
+        ep->status = statuses[i];
+        ep->overwrite = 0;            /* "=": the backup's status */
+        ep->value.value = b->name;    /* a constant: no lengths */
+    }
+
+    if (clcf->error_pages) {
+        old = clcf->error_pages->elts;
+
+        for (i = 0; i < clcf->error_pages->nelts; i++) {
+            ep = ngx_array_push(pages);
+            if (ep == NULL) {
+                return NGX_ERROR;
+            }
+
+            *ep = old[i];
+        }
+    }
+
+    clcf->error_pages = pages;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The access-phase step, last of the pipeline.  In the primary's location:
+ * the breaker may send the request straight to the backup; otherwise the
+ * body is read whole and the request goes on to the primary.  In the
+ * backup's location (reached through the error page): the failover is
+ * judged and logged, or, the second time, both have failed.
+ */
+
+ngx_int_t
+ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
+    ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_int_t                rc;
+    v3xy_breaker_t          *br;
+    ngx_http_v3xy_backup_t  *b;
+
+    b = vlcf->backup;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    if (!vlcf->backup_child) {
+
+        if (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_NONE) {
+            br = ngx_http_v3xy_breaker(b);
+
+            switch (v3xy_breaker_route(br, ngx_current_msec, b->fails,
+                                       b->cooldown))
+            {
+            case V3XY_ROUTE_BACKUP:
+                ctx->upstream = NGX_HTTP_V3XY_UPSTREAM_PRIMARY;
+                ctx->failover = NGX_HTTP_V3XY_FAILOVER_BREAKER;
+
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "v3xy: breaker open: request goes straight "
+                              "to the backup %V", &b->url);
+
+                return ngx_http_v3xy_failover_jump(r, b);
+
+            case V3XY_ROUTE_PROBE:
+                ctx->probe = 1;
+
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "v3xy: breaker half-open: this request "
+                              "probes the primary");
+                break;
+
+            default: /* V3XY_ROUTE_PRIMARY */
+                break;
+            }
+
+            ctx->upstream = NGX_HTTP_V3XY_UPSTREAM_PRIMARY;
+        }
+
+        /* the body is read whole, so that it can be sent twice */
+
+        if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+            rc = ngx_http_v3xy_body_read(r, ctx);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
+        return NGX_DECLINED;
+    }
+
+    /* the backup's location */
+
+    if (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_BACKUP) {
+
+        if (ctx->backup_failed) {
+            return NGX_DECLINED;   /* a later internal redirect */
+        }
+
+        ctx->backup_failed = 1;
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "v3xy: upstream_unavailable: the backup %V failed too",
+                      &b->url);
+
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_UPSTREAM_UNAVAILABLE);
+    }
+
+    if (ctx->upstream != NGX_HTTP_V3XY_UPSTREAM_PRIMARY) {
+        /*
+         * An error page of the primary's location that no upstream caused
+         * (limit_req's 503, say): not a failover.
+         */
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    if (ctx->failover != NGX_HTTP_V3XY_FAILOVER_BREAKER) {
+
+        if (ctx->failover == NGX_HTTP_V3XY_FAILOVER_NONE) {
+            rc = ngx_http_v3xy_failover_reason(r, ctx);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
+        ngx_http_v3xy_breaker_failed(r, b, ctx);
+
+        if (!b->non_idempotent
+            && (ctx->failover == NGX_HTTP_V3XY_FAILOVER_TIMEOUT
+                || ctx->failover == NGX_HTTP_V3XY_FAILOVER_ERROR)
+            && r->upstream->request_sent
+            && (r->method & (NGX_HTTP_POST|NGX_HTTP_LOCK|NGX_HTTP_PATCH)))
+        {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "v3xy: upstream_unanswered: the primary took the "
+                          "%V request and did not answer (%V); not sent to "
+                          "the backup, it may have been processed",
+                          &r->method_name,
+                          &ngx_http_v3xy_reasons[ctx->failover]);
+
+            return ngx_http_v3xy_refuse(r,
+                                       NGX_HTTP_V3XY_ERR_UPSTREAM_UNANSWERED);
+        }
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "v3xy: failover to the backup %V: the primary failed "
+                      "(%V)", &b->url, &ngx_http_v3xy_reasons[ctx->failover]);
+    }
+
+    ctx->upstream = NGX_HTTP_V3XY_UPSTREAM_BACKUP;
+
+    /* the backup's failure needs the error page once more */
+    r->error_page = 0;
+
+    return NGX_DECLINED;
+}
+
+
+/* straight to the backup, from the primary's access phase */
+
+static ngx_int_t
+ngx_http_v3xy_failover_jump(ngx_http_request_t *r, ngx_http_v3xy_backup_t *b)
+{
+    (void) ngx_http_named_location(r, &b->name);
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+/* why the primary's upstream ended, when no header said it */
+
+static ngx_int_t
+ngx_http_v3xy_failover_reason(ngx_http_request_t *r,
+    ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_http_upstream_t        *u;
+    ngx_http_upstream_state_t  *st;
+
+    u = r->upstream;
+
+    if (u == NULL) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    st = u->state;
+
+    if (st == NULL || st->connect_time == (ngx_msec_t) -1) {
+        /* refused, connect timeout, TLS handshake, no address */
+        ctx->failover = NGX_HTTP_V3XY_FAILOVER_CONNECT;
+
+    } else if (st->status == NGX_HTTP_GATEWAY_TIME_OUT) {
+        ctx->failover = NGX_HTTP_V3XY_FAILOVER_TIMEOUT;
+
+    } else {
+        /* connection broken, or a response nginx could not read */
+        ctx->failover = NGX_HTTP_V3XY_FAILOVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static v3xy_breaker_t *
+ngx_http_v3xy_breaker(ngx_http_v3xy_backup_t *b)
+{
+    return (v3xy_breaker_t *) b->zone->data + b->index;
+}
+
+
+static void
+ngx_http_v3xy_breaker_failed(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx)
+{
+    v3xy_breaker_t  *br;
+
+    br = ngx_http_v3xy_breaker(b);
+
+    if (v3xy_breaker_failure(br, ctx->probe, ngx_current_msec, b->fails,
+                             b->cooldown))
+    {
+        if (ctx->probe) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "v3xy: breaker open again: the probe failed; "
+                          "requests go to the backup %V for %M ms",
+                          &b->url, b->cooldown);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "v3xy: breaker open: %ui consecutive failures of "
+                          "the primary; requests go to the backup %V for "
+                          "%M ms", b->fails, &b->url, b->cooldown);
+        }
+    }
+
+    ctx->probe = 0;
+}
+
+
+/*
+ * A response of the primary or of the backup.  502, 503 and 504 go to the
+ * error page (the backup's location, or upstream_unavailable) before any
+ * byte is sent; anything else tells the breaker that the primary answers.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_failover_header_filter(ngx_http_request_t *r)
+{
+    ngx_uint_t                 status;
+    v3xy_breaker_t            *br;
+    ngx_http_v3xy_ctx_t       *ctx;
+    ngx_http_v3xy_backup_t    *b;
+    ngx_http_v3xy_loc_conf_t  *vlcf;
+
+    if (r != r->main || r->upstream == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+    b = vlcf->backup;
+
+    if (b == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_v3xy_find_ctx(r);
+
+    if (ctx == NULL || ctx->error != NGX_HTTP_V3XY_ERR_NONE) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    status = r->headers_out.status;
+
+    if (status == NGX_HTTP_BAD_GATEWAY
+        || status == NGX_HTTP_SERVICE_UNAVAILABLE
+        || status == NGX_HTTP_GATEWAY_TIME_OUT)
+    {
+        if (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_PRIMARY
+            && ctx->failover == NGX_HTTP_V3XY_FAILOVER_NONE)
+        {
+            ctx->failover = (status == NGX_HTTP_BAD_GATEWAY)
+                            ? NGX_HTTP_V3XY_FAILOVER_502
+                            : (status == NGX_HTTP_SERVICE_UNAVAILABLE)
+                              ? NGX_HTTP_V3XY_FAILOVER_503
+                              : NGX_HTTP_V3XY_FAILOVER_504;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: upstream answered %ui: to the error page",
+                       status);
+
+        ngx_http_v3xy_clean_header(r);
+
+        return status;
+    }
+
+    if (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_PRIMARY) {
+        br = ngx_http_v3xy_breaker(b);
+
+        if (v3xy_breaker_success(br, ctx->probe)) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "v3xy: breaker closed: the probe found the "
+                          "primary answering again");
+        }
+
+        ctx->probe = 0;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/* the response's headers dropped, as nginx does for an error page */
+
+static void
+ngx_http_v3xy_clean_header(ngx_http_request_t *r)
+{
+    ngx_memzero(&r->headers_out.status,
+                sizeof(ngx_http_headers_out_t)
+                    - offsetof(ngx_http_headers_out_t, status));
+
+    r->headers_out.headers.part.nelts = 0;
+    r->headers_out.headers.part.next = NULL;
+    r->headers_out.headers.last = &r->headers_out.headers.part;
+
+    r->headers_out.trailers.part.nelts = 0;
+    r->headers_out.trailers.part.next = NULL;
+    r->headers_out.trailers.last = &r->headers_out.trailers.part;
+
+    r->headers_out.content_length_n = -1;
+    r->headers_out.last_modified_time = -1;
+}
+
+
+/* $v3xy_upstream, $v3xy_failover */
+
+ngx_str_t *
+ngx_http_v3xy_failover_var(ngx_http_request_t *r, ngx_uint_t which)
+{
+    ngx_http_v3xy_ctx_t  *ctx;
+
+    static ngx_str_t  primary = ngx_string("primary");
+    static ngx_str_t  backup = ngx_string("backup");
+
+    ctx = ngx_http_v3xy_find_ctx(r);
+
+    if (ctx == NULL || ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_NONE) {
+        return NULL;
+    }
+
+    if (which == 0) {
+        return (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_BACKUP)
+               ? &backup : &primary;
+    }
+
+    if (ctx->failover == NGX_HTTP_V3XY_FAILOVER_NONE) {
+        return NULL;
+    }
+
+    return &ngx_http_v3xy_reasons[ctx->failover];
+}
+
+
+/*
+ * One cache line per v3xy_backup, at most NGX_HTTP_V3XY_BACKUPS_MAX.  A
+ * reload starts every breaker closed again (the locations may have moved).
+ */
+
+static ngx_int_t
+ngx_http_v3xy_breaker_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    size_t            size;
+    v3xy_breaker_t   *br;
+    ngx_slab_pool_t  *shpool;
+
+    size = sizeof(v3xy_breaker_t) * NGX_HTTP_V3XY_BACKUPS_MAX;
+
+    if (data) {
+        br = data;
+
+    } else {
+        shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+        if (shm_zone->shm.exists) {
+            br = shpool->data;
+
+        } else {
+            br = ngx_slab_alloc(shpool, size);
+            if (br == NULL) {
+                return NGX_ERROR;
+            }
+
+            shpool->data = br;
+        }
+    }
+
+    ngx_memzero(br, size);
+
+    shm_zone->data = br;
+
+    return NGX_OK;
+}

@@ -1,0 +1,743 @@
+# v3xy_backup: the same request to the backup base URL when the primary
+# is unreachable or answers 502, 503 or 504; Host, SNI and the certificate
+# check are the backup's; the key is injected again; a 500 passes; both
+# down is 503 upstream_unavailable; the circuit breaker.
+#
+# Two TLS upstreams under a test CA made here: primary.test and
+# backup.test, nginx servers of the same configuration that pass what they
+# got (and the SNI they saw) to the echo server, so that the response body
+# is the request as the upstream received it.
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use V3xy qw(key_file start_echo test_certs start_mute start_blackhole
+            free_port http_req);
+use Digest::MD5 qw(md5_hex);
+
+our $Key = 'v3xy_dev_FailoverTestKey0123456789abcdef';
+
+$ENV{TEST_NGINX_KEY_FILE} = key_file('api_key', "$Key\n");
+start_echo();
+test_certs(qw(primary.test backup.test other.test));
+$ENV{TEST_NGINX_PRIMARY_PORT} = free_port();
+$ENV{TEST_NGINX_BACKUP_PORT} = free_port();
+$ENV{TEST_NGINX_OTHER_PORT} = free_port();
+$ENV{TEST_NGINX_DEAD_PORT} = free_port();
+$ENV{TEST_NGINX_MUTE_PORT} = start_mute();
+$ENV{TEST_NGINX_HOLE_PORT} = start_blackhole();
+
+our $Upstreams = <<'_EOC_';
+    upstream primary.test { server 127.0.0.1:$TEST_NGINX_PRIMARY_PORT; }
+    upstream backup.test  { server 127.0.0.1:$TEST_NGINX_BACKUP_PORT; }
+    upstream other.test   { server 127.0.0.1:$TEST_NGINX_OTHER_PORT; }
+    upstream liar.test    { server 127.0.0.1:$TEST_NGINX_OTHER_PORT; }
+    upstream dead.test    { server 127.0.0.1:$TEST_NGINX_DEAD_PORT; }
+    upstream mute.test    { server 127.0.0.1:$TEST_NGINX_MUTE_PORT; }
+    upstream hole.test    { server 127.0.0.1:$TEST_NGINX_HOLE_PORT; }
+
+    # other.test: a certificate for other.test only
+    server {
+        listen 127.0.0.1:$TEST_NGINX_OTHER_PORT ssl;
+        ssl_certificate $TEST_NGINX_CERTS/other.test.crt;
+        ssl_certificate_key $TEST_NGINX_CERTS/other.test.key;
+        access_log off;
+        return 200 "other\n";
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_PRIMARY_PORT ssl;
+        ssl_certificate $TEST_NGINX_CERTS/primary.test.crt;
+        ssl_certificate_key $TEST_NGINX_CERTS/primary.test.key;
+        access_log off;
+
+        location ^~ /v1/s500 { return 500 "primary 500\n"; }
+        location ^~ /v1/s404 { return 404 "primary 404\n"; }
+        location ^~ /v1/s502 { return 502 "primary 502\n"; }
+        location ^~ /v1/s503 { return 503 "primary 503\n"; }
+        location ^~ /v1/s504 { return 504 "primary 504\n"; }
+
+        location /v1/both/ {
+            return 502 "primary 502\n";
+        }
+
+        location / {
+            if ($http_x_primary_down) {
+                return 502 "primary down\n";
+            }
+
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+            proxy_set_header X-Served-By primary;
+            proxy_set_header X-Got-Host $http_host;
+            proxy_set_header X-Got-SNI $ssl_server_name;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_BACKUP_PORT ssl;
+        ssl_certificate $TEST_NGINX_CERTS/backup.test.crt;
+        ssl_certificate_key $TEST_NGINX_CERTS/backup.test.key;
+        access_log off;
+
+        location /v1/both/ {
+            return 502 "backup 502\n";
+        }
+
+        location / {
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+            proxy_set_header X-Served-By backup;
+            proxy_set_header X-Got-Host $http_host;
+            proxy_set_header X-Got-SNI $ssl_server_name;
+        }
+    }
+_EOC_
+
+our $Tls = <<'_EOC_';
+        proxy_ssl_verify on;
+        proxy_ssl_trusted_certificate $TEST_NGINX_CERTS/ca.crt;
+        proxy_ssl_server_name on;
+        add_header X-Upstream $v3xy_upstream always;
+        add_header X-Failover $v3xy_failover always;
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value('http_config', $Upstreams);
+    }
+
+    if (defined $block->config) {
+        my $c = $block->config;
+        $c =~ s/#TLS#/$Tls/g;
+        $block->set_value('config', $c);
+    }
+});
+
+# what the upstream got: "Served-By SNI Host key-count key-ok"
+sub seen {
+    my ($body) = @_;
+    my ($head) = $body =~ /\A(.*?\r\n)\r\n/s;
+    $head //= '';
+    my ($by) = $head =~ /^X-Served-By: (\S+)/mi;
+    my ($sni) = $head =~ /^X-Got-SNI: (\S*)/mi;
+    my ($host) = $head =~ /^X-Got-Host: (\S+)/mi;
+    my @keys = $head =~ /^X-V3XY-API-Key: (\S+)/mgi;
+    my $key = (@keys == 1 && $keys[0] eq $Key) ? 'key-ok' : 'key-bad';
+    return join(' ', $by // '-', $sni // '-', $host // '-', $key) . "\n";
+}
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a healthy primary gets the request: its Host, its SNI, the key
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request
+GET /v1/payments/1
+--- more_headers
+X-V3XY-API-Key: v3xy_dev_ClientSentKeyMustBeDropped0000
+--- response_body_filters eval
+\&main::seen
+--- response_body
+primary primary.test primary.test key-ok
+--- response_headers
+X-Upstream: primary
+!X-Failover
+--- no_error_log
+[warn]
+
+
+
+=== TEST 2: 502, 503 and 504 of the primary go to the backup: the backup's Host and SNI, the key again, the backup's answer
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request eval
+["GET /v1/s502", "GET /v1/s503", "GET /v1/s504"]
+--- more_headers
+X-V3XY-API-Key: v3xy_dev_ClientSentKeyMustBeDropped0000
+--- error_code eval
+[200, 200, 200]
+--- response_body_filters eval
+\&main::seen
+--- response_body eval
+["backup backup.test backup.test key-ok\n",
+ "backup backup.test backup.test key-ok\n",
+ "backup backup.test backup.test key-ok\n"]
+--- response_headers eval
+["X-Upstream: backup\nX-Failover: 502",
+ "X-Upstream: backup\nX-Failover: 503",
+ "X-Upstream: backup\nX-Failover: 504"]
+--- error_log eval
+[qr/\[warn\] .*v3xy: failover to the backup https:\/\/backup.test: the primary failed \(50[234]\)/]
+--- log_level: info
+--- no_error_log
+v3xy_dev_FailoverTestKey
+
+
+
+=== TEST 3: a 500 and a 404 of the primary pass untouched, even under the server's error_page 500
+--- config
+    error_page 500 502 503 504 /50x.html;
+
+    location = /50x.html {
+        return 200 "the server's error page\n";
+    }
+
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request eval
+["GET /v1/s500", "GET /v1/s404", "GET /v1/s502"]
+--- error_code eval
+[500, 404, 200]
+--- response_body_like eval
+[qr/\Aprimary 500\n\z/, qr/\Aprimary 404\n\z/, qr/^X-Served-By: backup\r$/m]
+--- response_headers eval
+["X-Upstream: primary", "X-Upstream: primary", "X-Upstream: backup"]
+
+
+
+=== TEST 4: a primary that refuses connections: the backup, reason "connect"
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://dead.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request
+GET /v1/payments/2?x=1
+--- response_body_filters eval
+\&main::seen
+--- response_body
+backup backup.test backup.test key-ok
+--- response_headers
+X-Upstream: backup
+X-Failover: connect
+--- error_log eval
+qr/\[warn\] .*the primary failed \(connect\)/
+
+
+
+=== TEST 5: a primary whose certificate does not verify: the backup, reason "connect"
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://other.test;
+        proxy_ssl_name primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request
+GET /v1/payments/3
+--- response_body_filters eval
+\&main::seen
+--- response_body
+backup backup.test backup.test key-ok
+--- response_headers
+X-Upstream: backup
+X-Failover: connect
+
+
+
+=== TEST 6: the backup's certificate is checked under the backup's name: a backup that cannot prove it is 503 upstream_unavailable
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://dead.test;
+        v3xy_backup https://liar.test;
+#TLS#
+    }
+--- request
+GET /v1/payments/4
+--- error_code: 503
+--- response_headers
+Content-Type: application/json
+X-Upstream: backup
+--- response_body_like eval
+qr{^\{"success":false,"error":"[^"]+","code":"upstream_unavailable"\}$}s
+--- error_log eval
+[qr/upstream SSL certificate does not match "liar.test"/,
+ qr/\[warn\] .*v3xy: upstream_unavailable: the backup https:\/\/liar.test failed too/]
+
+
+
+=== TEST 7: the path, the query, the method and the headers go to the backup as they came
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request
+PUT /v1/s503/x?a=1&b=%20
+{"k":"v"}
+--- more_headers
+Content-Type: application/json
+X-Trace: t-7
+--- response_body_like eval
+qr{\APUT /v1/s503/x\?a=1&b=%20 HTTP/1.0\r\n(?=.*X-Trace: t-7\r\n)(?=.*Content-Type: application/json\r\n).*\r\n\r\n\{"k":"v"\}\z}s
+--- response_headers
+X-Upstream: backup
+
+
+
+=== TEST 8: proxy_pass with a URI part: the backup's URI part replaces the location's prefix the same way
+--- config
+    location /api/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test/v1/s502/;
+        v3xy_backup https://backup.test/v1/;
+#TLS#
+    }
+--- request
+GET /api/payments/5
+--- response_body_like eval
+qr{\AGET /v1/payments/5 HTTP/1.0\r\n.*X-Served-By: backup}s
+--- response_headers
+X-Upstream: backup
+
+
+
+=== TEST 9: a 1 MiB POST spilled to a temporary file arrives at the backup intact
+--- config
+    client_body_buffer_size 16k;
+
+    location /v1/ {
+        client_max_body_size 2m;
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request eval
+my $body = CORE::join '', map { sprintf "%07d,", $_ } 1 .. 131072;
+"POST /v1/s502\n" . $body
+--- response_body_filters eval
+sub { my ($b) = @_; my ($h, $rest) = $b =~ /\A(.*?\r\n)\r\n(.*)\z/s;
+      my ($by) = $h =~ /^X-Served-By: (\S+)/mi;
+      return "$by " . length($rest) . " " . Digest::MD5::md5_hex($rest) . "\n" }
+--- response_body eval
+my $body = CORE::join '', map { sprintf "%07d,", $_ } 1 .. 131072;
+"backup 1048576 " . Digest::MD5::md5_hex($body) . "\n"
+--- error_log
+a client request body is buffered to a temporary file
+--- timeout: 10
+
+
+
+=== TEST 10: proxy_request_buffering off: the body is still read whole first, so it can go twice
+--- config
+    client_body_buffer_size 16k;
+
+    location /v1/ {
+        client_max_body_size 2m;
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_request_buffering off;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request eval
+"POST /v1/s503\n" . ("0123456789abcdef" x 20000)
+--- response_body_filters eval
+sub { my ($b) = @_; my ($h, $rest) = $b =~ /\A(.*?\r\n)\r\n(.*)\z/s;
+      return length($rest) . " " . Digest::MD5::md5_hex($rest) . "\n" }
+--- response_body eval
+"320000 " . Digest::MD5::md5_hex("0123456789abcdef" x 20000) . "\n"
+--- response_headers
+X-Upstream: backup
+
+
+
+=== TEST 11: a primary that takes the connection and never answers: a GET goes to the backup after the read timeout
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass http://mute.test;
+        v3xy_backup https://backup.test;
+#TLS#
+        proxy_read_timeout 1s;
+    }
+--- request
+GET /v1/payments/6
+--- response_body_filters eval
+\&main::seen
+--- response_body
+backup backup.test backup.test key-ok
+--- response_headers
+X-Upstream: backup
+X-Failover: timeout
+--- error_log eval
+qr/\[warn\] .*the primary failed \(timeout\)/
+
+
+
+=== TEST 12: ... but a POST is not sent again: it may have been processed (502 upstream_unanswered)
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass http://mute.test;
+        v3xy_backup https://backup.test;
+#TLS#
+        proxy_read_timeout 1s;
+    }
+--- request
+POST /v1/payments
+{"amount":"10.00","external_id":"order-12"}
+--- error_code: 502
+--- response_headers
+Content-Type: application/json
+X-Upstream: primary
+X-Failover: timeout
+--- response_body_like eval
+qr{^\{"success":false,"error":"[^"]+external_id[^"]+","code":"upstream_unanswered"\}$}s
+--- error_log eval
+qr/\[warn\] .*v3xy: upstream_unanswered: the primary took the POST request and did not answer \(timeout\); not sent to the backup/
+--- no_error_log
+failover to the backup
+
+
+
+=== TEST 13: ... unless v3xy_backup says non_idempotent
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass http://mute.test;
+        v3xy_backup https://backup.test non_idempotent;
+#TLS#
+        proxy_read_timeout 1s;
+    }
+--- request
+POST /v1/payments
+{"amount":"10.00","external_id":"order-13"}
+--- response_body_like eval
+qr{\APOST /v1/payments HTTP/1.0\r\n.*X-Served-By: backup.*\r\n\r\n\{"amount":"10.00","external_id":"order-13"\}\z}s
+--- response_headers
+X-Upstream: backup
+X-Failover: timeout
+
+
+
+=== TEST 14: a POST the primary answered with 502/503/504 goes to the backup (the primary said it did not process it)
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request
+POST /v1/s503
+{"external_id":"order-14"}
+--- response_body_like eval
+qr{\APOST /v1/s503 HTTP/1.0\r\n.*\r\n\r\n\{"external_id":"order-14"\}\z}s
+--- response_headers
+X-Upstream: backup
+X-Failover: 503
+
+
+
+=== TEST 15: both down (502 from each): 503 upstream_unavailable, JSON, logged once at warn
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request
+GET /v1/both/x
+--- error_code: 503
+--- response_headers
+Content-Type: application/json
+X-Upstream: backup
+X-Failover: 502
+--- response_body_like eval
+qr{^\{"success":false,"error":"[^"]+","code":"upstream_unavailable"\}$}s
+--- error_log eval
+[qr/\[warn\] .*the primary failed \(502\)/,
+ qr/\[warn\] .*v3xy: upstream_unavailable: the backup https:\/\/backup.test failed too/]
+--- no_error_log
+backup 502
+
+
+
+=== TEST 16: both unreachable: 503 upstream_unavailable
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://dead.test;
+        v3xy_backup https://dead.test;
+#TLS#
+    }
+--- request
+GET /v1/x
+--- error_code: 503
+--- response_body_like eval
+qr{"code":"upstream_unavailable"}s
+
+
+
+=== TEST 17: the breaker opens after fails=N, skips the primary, half-opens after the cooldown and a good probe closes it
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=2 cooldown=1s;
+#TLS#
+    }
+--- init
+my @got;
+my $state = sub {
+    my ($st, $head, $body) = @_;
+    my ($up) = $head =~ /^X-Upstream: (\S+)/mi;
+    my ($fo) = $head =~ /^X-Failover: (\S+)/mi;
+    my ($by) = $body =~ /^X-Served-By: (\S+)/mi;
+    return join ' ', $st, $up // '-', $fo // '-', $by // '-';
+};
+# the primary is down: two failures open the breaker
+push @got, $state->(V3xy::http_req('GET', '/v1/a', '', 'X-Primary-Down' => 1))
+    for 1 .. 2;
+# open: straight to the backup, the primary is not asked (it would say
+# 502: without the header it answers)
+push @got, $state->(V3xy::http_req('GET', '/v1/a')) for 1 .. 2;
+select undef, undef, undef, 1.3;
+# half-open: one probe to the primary, which answers: closed again
+push @got, $state->(V3xy::http_req('GET', '/v1/a'));
+push @got, $state->(V3xy::http_req('GET', '/v1/a'));
+Test::More::is(CORE::join("\n", @got), join("\n",
+   '200 backup 502 backup', '200 backup 502 backup',
+   '200 backup breaker_open backup', '200 backup breaker_open backup',
+   '200 primary - primary', '200 primary - primary'),
+   'breaker: closed, open, half-open, closed');
+--- request
+GET /v1/b
+--- response_headers
+X-Upstream: primary
+--- error_log eval
+[qr/\[warn\] .*v3xy: breaker open: 2 consecutive failures of the primary; requests go to the backup https:\/\/backup.test for 1000 ms/,
+ qr/\[info\] .*v3xy: breaker open: request goes straight to the backup/,
+ qr/\[warn\] .*v3xy: breaker half-open: this request probes the primary/,
+ qr/\[warn\] .*v3xy: breaker closed: the probe found the primary answering again/]
+--- log_level: info
+--- timeout: 10
+
+
+
+=== TEST 18: a probe that fails opens the breaker again for another cooldown
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=1 cooldown=1s;
+#TLS#
+    }
+--- init
+my @got;
+for my $step (1 .. 3) {
+    my ($st, $head) = V3xy::http_req('GET', '/v1/a', '', 'X-Primary-Down' => 1);
+    my ($fo) = $head =~ /^X-Failover: (\S+)/mi;
+    push @got, $fo // '-';
+    select undef, undef, undef, 1.3 if $step == 2;
+}
+# 1: 502 opens it; 2: open; (cooldown) 3: the probe fails (502)
+Test::More::is("@got", "502 breaker_open 502", 'probe failed');
+--- request
+GET /v1/a
+--- response_headers
+X-Upstream: backup
+X-Failover: breaker_open
+--- error_log eval
+qr/\[warn\] .*v3xy: breaker open again: the probe failed; requests go to the backup https:\/\/backup.test for 1000 ms/
+--- timeout: 10
+
+
+
+=== TEST 19: a black-holed primary (connect timeout): once the breaker is open, requests skip it
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://hole.test;
+        v3xy_backup https://backup.test fails=1 cooldown=60s;
+#TLS#
+        proxy_connect_timeout 1s;
+    }
+--- init
+my ($st, $head) = V3xy::http_req('GET', '/v1/a');
+my ($fo) = $head =~ /^X-Failover: (\S+)/mi;
+Test::More::is("$st " . ($fo // '-'), '200 connect', 'first: connect timeout, then backup');
+--- request
+GET /v1/b
+--- response_headers
+X-Upstream: backup
+X-Failover: breaker_open
+--- error_log eval
+[qr/upstream timed out .*while connecting to upstream/,
+ qr/\[warn\] .*breaker open: 1 consecutive failures/]
+--- timeout: 10
+
+
+
+=== TEST 20: fails=0: no breaker, every request tries the primary first
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=0;
+#TLS#
+    }
+--- request eval
+["GET /v1/s502", "GET /v1/s502", "GET /v1/s502", "GET /v1/s502",
+ "GET /v1/s502", "GET /v1/s502", "GET /v1/a"]
+--- response_headers eval
+["X-Failover: 502", "X-Failover: 502", "X-Failover: 502", "X-Failover: 502",
+ "X-Failover: 502", "X-Failover: 502", "X-Upstream: primary"]
+--- no_error_log
+breaker
+
+
+
+=== TEST 21: $v3xy_upstream and $v3xy_failover in the access log
+--- http_config eval
+$::Upstreams . <<'_EOC_';
+    log_format up '$request_uri $status $v3xy_upstream "$v3xy_failover"';
+_EOC_
+--- config
+    access_log logs/up.log up;
+
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+
+    location = /log {
+        access_log off;
+        alias $TEST_NGINX_SERVER_ROOT/logs/up.log;
+    }
+--- request eval
+["GET /v1/a", "GET /v1/s504", "GET /log"]
+--- response_body_like eval
+[qr/primary/, qr/backup/,
+ qr{\A/v1/a 200 primary "-"\n/v1/s504 200 backup "504"\n\z}]
+
+
+
+=== TEST 22: a location without v3xy_backup is not touched: its 502 is nginx's
+--- config
+    location /v1/ {
+        proxy_pass https://primary.test;
+#TLS#
+    }
+--- request
+GET /v1/s502
+--- error_code: 502
+--- response_body
+primary 502
+
+
+
+=== TEST 23: configuration errors
+--- config
+    location /v1/ {
+        proxy_pass https://primary.test;
+        v3xy_backup ftp://backup.test;
+    }
+--- must_die
+--- error_log
+v3xy_backup: "ftp://backup.test" is not an http:// or https:// URL
+
+
+
+=== TEST 24: a parameter it does not know
+--- config
+    location /v1/ {
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=x;
+    }
+--- must_die
+--- error_log
+v3xy_backup: invalid parameter "fails=x"
+
+
+
+=== TEST 25: without proxy_pass in the location
+--- config
+    location /v1/ {
+        v3xy_backup https://backup.test;
+    }
+--- must_die
+--- error_log eval
+qr/v3xy_backup needs proxy_pass to the primary in the same location in \S+nginx.conf:\d+/
+
+
+
+=== TEST 26: twice in one location
+--- config
+    location /v1/ {
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+        v3xy_backup https://other.test;
+    }
+--- must_die
+--- error_log
+"v3xy_backup" directive is duplicate
+
+
+
+=== TEST 27: a URI part in a regex location is refused, as proxy_pass refuses it, with a message of its own
+--- config
+    location ~ ^/v1/ {
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test/v1/;
+    }
+--- must_die
+--- error_log
+v3xy_backup: "https://backup.test/v1/" has a URI part: not possible in a location given by a regular expression or in a named location
+
+
+
+=== TEST 28: a client that leaves while the primary hangs: nothing breaks, the next request is served
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass http://mute.test;
+        v3xy_backup https://backup.test;
+#TLS#
+        proxy_read_timeout 1s;
+    }
+    location /ok/ {
+        return 200 "ok\n";
+    }
+--- init
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $ENV{TEST_NGINX_SERVER_PORT});
+print $s "GET /v1/a HTTP/1.0\r\nHost: x\r\n\r\n";
+select undef, undef, undef, 0.2;
+close $s;
+select undef, undef, undef, 1.5;
+--- request
+GET /ok/
+--- response_body
+ok
+--- no_error_log
+[alert]
+[crit]
