@@ -9,8 +9,9 @@
  *   - a location inside the primary's (like limit_except's block, so that
  *     it inherits every proxy_* setting of the primary: certificates,
  *     timeouts, headers) holding "proxy_pass URL", "proxy_ssl_server_name
- *     on" and "proxy_ssl_name" with the backup's host: Host, SNI and the
- *     certificate check are the backup's;
+ *     on" and "proxy_ssl_name $proxy_host": the SNI and the certificate
+ *     check are the backup's, and so is Host where the location leaves it
+ *     to nginx ($proxy_host, the default);
  *   - a named location "@v3xy_backup_N" in the server that leads to it;
  *   - "error_page 502 503 504 = @v3xy_backup_N" in front of the primary's
  *     own error pages, and the same in the backup's location, which leads
@@ -72,7 +73,10 @@ static ngx_str_t  ngx_http_v3xy_reasons[] = {
 };
 
 
-/* v3xy_backup URL [fails=N] [cooldown=TIME] [non_idempotent] */
+/*
+ * v3xy_backup URL [fails=N] [cooldown=TIME] [breaker=NAME]
+ *     [non_idempotent]
+ */
 
 char *
 ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -131,44 +135,36 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_strlchr(b->url.data, b->url.data + b->url.len, '$') != NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_backup: \"%V\": variables are not "
-                           "supported", &b->url);
-        return NGX_CONF_ERROR;
-    }
+    if (ngx_strlchr(b->url.data, b->url.data + b->url.len, '$') == NULL) {
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = s;
-    u.no_resolve = 1;
-    u.uri_part = 1;
+        /* without variables: checked now, as proxy_pass will */
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_backup: \"%V\": %s", &b->url,
-                           u.err ? u.err : "no host");
-        return NGX_CONF_ERROR;
-    }
+        ngx_memzero(&u, sizeof(ngx_url_t));
+        u.url = s;
+        u.no_resolve = 1;
+        u.uri_part = 1;
 
-    b->host = u.host;
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_backup: \"%V\": %s", &b->url,
+                               u.err ? u.err : "no host");
+            return NGX_CONF_ERROR;
+        }
 
-    if (u.uri.len
-        && (pclcf->named
+        if (u.uri.len
+            && (pclcf->named
 #if (NGX_PCRE)
-            || pclcf->regex
+                || pclcf->regex
 #endif
-           ))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_backup: \"%V\" has a URI part: not "
-                           "possible in a location given by a regular "
-                           "expression or in a named location", &b->url);
-        return NGX_CONF_ERROR;
-    }
-
-    if (b->host.len > 2 && b->host.data[0] == '[') {
-        b->host.data++;
-        b->host.len -= 2;
+               ))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_backup: \"%V\" has a URI part: not "
+                               "possible in a location given by a regular "
+                               "expression or in a named location",
+                               &b->url);
+            return NGX_CONF_ERROR;
+        }
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -196,6 +192,17 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "breaker=", 8) == 0) {
+            b->breaker.data = value[i].data + 8;
+            b->breaker.len = value[i].len - 8;
+
+            if (b->breaker.len == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
         if (ngx_strcmp(value[i].data, "non_idempotent") == 0) {
             b->non_idempotent = 1;
             continue;
@@ -211,7 +218,34 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    b->index = vmcf->backups.nelts;
+    /* breaker=NAME: locations to one primary share what they learn */
+
+    b->index = NGX_CONF_UNSET_UINT;
+    bp = vmcf->backups.elts;
+
+    for (i = 0; b->breaker.len && i < vmcf->backups.nelts; i++) {
+        if (bp[i]->breaker.len != b->breaker.len
+            || ngx_strncmp(bp[i]->breaker.data, b->breaker.data,
+                           b->breaker.len) != 0)
+        {
+            continue;
+        }
+
+        if (bp[i]->fails != b->fails || bp[i]->cooldown != b->cooldown) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_backup: breaker \"%V\" has other "
+                               "fails= or cooldown= in %V:%ui",
+                               &b->breaker, &bp[i]->file, bp[i]->line);
+            return NGX_CONF_ERROR;
+        }
+
+        b->index = bp[i]->index;
+        break;
+    }
+
+    if (b->index == NGX_CONF_UNSET_UINT) {
+        b->index = vmcf->breakers++;
+    }
 
     bp = ngx_array_push(&vmcf->backups);
     if (bp == NULL) {
@@ -241,7 +275,8 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     b->name.data = p;
-    b->name.len = ngx_sprintf(p, "@v3xy_backup_%ui", b->index) - p;
+    b->name.len = ngx_sprintf(p, "@v3xy_backup_%ui",
+                              vmcf->backups.nelts - 1) - p;
 
     /*
      * The backup's location: inside the primary's, as limit_except builds
@@ -282,8 +317,8 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* proxy_pass judges a URI part by the kind of location it is in */
 
     text.len = sizeof("proxy_pass ;\nproxy_ssl_server_name on;\n"
-                      "proxy_ssl_name \"\";\n") - 1
-               + b->url.len + b->host.len;
+                      "proxy_ssl_name $proxy_host;\n") - 1
+               + b->url.len;
 
     text.data = ngx_pnalloc(cf->pool, text.len);
     if (text.data == NULL) {
@@ -293,8 +328,9 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p = ngx_sprintf(text.data, "proxy_pass %V;\n", &b->url);
 
     if (https) {
+        /* the backup's host (nginx strips the port), not the primary's */
         p = ngx_sprintf(p, "proxy_ssl_server_name on;\n"
-                           "proxy_ssl_name \"%V\";\n", &b->host);
+                           "proxy_ssl_name $proxy_host;\n");
     }
 
     text.len = p - text.data;

@@ -87,9 +87,9 @@ typedef struct ngx_http_v3xy_key_store_s  ngx_http_v3xy_key_store_t;
 /* v3xy_backup: what one directive built */
 typedef struct {
     ngx_str_t                  url;
-    ngx_str_t                  host;       /* Host and SNI of the backup */
     ngx_str_t                  name;       /* "@v3xy_backup_N" */
     ngx_uint_t                 index;      /* its breaker */
+    ngx_str_t                  breaker;    /* breaker=, shared by name */
     ngx_uint_t                 fails;      /* fails=, 0: no breaker */
     ngx_msec_t                 cooldown;   /* cooldown= */
     ngx_uint_t                 non_idempotent;
@@ -123,6 +123,7 @@ typedef struct {
     ngx_http_v3xy_redis_script_t limit_script;
     ngx_array_t                 backups;   /* ngx_http_v3xy_backup_t * */
     ngx_shm_zone_t             *breaker_zone;
+    ngx_uint_t                  breakers;  /* distinct breakers */
 } ngx_http_v3xy_main_conf_t;
 
 

@@ -277,9 +277,10 @@ qr{^\{"success":false,"error":"[^"]+","code":"upstream_unavailable"\}$}s
 
 
 
-=== TEST 7: the path, the query, the method and the headers go to the backup as they came
+=== TEST 7: the path, the query, the method, the headers and the location's proxy_set_header go to the backup as they came
 --- config
     location /v1/ {
+        proxy_set_header X-Custom c7;
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
         proxy_pass https://primary.test;
         v3xy_backup https://backup.test;
@@ -292,7 +293,7 @@ PUT /v1/s503/x?a=1&b=%20
 Content-Type: application/json
 X-Trace: t-7
 --- response_body_like eval
-qr{\APUT /v1/s503/x\?a=1&b=%20 HTTP/1.0\r\n(?=.*X-Trace: t-7\r\n)(?=.*Content-Type: application/json\r\n).*\r\n\r\n\{"k":"v"\}\z}s
+qr{\APUT /v1/s503/x\?a=1&b=%20 HTTP/1.0\r\n(?=.*X-Trace: t-7\r\n)(?=.*X-Custom: c7\r\n)(?=.*Content-Type: application/json\r\n).*\r\n\r\n\{"k":"v"\}\z}s
 --- response_headers
 X-Upstream: backup
 
@@ -312,6 +313,27 @@ GET /api/payments/5
 qr{\AGET /v1/payments/5 HTTP/1.0\r\n.*X-Served-By: backup}s
 --- response_headers
 X-Upstream: backup
+
+
+
+=== TEST 8a: the backup's URL with variables (resolved when requests need it), under a server-level proxy_ssl_name of the primary
+--- config
+    proxy_ssl_name primary.test;
+
+    location /v1/ {
+        set $backup_host backup.test;
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://$backup_host;
+#TLS#
+    }
+--- request eval
+["GET /v1/a", "GET /v1/s502"]
+--- response_body_filters eval
+\&main::seen
+--- response_body eval
+["primary primary.test primary.test key-ok\n",
+ "backup backup.test backup.test key-ok\n"]
 
 
 
@@ -592,6 +614,57 @@ X-Failover: breaker_open
 [qr/upstream timed out .*while connecting to upstream/,
  qr/\[warn\] .*breaker open: 1 consecutive failures/]
 --- timeout: 10
+
+
+
+=== TEST 19a: breaker=NAME: locations to one primary share one breaker
+--- config
+    location /v1/payments/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=2 cooldown=60s breaker=api;
+#TLS#
+    }
+
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=2 cooldown=60s breaker=api;
+#TLS#
+    }
+
+    location /v2/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=2 cooldown=60s;
+#TLS#
+    }
+--- request eval
+["GET /v1/payments/s", "GET /v1/s502", "GET /v1/payments/x", "GET /v1/s502",
+ "GET /v1/a", "GET /v2/a"]
+--- more_headers eval
+["X-Primary-Down: 1", "", "", "", "", ""]
+--- response_headers eval
+["X-Failover: 502", "X-Failover: 502", "X-Failover: breaker_open",
+ "X-Failover: breaker_open", "X-Failover: breaker_open",
+ "X-Upstream: primary"]
+
+
+
+=== TEST 19b: one breaker name, other settings: refused
+--- config
+    location /v1/ {
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=2 breaker=api;
+    }
+
+    location /v2/ {
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=3 breaker=api;
+    }
+--- must_die
+--- error_log eval
+qr/v3xy_backup: breaker "api" has other fails= or cooldown= in \S+nginx.conf:\d+/
 
 
 
