@@ -99,8 +99,16 @@ our $Tls = <<'_EOC_';
         add_header X-Failover $v3xy_failover always;
 _EOC_
 
+# under valgrind everything is slower: longer timeouts and cooldowns
+our $Slow = $ENV{TEST_NGINX_USE_VALGRIND} ? 1 : 0;
+$ENV{TEST_NGINX_COOLDOWN} = $Slow ? '6s' : '1s';
+$ENV{TEST_NGINX_HOLE_TIMEOUT} = $Slow ? '8s' : '1s';
+our $Pause = $Slow ? 6.5 : 1.3;
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    $block->set_value('timeout', 60) if $Slow;
 
     if (!defined $block->http_config) {
         $block->set_value('http_config', $Upstreams);
@@ -522,7 +530,7 @@ qr{"code":"upstream_unavailable"}s
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
         proxy_pass https://primary.test;
-        v3xy_backup https://backup.test fails=2 cooldown=1s;
+        v3xy_backup https://backup.test fails=2 cooldown=$TEST_NGINX_COOLDOWN;
 #TLS#
     }
 --- init
@@ -540,7 +548,7 @@ push @got, $state->(V3xy::http_req('GET', '/v1/a', '', 'X-Primary-Down' => 1))
 # open: straight to the backup, the primary is not asked (it would say
 # 502: without the header it answers)
 push @got, $state->(V3xy::http_req('GET', '/v1/a')) for 1 .. 2;
-select undef, undef, undef, 1.3;
+select undef, undef, undef, $main::Pause;
 # half-open: one probe to the primary, which answers: closed again
 push @got, $state->(V3xy::http_req('GET', '/v1/a'));
 push @got, $state->(V3xy::http_req('GET', '/v1/a'));
@@ -554,7 +562,7 @@ GET /v1/b
 --- response_headers
 X-Upstream: primary
 --- error_log eval
-[qr/\[warn\] .*v3xy: breaker open: 2 consecutive failures of the primary; requests go to the backup https:\/\/backup.test for 1000 ms/,
+[qr/\[warn\] .*v3xy: breaker open: 2 consecutive failures of the primary; requests go to the backup https:\/\/backup.test for \d+ ms/,
  qr/\[info\] .*v3xy: breaker open: request goes straight to the backup/,
  qr/\[warn\] .*v3xy: breaker half-open: this request probes the primary/,
  qr/\[warn\] .*v3xy: breaker closed: the probe found the primary answering again/]
@@ -568,7 +576,7 @@ X-Upstream: primary
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
         proxy_pass https://primary.test;
-        v3xy_backup https://backup.test fails=1 cooldown=1s;
+        v3xy_backup https://backup.test fails=1 cooldown=$TEST_NGINX_COOLDOWN;
 #TLS#
     }
 --- init
@@ -577,7 +585,7 @@ for my $step (1 .. 3) {
     my ($st, $head) = V3xy::http_req('GET', '/v1/a', '', 'X-Primary-Down' => 1);
     my ($fo) = $head =~ /^X-Failover: (\S+)/mi;
     push @got, $fo // '-';
-    select undef, undef, undef, 1.3 if $step == 2;
+    select undef, undef, undef, $main::Pause if $step == 2;
 }
 # 1: 502 opens it; 2: open; (cooldown) 3: the probe fails (502)
 Test::More::is("@got", "502 breaker_open 502", 'probe failed');
@@ -587,7 +595,7 @@ GET /v1/a
 X-Upstream: backup
 X-Failover: breaker_open
 --- error_log eval
-qr/\[warn\] .*v3xy: breaker open again: the probe failed; requests go to the backup https:\/\/backup.test for 1000 ms/
+qr/\[warn\] .*v3xy: breaker open again: the probe failed; requests go to the backup https:\/\/backup.test for \d+ ms/
 --- timeout: 10
 
 
@@ -599,7 +607,7 @@ qr/\[warn\] .*v3xy: breaker open again: the probe failed; requests go to the bac
         proxy_pass https://hole.test;
         v3xy_backup https://backup.test fails=1 cooldown=60s;
 #TLS#
-        proxy_connect_timeout 1s;
+        proxy_connect_timeout $TEST_NGINX_HOLE_TIMEOUT;
     }
 --- init
 my ($st, $head) = V3xy::http_req('GET', '/v1/a');
@@ -801,12 +809,17 @@ v3xy_backup: "https://backup.test/v1/" has a URI part: not possible in a locatio
         return 200 "ok\n";
     }
 --- init
-my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                              PeerPort => $ENV{TEST_NGINX_SERVER_PORT});
+my $s;
+for (1 .. 400) {
+    $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                               PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+        and last;
+    select undef, undef, undef, 0.05;
+}
 print $s "GET /v1/a HTTP/1.0\r\nHost: x\r\n\r\n";
 select undef, undef, undef, 0.2;
 close $s;
-select undef, undef, undef, 1.5;
+select undef, undef, undef, $main::Slow ? 5 : 1.5;
 --- request
 GET /ok/
 --- response_body

@@ -97,6 +97,11 @@ our $Tls = <<'_EOC_';
         add_header X-Failover $v3xy_failover always;
 _EOC_
 
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value('timeout', 60) if $ENV{TEST_NGINX_USE_VALGRIND};
+});
+
 no_long_string();
 run_tests();
 
