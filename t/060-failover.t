@@ -301,7 +301,7 @@ PUT /v1/s503/x?a=1&b=%20
 Content-Type: application/json
 X-Trace: t-7
 --- response_body_like eval
-qr{\APUT /v1/s503/x\?a=1&b=%20 HTTP/1.0\r\n(?=.*X-Trace: t-7\r\n)(?=.*X-Custom: c7\r\n)(?=.*Content-Type: application/json\r\n).*\r\n\r\n\{"k":"v"\}\z}s
+qr{\APUT /v1/s503/x\?a=1&b=%20 HTTP/1\.[01]\r\n(?=.*X-Trace: t-7\r\n)(?=.*X-Custom: c7\r\n)(?=.*Content-Type: application/json\r\n).*\r\n\r\n\{"k":"v"\}\z}s
 --- response_headers
 X-Upstream: backup
 
@@ -318,7 +318,7 @@ X-Upstream: backup
 --- request
 GET /api/payments/5
 --- response_body_like eval
-qr{\AGET /v1/payments/5 HTTP/1.0\r\n.*X-Served-By: backup}s
+qr{\AGET /v1/payments/5 HTTP/1\.[01]\r\n.*X-Served-By: backup}s
 --- response_headers
 X-Upstream: backup
 
@@ -458,7 +458,7 @@ failover to the backup
 POST /v1/payments
 {"amount":"10.00","external_id":"order-13"}
 --- response_body_like eval
-qr{\APOST /v1/payments HTTP/1.0\r\n.*X-Served-By: backup.*\r\n\r\n\{"amount":"10.00","external_id":"order-13"\}\z}s
+qr{\APOST /v1/payments HTTP/1\.[01]\r\n.*X-Served-By: backup.*\r\n\r\n\{"amount":"10.00","external_id":"order-13"\}\z}s
 --- response_headers
 X-Upstream: backup
 X-Failover: timeout
@@ -477,7 +477,7 @@ X-Failover: timeout
 POST /v1/s503
 {"external_id":"order-14"}
 --- response_body_like eval
-qr{\APOST /v1/s503 HTTP/1.0\r\n.*\r\n\r\n\{"external_id":"order-14"\}\z}s
+qr{\APOST /v1/s503 HTTP/1\.[01]\r\n.*\r\n\r\n\{"external_id":"order-14"\}\z}s
 --- response_headers
 X-Upstream: backup
 X-Failover: 503
@@ -816,7 +816,7 @@ for (1 .. 400) {
         and last;
     select undef, undef, undef, 0.05;
 }
-print $s "GET /v1/a HTTP/1.0\r\nHost: x\r\n\r\n";
+print $s "GET /v1/a HTTP/1\.[01]\r\nHost: x\r\n\r\n";
 select undef, undef, undef, 0.2;
 close $s;
 select undef, undef, undef, $main::Slow ? 5 : 1.5;
