@@ -5,7 +5,8 @@
  * v3xy_limit names the zones a location must pass.  One decision covers
  * every zone of a request: with v3xy_redis, one EVALSHA of one Lua script
  * (Redis's own clock, check and count in one atomic call, a count only if
- * every zone admits); without it, or when Redis fails and v3xy_limit_fail
+ * every zone admits), one call for all the decisions that one event-loop
+ * pass of the worker brings; without it, or when Redis fails and v3xy_limit_fail
  * says "local", the shared-memory store of ngx_http_v3xy_shm.c with the
  * same math (src/v3xy_window.c).  A header filter adds the RateLimit and
  * RateLimit-Policy fields (draft-ietf-httpapi-ratelimit-headers-10) of the
@@ -26,15 +27,33 @@
 #define NGX_HTTP_V3XY_LIMIT_KEY_MAX  128
 
 
+typedef struct ngx_http_v3xy_limit_batch_s  ngx_http_v3xy_limit_batch_t;
+
 struct ngx_http_v3xy_limit_ctx_s {
     ngx_http_request_t          *request;
-    ngx_http_v3xy_redis_cmd_t   *cmd;
+    ngx_queue_t                  queue;      /* waiting for the batch */
+    ngx_http_v3xy_limit_batch_t *batch;      /* or sent in this one */
+    ngx_uint_t                   index;      /* there */
     ngx_event_t                  ev;         /* reply timeout and resume */
     ngx_uint_t                   state;
     ngx_uint_t                   admitted;
     ngx_uint_t                   n;
     ngx_http_v3xy_shm_item_t    *items;      /* zone, key, verdict */
     ngx_http_v3xy_zone_t       **zones;
+    ngx_str_t                   *keys;       /* v3xy:{zone:key} */
+    unsigned                     queued:1;
+};
+
+
+/*
+ * The decisions of one event-loop pass, sent as one script call.  A
+ * request that goes away (or times out) meanwhile leaves a NULL slot.
+ */
+
+struct ngx_http_v3xy_limit_batch_s {
+    ngx_uint_t                   n;
+    ngx_http_v3xy_limit_ctx_t  **lctx;
+    ngx_uint_t                  *zones;      /* how many zones each */
 };
 
 
@@ -44,7 +63,9 @@ static ngx_int_t ngx_http_v3xy_limit_key(ngx_http_request_t *r,
     ngx_http_v3xy_zone_t *zone, ngx_str_t *key);
 static ngx_int_t ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
     ngx_http_v3xy_limit_ctx_t *lctx);
+static void ngx_http_v3xy_limit_flush(ngx_event_t *ev);
 static void ngx_http_v3xy_limit_reply(void *data, redisReply *reply);
+static void ngx_http_v3xy_limit_forget(ngx_http_v3xy_limit_ctx_t *lctx);
 static void ngx_http_v3xy_limit_event(ngx_event_t *ev);
 static void ngx_http_v3xy_limit_cleanup(void *data);
 static ngx_int_t ngx_http_v3xy_limit_fallback(ngx_http_request_t *r,
@@ -62,6 +83,12 @@ static ngx_int_t ngx_http_v3xy_push_header(ngx_http_request_t *r,
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
+/* this worker's decisions waiting for the end of the event-loop pass */
+static ngx_queue_t   ngx_http_v3xy_limit_pending;
+static ngx_uint_t    ngx_http_v3xy_limit_npending;
+static ngx_uint_t    ngx_http_v3xy_limit_nkeys;
+static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
+
 /* the outage for which each v3xy_limit_fail mode was last logged */
 static ngx_uint_t  ngx_http_v3xy_fail_logged[3] = {
     (ngx_uint_t) -1, (ngx_uint_t) -1, (ngx_uint_t) -1
@@ -73,14 +100,18 @@ static const char  *ngx_http_v3xy_fail_names[3] = {
 
 
 /*
- * The limiter in Redis.  KEYS[i] is the state of zone i for the request's
- * key; ARGV[3i-2], ARGV[3i-1], ARGV[3i] its limit, window (ms) and burst
- * (0: exact rolling window).  Returns {admitted, then for each zone:
- * remaining, reset ms, retry ms}.  Every zone is checked first and counted
+ * The limiter in Redis.  One call decides a batch of requests, in order,
+ * each against the state that the ones before it left: ARGV[1] is the
+ * number of decisions; then, for each decision, the number of its zones n
+ * and, for each zone, its limit, window (ms) and burst (0: exact rolling
+ * window); KEYS holds the zones' states in the same order.  Returns, for
+ * each decision, {admitted, then for each zone: remaining, reset ms,
+ * retry ms}.  Within a decision every zone is checked first and counted
  * only if all admit, so a refused request costs no zone anything.
  *
  * Exact window: a string of limit + 1 doubles, the index of the oldest
- * slot then a ring of the last "limit" admission times (ms).  A request is
+ * slot then a ring of the last "limit" admission times (ms), written back
+ * whole with one SET ... PX (cheaper in Redis than ranges and PEXPIRE).  A request is
  * admitted iff the oldest is out of the window, i.e. fewer than "limit"
  * admissions happened in the last "window" ms.  GCRA: one number, the
  * theoretical arrival time in microseconds.  The arithmetic and the
@@ -93,12 +124,18 @@ static const char  *ngx_http_v3xy_fail_names[3] = {
 static u_char  ngx_http_v3xy_limit_lua[] =
 "local t = redis.call('TIME')\n"
 "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-"local out, todo, ok = {0}, {}, 1\n"
-"for i = 1, #KEYS do\n"
-"  local k = KEYS[i]\n"
-"  local limit = tonumber(ARGV[3 * i - 2])\n"
-"  local win = tonumber(ARGV[3 * i - 1])\n"
-"  local burst = tonumber(ARGV[3 * i])\n"
+"local out, ki, ai = {}, 1, 2\n"
+"for d = 1, tonumber(ARGV[1]) do\n"
+"local n = tonumber(ARGV[ai])\n"
+"ai = ai + 1\n"
+"local base, todo, ok = #out + 1, {}, 1\n"
+"out[base] = 0\n"
+"for i = 1, n do\n"
+"  local k = KEYS[ki]\n"
+"  local limit = tonumber(ARGV[ai])\n"
+"  local win = tonumber(ARGV[ai + 1])\n"
+"  local burst = tonumber(ARGV[ai + 2])\n"
+"  ki, ai = ki + 1, ai + 3\n"
 "  local rem, reset, retry\n"
 "  if burst == 0 then\n"
 "    local s = redis.call('GET', k)\n"
@@ -119,7 +156,8 @@ static u_char  ngx_http_v3xy_limit_lua[] =
 "      rem = limit - count - 1\n"
 "      if count > 0 then reset = at(lo) + win - tnow else reset = win end\n"
 "      retry = 0\n"
-"      todo[#todo + 1] = {k, 0, s == nil, idx, tnow, limit, win}\n"
+"      todo[#todo + 1] = {k, 0, s or string.rep('\\0', 8 * (limit + 1)),\n"
+"                         idx, tnow, limit, win}\n"
 "    else\n"
 "      ok = 0\n"
 "      rem = 0\n"
@@ -151,23 +189,20 @@ static u_char  ngx_http_v3xy_limit_lua[] =
 "  out[#out + 1] = retry\n"
 "end\n"
 "if ok == 1 then\n"
-"  for _, d in ipairs(todo) do\n"
-"    if d[2] == 0 then\n"
-"      local k, limit = d[1], d[6]\n"
-"      if d[3] then\n"
-"        redis.call('DEL', k)\n"
-"        redis.call('SETRANGE', k, 8 * limit, struct.pack('>d', 0))\n"
-"      end\n"
-"      redis.call('SETRANGE', k, 8 + 8 * d[4], struct.pack('>d', d[5]))\n"
-"      redis.call('SETRANGE', k, 0, struct.pack('>d', (d[4] + 1) % limit))\n"
-"      redis.call('PEXPIRE', k, d[7])\n"
+"  for _, e in ipairs(todo) do\n"
+"    if e[2] == 0 then\n"
+"      local s, limit, off = e[3], e[6], 8 + 8 * e[4]\n"
+"      s = struct.pack('>d', (e[4] + 1) % limit) .. s:sub(9, off)\n"
+"          .. struct.pack('>d', e[5]) .. s:sub(off + 9)\n"
+"      redis.call('SET', e[1], s, 'PX', e[7])\n"
 "    else\n"
-"      redis.call('SET', d[1], string.format('%.0f', d[3]), 'PX',\n"
-"                 math.max(d[4], 1))\n"
+"      redis.call('SET', e[1], string.format('%.0f', e[3]), 'PX',\n"
+"                 math.max(e[4], 1))\n"
 "    end\n"
 "  end\n"
 "end\n"
-"out[1] = ok\n"
+"out[base] = ok\n"
+"end\n"
 "return out\n";
 
 
@@ -487,6 +522,14 @@ ngx_http_v3xy_limit_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    ngx_queue_init(&ngx_http_v3xy_limit_pending);
+    ngx_http_v3xy_limit_npending = 0;
+    ngx_http_v3xy_limit_nkeys = 0;
+
+    ngx_memzero(&ngx_http_v3xy_limit_flush_ev, sizeof(ngx_event_t));
+    ngx_http_v3xy_limit_flush_ev.handler = ngx_http_v3xy_limit_flush;
+    ngx_http_v3xy_limit_flush_ev.log = cf->cycle->log;
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_v3xy_header_filter;
 
@@ -734,7 +777,6 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
     ngx_http_v3xy_limit_ctx_t *lctx)
 {
     u_char                     *p;
-    ngx_str_t                  *args;
     ngx_uint_t                  i, n;
     ngx_pool_cleanup_t         *cln;
     ngx_http_v3xy_zone_t       *zone;
@@ -752,8 +794,8 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    args = ngx_palloc(r->pool, 4 * n * sizeof(ngx_str_t));
-    if (args == NULL) {
+    lctx->keys = ngx_palloc(r->pool, n * sizeof(ngx_str_t));
+    if (lctx->keys == NULL) {
         return NGX_ERROR;
     }
 
@@ -768,19 +810,23 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        args[i].data = p;
+        lctx->keys[i].data = p;
         p = ngx_sprintf(p, "v3xy:{%V:%V}", &zone->name, &lctx->items[i].key);
-        args[i].len = p - args[i].data;
-
-        args[n + 3 * i] = zone->args[0];
-        args[n + 3 * i + 1] = zone->args[1];
-        args[n + 3 * i + 2] = zone->args[2];
+        lctx->keys[i].len = p - lctx->keys[i].data;
     }
 
-    lctx->cmd = ngx_http_v3xy_redis_eval(&vmcf->limit_script, n, args, 4 * n,
-                                         ngx_http_v3xy_limit_reply, lctx);
-    if (lctx->cmd == NULL) {
-        return NGX_DECLINED;
+    /*
+     * The decision waits for the end of this event-loop pass, with the
+     * other decisions that come meanwhile: one script call for all.
+     */
+
+    ngx_queue_insert_tail(&ngx_http_v3xy_limit_pending, &lctx->queue);
+    ngx_http_v3xy_limit_npending++;
+    ngx_http_v3xy_limit_nkeys += n;
+    lctx->queued = 1;
+
+    if (!ngx_http_v3xy_limit_flush_ev.posted) {
+        ngx_post_event(&ngx_http_v3xy_limit_flush_ev, &ngx_posted_events);
     }
 
     lctx->state = NGX_HTTP_V3XY_LIMIT_WAITING;
@@ -802,59 +848,241 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
 }
 
 
-/* inside hiredis's callback: copy the verdicts, post the request */
+/* the end of the event-loop pass: every waiting decision in one call */
+
+static void
+ngx_http_v3xy_limit_flush(ngx_event_t *ev)
+{
+    u_char                       *p;
+    size_t                        size;
+    ngx_str_t                    *args, *keys, *argv;
+    ngx_uint_t                    i, j, m, nkeys, nargs;
+    ngx_queue_t                  *q;
+    ngx_http_v3xy_zone_t         *zone;
+    ngx_http_v3xy_limit_ctx_t    *lctx;
+    ngx_http_v3xy_limit_batch_t  *batch;
+    ngx_http_v3xy_main_conf_t    *vmcf;
+
+    m = ngx_http_v3xy_limit_npending;
+    nkeys = ngx_http_v3xy_limit_nkeys;
+
+    if (m == 0) {
+        return;
+    }
+
+    vmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_v3xy_module);
+
+    /* KEYS, then ARGV: m, and per decision n and 3 per zone */
+
+    nargs = nkeys + 1 + m + 3 * nkeys;
+
+    size = sizeof(ngx_http_v3xy_limit_batch_t)
+           + m * (sizeof(ngx_http_v3xy_limit_ctx_t *) + sizeof(ngx_uint_t))
+           + nargs * sizeof(ngx_str_t) + (1 + m) * NGX_INT_T_LEN;
+
+    batch = ngx_alloc(size, ev->log);
+
+    if (batch == NULL) {
+        args = NULL;
+        goto failed;
+    }
+
+    batch->n = m;
+    batch->lctx = (ngx_http_v3xy_limit_ctx_t **) (batch + 1);
+    batch->zones = (ngx_uint_t *) (batch->lctx + m);
+    args = (ngx_str_t *) (batch->zones + m);
+
+    keys = args;
+    argv = args + nkeys;
+
+    /* the counts are written after the arguments, in the same allocation */
+    p = (u_char *) (args + nargs);
+
+    argv[0].data = p;
+    p = ngx_sprintf(p, "%ui", m);
+    argv[0].len = p - argv[0].data;
+    argv++;
+
+    i = 0;
+
+    for (q = ngx_queue_head(&ngx_http_v3xy_limit_pending);
+         q != ngx_queue_sentinel(&ngx_http_v3xy_limit_pending);
+         q = ngx_queue_next(q))
+    {
+        lctx = ngx_queue_data(q, ngx_http_v3xy_limit_ctx_t, queue);
+
+        batch->lctx[i] = lctx;
+        batch->zones[i] = lctx->n;
+
+        argv[0].data = p;
+        p = ngx_sprintf(p, "%ui", lctx->n);
+        argv[0].len = p - argv[0].data;
+        argv++;
+
+        for (j = 0; j < lctx->n; j++) {
+            zone = lctx->zones[j];
+
+            *keys++ = lctx->keys[j];
+            *argv++ = zone->args[0];
+            *argv++ = zone->args[1];
+            *argv++ = zone->args[2];
+        }
+
+        i++;
+    }
+
+    /* the zones' own numbers were formatted at configuration time */
+
+    if (ngx_http_v3xy_redis_eval(&vmcf->limit_script, nkeys, args, nargs,
+                                 ngx_http_v3xy_limit_reply, batch)
+        == NULL)
+    {
+        goto failed;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "v3xy: %ui limit decisions, %ui keys in one script call",
+                   m, nkeys);
+
+    for (i = 0; i < m; i++) {
+        lctx = batch->lctx[i];
+
+        ngx_queue_remove(&lctx->queue);
+        lctx->queued = 0;
+        lctx->batch = batch;
+        lctx->index = i;
+    }
+
+    ngx_http_v3xy_limit_npending = 0;
+    ngx_http_v3xy_limit_nkeys = 0;
+
+    return;
+
+failed:
+
+    /* Redis went away since the decisions were queued: each falls back */
+
+    while (!ngx_queue_empty(&ngx_http_v3xy_limit_pending)) {
+        q = ngx_queue_head(&ngx_http_v3xy_limit_pending);
+        lctx = ngx_queue_data(q, ngx_http_v3xy_limit_ctx_t, queue);
+
+        ngx_queue_remove(q);
+        lctx->queued = 0;
+        lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+        if (lctx->ev.timer_set) {
+            ngx_del_timer(&lctx->ev);
+        }
+
+        ngx_post_event(&lctx->ev, &ngx_posted_events);
+    }
+
+    ngx_http_v3xy_limit_npending = 0;
+    ngx_http_v3xy_limit_nkeys = 0;
+
+    if (batch) {
+        ngx_free(batch);
+    }
+}
+
+
+/* inside hiredis's callback: copy the verdicts, post the requests */
 
 static void
 ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
 {
-    ngx_http_v3xy_limit_ctx_t  *lctx = data;
+    ngx_http_v3xy_limit_batch_t *batch = data;
 
-    ngx_uint_t       i;
-    redisReply     **e;
-    v3xy_verdict_t  *v;
+    ngx_uint_t                  i, j, k, want;
+    redisReply                **e;
+    v3xy_verdict_t             *v;
+    ngx_http_v3xy_limit_ctx_t  *lctx;
 
-    lctx->cmd = NULL;
-    lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+    want = 0;
 
-    if (reply == NULL) {
-        goto done;
+    for (i = 0; i < batch->n; i++) {
+        want += 1 + 3 * batch->zones[i];
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 + 3 * lctx->n)
+    if (reply != NULL
+        && (reply->type != REDIS_REPLY_ARRAY || reply->elements != want))
     {
-        ngx_http_v3xy_redis_error(lctx->ev.log, reply);
-        goto done;
+        ngx_http_v3xy_redis_error(ngx_cycle->log, reply);
+        reply = NULL;
     }
 
-    e = reply->element;
+    if (reply != NULL) {
+        e = reply->element;
 
-    for (i = 0; i < reply->elements; i++) {
-        if (e[i]->type != REDIS_REPLY_INTEGER || e[i]->integer < 0) {
-            ngx_http_v3xy_redis_error(lctx->ev.log, reply);
-            goto done;
+        for (k = 0; k < want; k++) {
+            if (e[k]->type != REDIS_REPLY_INTEGER || e[k]->integer < 0) {
+                ngx_http_v3xy_redis_error(ngx_cycle->log, reply);
+                reply = NULL;
+                break;
+            }
         }
     }
 
-    lctx->admitted = (e[0]->integer == 1);
+    k = 0;
 
-    for (i = 0; i < lctx->n; i++) {
-        v = &lctx->items[i].verdict;
+    for (i = 0; i < batch->n; i++) {
+        lctx = batch->lctx[i];
 
-        v->remaining = e[1 + 3 * i]->integer;
-        v->reset_ms = e[2 + 3 * i]->integer;
-        v->retry_ms = e[3 + 3 * i]->integer;
-        v->admitted = (v->retry_ms == 0);
+        if (lctx == NULL) {
+            k += 1 + 3 * batch->zones[i];
+            continue;
+        }
+
+        lctx->batch = NULL;
+        lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+        if (reply != NULL) {
+            e = reply->element + k;
+
+            lctx->admitted = (e[0]->integer == 1);
+
+            for (j = 0; j < lctx->n; j++) {
+                v = &lctx->items[j].verdict;
+
+                v->remaining = e[1 + 3 * j]->integer;
+                v->reset_ms = e[2 + 3 * j]->integer;
+                v->retry_ms = e[3 + 3 * j]->integer;
+                v->admitted = (v->retry_ms == 0);
+            }
+
+            lctx->state = NGX_HTTP_V3XY_LIMIT_REPLIED;
+        }
+
+        k += 1 + 3 * batch->zones[i];
+
+        if (lctx->ev.timer_set) {
+            ngx_del_timer(&lctx->ev);
+        }
+
+        ngx_post_event(&lctx->ev, &ngx_posted_events);
     }
 
-    lctx->state = NGX_HTTP_V3XY_LIMIT_REPLIED;
+    ngx_free(batch);
+}
 
-done:
 
-    if (lctx->ev.timer_set) {
-        ngx_del_timer(&lctx->ev);
+/* a decision that no longer waits: out of the queue, or of its batch */
+
+static void
+ngx_http_v3xy_limit_forget(ngx_http_v3xy_limit_ctx_t *lctx)
+{
+    if (lctx->queued) {
+        ngx_queue_remove(&lctx->queue);
+        lctx->queued = 0;
+        ngx_http_v3xy_limit_npending--;
+        ngx_http_v3xy_limit_nkeys -= lctx->n;
     }
 
-    ngx_post_event(&lctx->ev, &ngx_posted_events);
+    if (lctx->batch) {
+        lctx->batch->lctx[lctx->index] = NULL;
+        lctx->batch = NULL;
+    }
 }
 
 
@@ -873,10 +1101,7 @@ ngx_http_v3xy_limit_event(ngx_event_t *ev)
         ev->timedout = 0;
 
         if (lctx->state == NGX_HTTP_V3XY_LIMIT_WAITING) {
-            if (lctx->cmd) {
-                ngx_http_v3xy_redis_cancel(lctx->cmd);
-                lctx->cmd = NULL;
-            }
+            ngx_http_v3xy_limit_forget(lctx);
 
             lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
             ngx_http_v3xy_redis_timed_out(ev->log);
@@ -898,10 +1123,7 @@ ngx_http_v3xy_limit_cleanup(void *data)
 {
     ngx_http_v3xy_limit_ctx_t  *lctx = data;
 
-    if (lctx->cmd) {
-        ngx_http_v3xy_redis_cancel(lctx->cmd);
-        lctx->cmd = NULL;
-    }
+    ngx_http_v3xy_limit_forget(lctx);
 
     if (lctx->ev.timer_set) {
         ngx_del_timer(&lctx->ev);
