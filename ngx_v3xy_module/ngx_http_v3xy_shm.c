@@ -42,10 +42,18 @@
 /* idle nodes freed from the LRU's tail before a new node is allocated */
 #define NGX_HTTP_V3XY_SHM_EXPIRE  2
 
+/*
+ * A node goes to the LRU's head at most once in this many ms: moving it
+ * touches two other nodes (its neighbours, cache misses in a large zone)
+ * for an order that only eviction of a full zone needs, and to the second.
+ */
+#define NGX_HTTP_V3XY_SHM_LRU_MS  1000
+
 
 typedef struct {
     ngx_rbtree_node_t          node;     /* data: 1 while in a decision */
     ngx_queue_t                lru;
+    uint64_t                   lru_ms;   /* when it went to the head */
     u_char                     digest[NGX_HTTP_V3XY_SHM_DIGEST];
     v3xy_rate_t                rate;     /* the rate of state */
     uint64_t                   state[1];
@@ -606,8 +614,13 @@ ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
     node = ngx_http_v3xy_shm_find(ctx, digest);
 
     if (node) {
-        ngx_queue_remove(&node->lru);
-        ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+        if (now - node->lru_ms >= NGX_HTTP_V3XY_SHM_LRU_MS
+            || now < node->lru_ms)
+        {
+            ngx_queue_remove(&node->lru);
+            ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+            node->lru_ms = now;
+        }
 
         if (node->rate.limit == ctx->rate.limit
             && node->rate.window_ms == ctx->rate.window_ms
@@ -635,6 +648,7 @@ ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
 
     ngx_rbtree_insert(&ctx->sh->rbtree, &node->node);
     ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+    node->lru_ms = now;
 
     return node;
 }
@@ -723,6 +737,7 @@ ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_ctx_t *ctx,
 
     ngx_rbtree_insert(&ctx->sh->rbtree, &node->node);
     ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+    node->lru_ms = now;
 
     return node;
 }
@@ -796,8 +811,9 @@ ngx_http_v3xy_shm_expire(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
 
 /*
  * Forgets the least recently used node not in use by this decision;
- * NGX_DECLINED if there is none.  Nodes in use are at the head of the
- * queue, so the walk from the tail is short.
+ * NGX_DECLINED if there is none.  Nodes in use are this decision's few,
+ * so the walk from the tail is short.  The order is the last second's
+ * (NGX_HTTP_V3XY_SHM_LRU_MS): a key used within it may go before another.
  */
 
 static ngx_int_t
