@@ -118,6 +118,19 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     b->line = cf->conf_file->line;
     b->primary = pclcf;
 
+    /* it goes into directives parsed from a string: one token only */
+
+    for (i = 0; i < b->url.len; i++) {
+        if (b->url.data[i] <= ' ' || b->url.data[i] == 0x7f
+            || ngx_strchr(";{}#\"'\\", b->url.data[i]) != NULL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_backup: \"%V\" has a character a URL "
+                               "does not need here", &b->url);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     if (ngx_strncasecmp(b->url.data, (u_char *) "https://", 8) == 0) {
         https = 1;
         s.data = b->url.data + 8;
@@ -476,7 +489,9 @@ ngx_http_v3xy_conf_string(ngx_conf_t *cf, ngx_str_t *text)
 ngx_int_t
 ngx_http_v3xy_failover_init(ngx_conf_t *cf)
 {
+    void                      **loc_conf;
     ngx_uint_t                  i;
+    ngx_http_v3xy_loc_conf_t   *vlcf;
     ngx_http_v3xy_backup_t    **bp, *b;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
@@ -491,7 +506,9 @@ ngx_http_v3xy_failover_init(ngx_conf_t *cf)
     for (i = 0; i < vmcf->backups.nelts; i++) {
         b = bp[i];
 
-        if (b->primary->handler == NULL) {
+        /* the backup's location has proxy_pass's handler: so must it */
+
+        if (b->primary->handler != b->backup->handler) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "v3xy_backup needs proxy_pass to the primary in "
                           "the same location in %V:%ui",
@@ -503,6 +520,26 @@ ngx_http_v3xy_failover_init(ngx_conf_t *cf)
             || ngx_http_v3xy_error_pages(cf, b->backup, b) != NGX_OK)
         {
             return NGX_ERROR;
+        }
+
+        /*
+         * limit_except: the methods it does not list run under its own
+         * block's configuration, which must fail over the same way.
+         */
+
+        if (b->primary->limit_except_loc_conf) {
+            loc_conf = b->primary->limit_except_loc_conf;
+
+            vlcf = loc_conf[ngx_http_v3xy_module.ctx_index];
+            vlcf->backup = b;
+
+            if (ngx_http_v3xy_error_pages(cf,
+                                      loc_conf[ngx_http_core_module.ctx_index],
+                                      b)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
 
         b->named->loc_conf = b->backup->loc_conf;
@@ -592,6 +629,19 @@ ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
     if (!vlcf->backup_child) {
 
+        /*
+         * The body is read whole first, so that it can be sent twice (and
+         * a probe is only chosen for a request that can go upstream now).
+         */
+
+        if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+            rc = ngx_http_v3xy_body_read(r, ctx);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
         if (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_NONE) {
             br = ngx_http_v3xy_breaker(b);
 
@@ -623,15 +673,11 @@ ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
             ctx->upstream = NGX_HTTP_V3XY_UPSTREAM_PRIMARY;
         }
 
-        /* the body is read whole, so that it can be sent twice */
-
-        if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
-            rc = ngx_http_v3xy_body_read(r, ctx);
-
-            if (rc != NGX_OK) {
-                return rc;
-            }
-        }
+        /*
+         * A request that came here through an error page (error_page 404
+         * = @api, say) may take ours: nginx allows one per request.
+         */
+        r->error_page = 0;
 
         return NGX_DECLINED;
     }
@@ -738,6 +784,15 @@ ngx_http_v3xy_failover_reason(ngx_http_request_t *r,
         /* refused, connect timeout, TLS handshake, no address */
         ctx->failover = NGX_HTTP_V3XY_FAILOVER_CONNECT;
 
+    } else if (st->header_time != (ngx_msec_t) -1
+               && (st->status == NGX_HTTP_BAD_GATEWAY
+                   || st->status == NGX_HTTP_SERVICE_UNAVAILABLE
+                   || st->status == NGX_HTTP_GATEWAY_TIME_OUT))
+    {
+        /* it answered so, and proxy_intercept_errors took the answer */
+        ctx->failover = NGX_HTTP_V3XY_FAILOVER_502
+                        + (st->status - NGX_HTTP_BAD_GATEWAY);
+
     } else if (st->status == NGX_HTTP_GATEWAY_TIME_OUT) {
         ctx->failover = NGX_HTTP_V3XY_FAILOVER_TIMEOUT;
 
@@ -820,9 +875,16 @@ ngx_http_v3xy_failover_header_filter(ngx_http_request_t *r)
 
     status = r->headers_out.status;
 
-    if (status == NGX_HTTP_BAD_GATEWAY
-        || status == NGX_HTTP_SERVICE_UNAVAILABLE
-        || status == NGX_HTTP_GATEWAY_TIME_OUT)
+    /*
+     * Only a response that nginx will replace by the error page is
+     * dropped: not nginx's own page, sent when error pages are used up
+     * (it comes through here too).
+     */
+
+    if ((status == NGX_HTTP_BAD_GATEWAY
+         || status == NGX_HTTP_SERVICE_UNAVAILABLE
+         || status == NGX_HTTP_GATEWAY_TIME_OUT)
+        && !r->error_page && r->uri_changes)
     {
         if (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_PRIMARY
             && ctx->failover == NGX_HTTP_V3XY_FAILOVER_NONE)
@@ -843,17 +905,30 @@ ngx_http_v3xy_failover_header_filter(ngx_http_request_t *r)
         return status;
     }
 
-    if (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_PRIMARY) {
-        br = ngx_http_v3xy_breaker(b);
+    if (ctx->upstream != NGX_HTTP_V3XY_UPSTREAM_PRIMARY) {
+        return ngx_http_next_header_filter(r);
+    }
 
-        if (v3xy_breaker_success(br, ctx->probe)) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "v3xy: breaker closed: the probe found the "
-                          "primary answering again");
+    br = ngx_http_v3xy_breaker(b);
+
+    /* a cached copy (proxy_cache) is not the primary answering */
+
+    if (r->upstream->peer.connection == NULL) {
+        if (ctx->probe) {
+            v3xy_breaker_unprobe(br, ngx_current_msec);
+            ctx->probe = 0;
         }
 
-        ctx->probe = 0;
+        return ngx_http_next_header_filter(r);
     }
+
+    if (v3xy_breaker_success(br, ctx->probe)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "v3xy: breaker closed: the probe found the primary "
+                      "answering again");
+    }
+
+    ctx->probe = 0;
 
     return ngx_http_next_header_filter(r);
 }

@@ -68,6 +68,19 @@ v3xy_breaker_success(v3xy_breaker_t *b, int probe)
 }
 
 
+void
+v3xy_breaker_unprobe(v3xy_breaker_t *b, unsigned long now)
+{
+    unsigned long  until;
+
+    until = b->until;
+
+    if (b->state == V3XY_BREAKER_HALF_OPEN && v3xy_before(now, until)) {
+        (void) v3xy_cas(&b->until, until, now);
+    }
+}
+
+
 int
 v3xy_breaker_failure(v3xy_breaker_t *b, int probe, unsigned long now,
     unsigned long fails, unsigned long cooldown)

@@ -57,6 +57,12 @@ int v3xy_breaker_route(v3xy_breaker_t *b, unsigned long now,
 int v3xy_breaker_success(v3xy_breaker_t *b, int probe);
 
 /*
+ * The probe did not ask the primary after all (a cached answer, say): the
+ * next request probes instead.
+ */
+void v3xy_breaker_unprobe(v3xy_breaker_t *b, unsigned long now);
+
+/*
  * The primary failed.  Returns 1 when this opened the breaker (the fails-th
  * consecutive failure, or a probe's failure), 0 otherwise.
  */

@@ -722,6 +722,110 @@ _EOC_
 
 
 
+=== TEST 21a: a primary location reached through an error page fails over too (and nginx never sends a reply without its head)
+--- config
+    location /static/ {
+        root /nonexistent;
+        error_page 404 = @api;
+    }
+
+    location @api {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request eval
+["GET /static/x", "HEAD /static/y"]
+--- more_headers
+X-Primary-Down: 1
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-Upstream: backup\nX-Failover: 502", "X-Upstream: backup\nX-Failover: 502"]
+
+
+
+=== TEST 21b: proxy_intercept_errors on: a POST the primary answered 502 still goes to the backup, with the reason "502"
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_intercept_errors on;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+#TLS#
+    }
+--- request eval
+["POST /v1/s502\n{\"external_id\":\"o-21b\"}", "GET /v1/s504"]
+--- response_headers eval
+["X-Upstream: backup\nX-Failover: 502", "X-Upstream: backup\nX-Failover: 504"]
+--- response_body_like eval
+[qr/X-Served-By: backup.*\{"external_id":"o-21b"\}\z/s, qr/X-Served-By: backup/]
+
+
+
+=== TEST 21c: limit_except in the primary's location: the methods it does not list fail over too
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test;
+        limit_except GET {
+            allow 127.0.0.1;
+            deny all;
+        }
+#TLS#
+    }
+--- request eval
+["GET /v1/s502", "POST /v1/s503\n{\"a\":1}"]
+--- response_headers eval
+["X-Upstream: backup\nX-Failover: 502", "X-Upstream: backup\nX-Failover: 503"]
+--- response_body_like eval
+[qr/X-Served-By: backup/, qr/X-Served-By: backup.*\{"a":1\}\z/s]
+
+
+
+=== TEST 21d: a cached answer is not the primary answering: it does not close the breaker
+--- http_config eval
+$::Upstreams . <<'_EOC_';
+    proxy_cache_path $TEST_NGINX_SERVER_ROOT/cache keys_zone=c:1m;
+_EOC_
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_cache c;
+        proxy_cache_valid 200 1h;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=1 cooldown=$TEST_NGINX_COOLDOWN;
+#TLS#
+        add_header X-Cache $upstream_cache_status always;
+    }
+--- init
+my @got;
+my $get = sub {
+    my ($path, @h) = @_;
+    my ($st, $head) = V3xy::http_req('GET', $path, '', @h);
+    my ($fo) = $head =~ /^X-Failover: (\S+)/mi;
+    my ($c) = $head =~ /^X-Cache: (\S+)/mi;
+    return ($fo // '-') . '/' . ($c // '-');
+};
+push @got, $get->('/v1/cached');                        # primary, cached
+push @got, $get->('/v1/x', 'X-Primary-Down' => 1);      # opens the breaker
+select undef, undef, undef, $main::Pause;
+push @got, $get->('/v1/cached');                        # a HIT: no probe
+push @got, $get->('/v1/y', 'X-Primary-Down' => 1);      # the probe fails
+Test::More::is("@got", "-/MISS 502/MISS -/HIT 502/MISS",
+               'a cache hit does not report for the primary');
+--- request
+GET /v1/t
+--- response_headers
+X-Failover: breaker_open
+--- no_error_log
+breaker closed
+--- timeout: 20
+
+
+
 === TEST 22: a location without v3xy_backup is not touched: its 502 is nginx's
 --- config
     location /v1/ {
@@ -733,6 +837,30 @@ GET /v1/s502
 --- error_code: 502
 --- response_body
 primary 502
+
+
+
+=== TEST 22a: a URL that would smuggle directives is refused
+--- config
+    location /v1/ {
+        proxy_pass https://primary.test;
+        v3xy_backup "https://backup.test; return 200 x";
+    }
+--- must_die
+--- error_log
+v3xy_backup: "https://backup.test; return 200 x" has a character a URL does not need here
+
+
+
+=== TEST 22b: a primary that is not proxy_pass is refused
+--- config
+    location /v1/ {
+        fastcgi_pass 127.0.0.1:9;
+        v3xy_backup https://backup.test;
+    }
+--- must_die
+--- error_log eval
+qr/v3xy_backup needs proxy_pass to the primary in the same location/
 
 
 

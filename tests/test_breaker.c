@@ -150,6 +150,33 @@ test_silent_probe_given_up(void **state)
 
 
 static void
+test_unprobe(void **state)
+{
+    v3xy_breaker_t  b;
+
+    (void) state;
+    open_it(&b, 0);
+
+    assert_int_equal(v3xy_breaker_route(&b, 1000, FAILS, COOLDOWN),
+                     V3XY_ROUTE_PROBE);
+    assert_int_equal(v3xy_breaker_route(&b, 1001, FAILS, COOLDOWN),
+                     V3XY_ROUTE_BACKUP);
+
+    /* the probe was answered from a cache: the next request probes */
+    v3xy_breaker_unprobe(&b, 1002);
+    assert_int_equal(v3xy_breaker_route(&b, 1003, FAILS, COOLDOWN),
+                     V3XY_ROUTE_PROBE);
+    assert_int_equal(v3xy_breaker_route(&b, 1004, FAILS, COOLDOWN),
+                     V3XY_ROUTE_BACKUP);
+
+    /* closed or open: nothing to give back */
+    assert_int_equal(v3xy_breaker_success(&b, 1), 1);
+    v3xy_breaker_unprobe(&b, 1005);
+    assert_int_equal(b.state, V3XY_BREAKER_CLOSED);
+}
+
+
+static void
 test_disabled(void **state)
 {
     int             i;
@@ -287,6 +314,7 @@ main(void)
         cmocka_unit_test(test_open_then_one_probe),
         cmocka_unit_test(test_probe_fails_reopens),
         cmocka_unit_test(test_silent_probe_given_up),
+        cmocka_unit_test(test_unprobe),
         cmocka_unit_test(test_disabled),
         cmocka_unit_test(test_clock_wraps),
         cmocka_unit_test(test_races),
