@@ -89,6 +89,12 @@ static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
     { NGX_HTTP_BAD_REQUEST,
       ngx_string("credentials_mixed"),
       ngx_string("Send a developer key or a session token, not both.") },
+
+    /* NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE */
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("key_store_unavailable"),
+      ngx_string("Developer keys cannot be checked right now; "
+                 "try again shortly.") },
 };
 
 

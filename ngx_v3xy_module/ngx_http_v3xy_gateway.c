@@ -2,15 +2,43 @@
  * ngx_http_v3xy_gateway: developer keys checked at the edge, in front of
  * the API gateway.
  *
+ * A request's key is checked for its form, hashed once (the store's digest
+ * and the fingerprint for the logs), found in the key store, and its
+ * scopes checked against v3xy_scope; the backend then gets the account
+ * (X-V3XY-Account) and not the key, unless v3xy_key_forward on.
+ *
  * v3xy_key_store file=PATH loads SHA-256 digests of keys (never keys),
  * with their account, scopes and status, when the configuration is
- * loaded (reload to change), sorted for a binary search.  A request's key
- * is checked for its form, hashed, found, compared in constant time, and
- * its scopes checked against v3xy_scope; the backend then gets the
- * account (X-V3XY-Account) and not the key, unless v3xy_key_forward on.
+ * loaded (reload to change), sorted for a binary search.
+ *
+ * v3xy_key_store redis looks a key up in the hash v3xy:key:<digest> with
+ * one HMGET on the worker's Redis connection (ngx_http_v3xy_redis.c) and
+ * keeps the answer, refusals included, in a cache in shared memory for
+ * cache= (10s by default).  While a lookup is under way the request waits
+ * (NGX_AGAIN) and resumes from a posted event; the worker's other requests
+ * with the same key meanwhile wait for the same lookup.  A key whose
+ * answer is not in the cache is refused with 503 key_store_unavailable
+ * while Redis is down, slow or answers wrongly: never a silent pass.
+ *
+ * The cache is one zone, "v3xy_key_cache", of every v3xy_key_store redis
+ * of the http block: a red-black tree of digests and two LRU queues, one
+ * of valid keys and one of refusals (unknown, revoked, malformed).  The
+ * refusals are nodes of one size carved out of a quarter of the zone when
+ * it is made: a new refusal takes a free node or the least recently used
+ * one, so that a flood of made-up keys recycles that quarter and neither
+ * grows the cache nor evicts a valid key.  Valid keys are allocated from
+ * the rest, and only other valid keys make room for them.  Each location
+ * takes an answer for as long as its own cache= says: a node holds when
+ * its lookup started.
+ *
+ * Memory per node (64-bit): a refusal 104 bytes; a valid key 102 bytes
+ * plus its account and its scopes (joined by spaces), which the slab
+ * rounds up to a power of two: 256 bytes for an account of 10 characters
+ * and three scopes, 1024 at worst (an account of 64, 16 scopes of 32).
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_shm.h"
 #include "v3xy_key.h"
 #include "v3xy_keystore.h"
 
@@ -21,28 +49,177 @@
 /* a key store file of more than this is not a key store */
 #define NGX_HTTP_V3XY_KEY_STORE_MAX  (64 * 1024 * 1024)
 
+/* answers of a key store; 0: none yet */
+#define NGX_HTTP_V3XY_KEY_VALID      1
+#define NGX_HTTP_V3XY_KEY_UNKNOWN    2
+#define NGX_HTTP_V3XY_KEY_REVOKED    3
+#define NGX_HTTP_V3XY_KEY_MALFORMED  4
+#define NGX_HTTP_V3XY_KEY_FAILED     5   /* Redis did not answer: 503 */
+
+#define NGX_HTTP_V3XY_KEY_CACHE_TIME  10000
+#define NGX_HTTP_V3XY_KEY_CACHE_SIZE  (10 * 1024 * 1024)
+
+/* valid keys forgotten at most to make room for one */
+#define NGX_HTTP_V3XY_KEY_CACHE_EVICT  64
+
+/* a warning of the same kind at most once per this many ms */
+#define NGX_HTTP_V3XY_KEY_LOG_MS      60000
+
 
 struct ngx_http_v3xy_key_store_s {
     ngx_str_t                  path;
     v3xy_ks_entry_t           *entries;   /* sorted by digest */
     ngx_uint_t                 n;
+
+    ngx_http_v3xy_key_cache_t *cache;     /* redis: the cache, else NULL */
+    ngx_msec_t                 valid;     /* cache=: an answer's life */
 };
 
 
+/* a node of either tree, found by the key's SHA-256 */
+typedef struct {
+    ngx_rbtree_node_t          rbnode;    /* key: the digest's first bytes */
+    u_char                     digest[SHA256_DIGEST_LENGTH];
+} ngx_http_v3xy_key_tnode_t;
+
+
+/* an answer in the cache */
+typedef struct {
+    ngx_http_v3xy_key_tnode_t  tn;
+    ngx_queue_t                queue;     /* LRU of its kind, or free */
+    uint64_t                   fetched;   /* ms: when its lookup began */
+    u_char                     answer;
+    u_char                     why;       /* malformed: v3xy_ks_status_e */
+    u_char                     account_len;
+    u_short                    scopes_len;
+    u_char                     data[1];   /* valid: account, then scopes */
+} ngx_http_v3xy_key_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t               rbtree;
+    ngx_rbtree_node_t          sentinel;
+    ngx_queue_t                valid;     /* most recently used first */
+    ngx_queue_t                refused;   /* most recently used first */
+    ngx_queue_t                free;      /* refusal nodes not in use */
+    ngx_uint_t                 nvalid;
+    ngx_uint_t                 nrefused;
+    ngx_uint_t                 max_refused;
+    uint64_t                   full_logged;
+} ngx_http_v3xy_key_cache_sh_t;
+
+
+struct ngx_http_v3xy_key_cache_s {
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_v3xy_key_cache_sh_t  *sh;
+    ngx_slab_pool_t               *shpool;
+    ngx_str_t                      file;  /* the first v3xy_key_store */
+    ngx_uint_t                     line;  /* redis, for errors */
+};
+
+
+/* a lookup in Redis, in the worker's memory, and the requests it serves */
+typedef struct {
+    ngx_http_v3xy_key_tnode_t  tn;
+    ngx_http_v3xy_redis_cmd_t *cmd;
+    ngx_event_t                timer;
+    ngx_queue_t                waiters;   /* of ngx_http_v3xy_gateway_ctx_t */
+    ngx_http_v3xy_key_cache_t *cache;
+    uint64_t                   started;   /* ms */
+    u_char                     key_id[V3XY_KEY_ID_LEN];
+} ngx_http_v3xy_key_lookup_t;
+
+
+/* a request waiting for a lookup, then its answer */
+struct ngx_http_v3xy_gateway_ctx_s {
+    ngx_http_request_t          *request;
+    ngx_http_v3xy_key_lookup_t  *lookup;  /* NULL once answered */
+    ngx_queue_t                  queue;   /* among the lookup's waiters */
+    ngx_event_t                  ev;      /* resumes the request */
+    ngx_uint_t                   answer;
+    ngx_uint_t                   why;
+    const char                  *failure; /* NGX_HTTP_V3XY_KEY_FAILED */
+    ngx_str_t                    key_id;
+    ngx_str_t                    account;
+    ngx_str_t                    scopes;
+};
+
+
+static char *ngx_http_v3xy_key_store_redis(ngx_conf_t *cf,
+    ngx_http_v3xy_loc_conf_t *vlcf);
 static ngx_int_t ngx_http_v3xy_key_store_load(ngx_conf_t *cf,
     ngx_http_v3xy_key_store_t *ks);
 static int ngx_libc_cdecl ngx_http_v3xy_key_store_cmp(const void *a,
     const void *b);
 static v3xy_ks_entry_t *ngx_http_v3xy_key_store_find(
     ngx_http_v3xy_key_store_t *ks, u_char *digest);
+
+static ngx_int_t ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    u_char *digest, ngx_str_t *key_id);
+static ngx_int_t ngx_http_v3xy_gateway_answer(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t answer, ngx_uint_t why, ngx_str_t *account,
+    ngx_str_t *scopes, ngx_str_t *key_id);
+static ngx_int_t ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t answer, ngx_uint_t why, v3xy_ks_entry_t *e,
+    ngx_str_t *key_id);
+static ngx_int_t ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r,
+    const char *failure, ngx_str_t *key_id);
 static ngx_int_t ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r,
     ngx_http_v3xy_err_e err, const char *reason, ngx_str_t *key_id);
+
+static ngx_int_t ngx_http_v3xy_key_lookup(ngx_http_request_t *r,
+    ngx_http_v3xy_key_store_t *ks, ngx_http_v3xy_ctx_t *ctx,
+    u_char *digest, ngx_str_t *key_id);
+static ngx_http_v3xy_key_lookup_t *ngx_http_v3xy_key_lookup_start(
+    ngx_http_request_t *r, ngx_http_v3xy_key_store_t *ks, u_char *digest,
+    ngx_str_t *key_id);
+static void ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply);
+static void ngx_http_v3xy_key_lookup_timeout(ngx_event_t *ev);
+static void ngx_http_v3xy_key_lookup_finish(ngx_http_v3xy_key_lookup_t *lk,
+    ngx_uint_t answer, ngx_uint_t why, const char *failure,
+    v3xy_ks_entry_t *e);
+static void ngx_http_v3xy_key_malformed(ngx_http_v3xy_key_lookup_t *lk,
+    v3xy_ks_status_e why);
+static void ngx_http_v3xy_gateway_event(ngx_event_t *ev);
+static void ngx_http_v3xy_gateway_cleanup(void *data);
+
+static ngx_int_t ngx_http_v3xy_key_cache_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_uint_t ngx_http_v3xy_key_cache_get(ngx_http_v3xy_key_cache_t *kc,
+    u_char *digest, ngx_msec_t valid, u_char *buf, ngx_str_t *account,
+    ngx_str_t *scopes, ngx_uint_t *why);
+static void ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc,
+    u_char *digest, uint64_t fetched, ngx_uint_t answer, ngx_uint_t why,
+    v3xy_ks_entry_t *e, ngx_log_t *log);
+static void ngx_http_v3xy_key_cache_free(ngx_http_v3xy_key_cache_t *kc,
+    ngx_http_v3xy_key_node_t *node);
+static void ngx_http_v3xy_key_tree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_v3xy_key_tnode_t *ngx_http_v3xy_key_tree_find(
+    ngx_rbtree_t *tree, u_char *digest);
 
 
 static ngx_str_t  ngx_http_v3xy_account_header = ngx_string("X-V3XY-Account");
 static ngx_str_t  ngx_http_v3xy_no_key = ngx_string("-");
 static ngx_uint_t  ngx_http_v3xy_account_hash;
 
+static v3xy_ks_str_t  ngx_http_v3xy_key_active = {
+    (const unsigned char *) "active", sizeof("active") - 1
+};
+
+/* the worker's lookups under way, by digest */
+static ngx_rbtree_t       ngx_http_v3xy_key_lookups;
+static ngx_rbtree_node_t  ngx_http_v3xy_key_lookups_sentinel;
+
+/* the outage for which key_store_unavailable was last logged */
+static ngx_uint_t  ngx_http_v3xy_key_fail_logged = (ngx_uint_t) -1;
+static uint64_t    ngx_http_v3xy_key_malformed_logged;
+
+
+/* configuration */
 
 char *
 ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -58,15 +235,21 @@ ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (ngx_strcmp(value[1].data, "redis") == 0) {
+        return ngx_http_v3xy_key_store_redis(cf, vlcf);
+    }
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
         vlcf->key_store = NULL;
         return NGX_CONF_OK;
     }
 
-    if (ngx_strncmp(value[1].data, "file=", 5) != 0 || value[1].len == 5) {
+    if (cf->args->nelts != 2
+        || ngx_strncmp(value[1].data, "file=", 5) != 0 || value[1].len == 5)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_key_store takes file=PATH (a key store in "
-                           "Redis is not implemented yet)");
+                           "v3xy_key_store takes file=PATH, "
+                           "redis [cache=TIME] [size=SIZE], or off");
         return NGX_CONF_ERROR;
     }
 
@@ -85,6 +268,116 @@ ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_http_v3xy_key_store_load(cf, ks) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    vlcf->key_store = ks;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * v3xy_key_store redis [cache=TIME] [size=SIZE]: every such store of the
+ * http block shares one cache zone, of the largest size= given (10m if
+ * none); v3xy_redis is checked for once the http block is read.
+ */
+
+static char *
+ngx_http_v3xy_key_store_redis(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *vlcf)
+{
+    size_t                      size;
+    ngx_str_t                  *value, s, name;
+    ngx_int_t                   n;
+    ngx_msec_t                  valid;
+    ngx_uint_t                  i;
+    ngx_http_v3xy_key_cache_t  *kc;
+    ngx_http_v3xy_key_store_t  *ks;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    value = cf->args->elts;
+
+    valid = NGX_HTTP_V3XY_KEY_CACHE_TIME;
+    size = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "cache=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            valid = ngx_parse_time(&s, 0);
+            if (valid == (ngx_msec_t) NGX_ERROR || valid == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid cache time \"%V\": more than 0 "
+                                   "(every request would cost a Redis "
+                                   "lookup)", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            n = ngx_parse_size(&s);
+            if (n == NGX_ERROR || n < (ngx_int_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid size \"%V\": at least %uz",
+                                   &value[i], 8 * ngx_pagesize);
+                return NGX_CONF_ERROR;
+            }
+
+            size = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    kc = vmcf->key_cache;
+
+    if (kc == NULL) {
+        kc = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_key_cache_t));
+        if (kc == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_str_set(&name, "v3xy_key_cache");
+
+        /* the size is known once the http block is read */
+
+        kc->shm_zone = ngx_shared_memory_add(cf, &name, 0,
+                                             &ngx_http_v3xy_module);
+        if (kc->shm_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        kc->shm_zone->init = ngx_http_v3xy_key_cache_init_zone;
+        kc->shm_zone->data = kc;
+
+        kc->file = cf->conf_file->file.name;
+        kc->line = cf->conf_file->line;
+
+        vmcf->key_cache = kc;
+    }
+
+    if (size > kc->shm_zone->shm.size) {
+        kc->shm_zone->shm.size = size;
+    }
+
+    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_key_store_t));
+    if (ks == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&ks->path, "redis");
+    ks->cache = kc;
+    ks->valid = valid;
 
     vlcf->key_store = ks;
 
@@ -133,6 +426,37 @@ ngx_http_v3xy_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_OK;
 }
 
+
+ngx_int_t
+ngx_http_v3xy_gateway_init(ngx_conf_t *cf)
+{
+    ngx_http_v3xy_key_cache_t  *kc;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    kc = vmcf->key_cache;
+
+    if (kc == NULL) {
+        return NGX_OK;
+    }
+
+    if (vmcf->redis == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"v3xy_key_store redis\" in %V:%ui needs v3xy_redis "
+                      "in the http block", &kc->file, kc->line);
+        return NGX_ERROR;
+    }
+
+    if (kc->shm_zone->shm.size == 0) {
+        kc->shm_zone->shm.size = NGX_HTTP_V3XY_KEY_CACHE_SIZE;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the file store */
 
 static ngx_int_t
 ngx_http_v3xy_key_store_load(ngx_conf_t *cf, ngx_http_v3xy_key_store_t *ks)
@@ -315,20 +639,41 @@ ngx_http_v3xy_key_store_find(ngx_http_v3xy_key_store_t *ks, u_char *digest)
 }
 
 
+/* the request */
+
 /*
  * The gateway's decisions after the browser check: NGX_OK with the
- * account in ctx, or a refusal (NGX_DONE).
+ * account in ctx, NGX_AGAIN while Redis is asked, or a refusal (NGX_DONE).
  */
 
 ngx_int_t
 ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     ngx_http_v3xy_ctx_t *ctx, ngx_http_v3xy_headers_t *hs)
 {
-    u_char             digest[SHA256_DIGEST_LENGTH];
-    ngx_str_t         *key, key_id;
-    ngx_table_elt_t   *h;
-    v3xy_ks_entry_t   *e;
-    v3xy_ks_str_t     *scopes;
+    u_char                        digest[SHA256_DIGEST_LENGTH];
+    ngx_str_t                    *key, key_id;
+    ngx_table_elt_t              *h;
+    v3xy_ks_entry_t              *e;
+    ngx_http_v3xy_gateway_ctx_t  *g;
+
+    g = ctx->gateway;
+
+    if (g) {
+        /* resumed: the lookup has answered */
+
+        if (g->lookup) {
+            return NGX_AGAIN;
+        }
+
+        if (g->answer == NGX_HTTP_V3XY_KEY_FAILED) {
+            return ngx_http_v3xy_gateway_unavailable(r, g->failure,
+                                                     &g->key_id);
+        }
+
+        return ngx_http_v3xy_gateway_answer(r, vlcf, ctx, g->answer, g->why,
+                                            &g->account, &g->scopes,
+                                            &g->key_id);
+    }
 
     if (hs->key_header == NULL) {
         return ngx_http_v3xy_gateway_refuse(r,
@@ -376,18 +721,148 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
                                          "not of the key's form", &key_id);
     }
 
+    if (vlcf->key_store->cache) {
+        return ngx_http_v3xy_gateway_redis(r, vlcf, ctx, digest, &key_id);
+    }
+
     e = ngx_http_v3xy_key_store_find(vlcf->key_store, digest);
 
     if (e == NULL) {
-        return ngx_http_v3xy_gateway_refuse(r,
-                                         NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
-                                         "unknown key", &key_id);
+        return ngx_http_v3xy_gateway_decide(r, vlcf, ctx,
+                                            NGX_HTTP_V3XY_KEY_UNKNOWN, 0,
+                                            NULL, &key_id);
     }
 
-    if (e->revoked) {
+    return ngx_http_v3xy_gateway_decide(r, vlcf, ctx,
+                                        e->revoked ? NGX_HTTP_V3XY_KEY_REVOKED
+                                                   : NGX_HTTP_V3XY_KEY_VALID,
+                                        0, e, &key_id);
+}
+
+
+/* the Redis store: an answer of the cache, or a lookup */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx, u_char *digest,
+    ngx_str_t *key_id)
+{
+    u_char                     *p;
+    u_char                      buf[V3XY_KS_ACCOUNT_MAX
+                                    + V3XY_KS_SCOPES_JOINED_MAX];
+    ngx_str_t                   account, scopes;
+    ngx_uint_t                  answer, why;
+    ngx_http_v3xy_key_store_t  *ks;
+
+    ks = vlcf->key_store;
+
+    ngx_str_null(&account);
+    ngx_str_null(&scopes);
+
+    answer = ngx_http_v3xy_key_cache_get(ks->cache, digest, ks->valid, buf,
+                                         &account, &scopes, &why);
+
+    if (answer == 0) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: key cache: miss, key %V", key_id);
+
+        return ngx_http_v3xy_key_lookup(r, ks, ctx, digest, key_id);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "v3xy: key cache: hit (%ui), key %V", answer, key_id);
+
+    if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+        /* the account outlives buf: $v3xy_account, X-V3XY-Account */
+
+        p = ngx_pnalloc(r->pool, account.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(p, account.data, account.len);
+        account.data = p;
+    }
+
+    return ngx_http_v3xy_gateway_answer(r, vlcf, ctx, answer, why, &account,
+                                        &scopes, key_id);
+}
+
+
+/* an answer of the Redis store; a valid key's strings are in r's memory */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_answer(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t answer, ngx_uint_t why, ngx_str_t *account, ngx_str_t *scopes,
+    ngx_str_t *key_id)
+{
+    v3xy_ks_str_t    a, s;
+    v3xy_ks_entry_t  e;
+
+    if (answer != NGX_HTTP_V3XY_KEY_VALID) {
+        return ngx_http_v3xy_gateway_decide(r, vlcf, ctx, answer, why, NULL,
+                                            key_id);
+    }
+
+    a.data = account->data;
+    a.len = account->len;
+    s.data = scopes->data;
+    s.len = scopes->len;
+
+    /* checked when the answer came: it parses again */
+
+    if (v3xy_ks_parse_hash(&a, &s, &ngx_http_v3xy_key_active, &e)
+        != V3XY_KS_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "v3xy: a valid key's answer does not parse again");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_v3xy_gateway_decide(r, vlcf, ctx, answer, 0, &e, key_id);
+}
+
+
+/*
+ * What a store's answer means for the request; a valid key's account
+ * (e->account) must live as long as the request.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t answer, ngx_uint_t why, v3xy_ks_entry_t *e, ngx_str_t *key_id)
+{
+    u_char           *p;
+    u_char            reason[128];
+    ngx_table_elt_t  *h;
+    v3xy_ks_str_t    *scopes;
+
+    switch (answer) {
+
+    case NGX_HTTP_V3XY_KEY_VALID:
+        break;
+
+    case NGX_HTTP_V3XY_KEY_REVOKED:
         return ngx_http_v3xy_gateway_refuse(r,
                                          NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
-                                         "revoked key", &key_id);
+                                         "revoked key", key_id);
+
+    case NGX_HTTP_V3XY_KEY_MALFORMED:
+        p = ngx_snprintf(reason, sizeof(reason) - 1,
+                         "malformed key store entry (%s)",
+                         v3xy_ks_status_text((v3xy_ks_status_e) why));
+        *p = '\0';
+
+        return ngx_http_v3xy_gateway_refuse(r,
+                                         NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
+                                         (const char *) reason, key_id);
+
+    default: /* NGX_HTTP_V3XY_KEY_UNKNOWN */
+        return ngx_http_v3xy_gateway_refuse(r,
+                                         NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
+                                         "unknown key", key_id);
     }
 
     if (vlcf->scopes) {
@@ -397,11 +872,11 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
             return ngx_http_v3xy_gateway_refuse(r,
                                            NGX_HTTP_V3XY_ERR_API_KEY_SCOPE,
                                            "a scope of the location is "
-                                           "missing", &key_id);
+                                           "missing", key_id);
         }
     }
 
-    ctx->key_id = key_id;
+    ctx->key_id = *key_id;
     ctx->account.data = (u_char *) e->account.data;
     ctx->account.len = e->account.len;
 
@@ -445,6 +920,31 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 }
 
 
+/* Redis failed for a key not in the cache: 503, logged once an outage */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r, const char *failure,
+    ngx_str_t *key_id)
+{
+    ngx_uint_t  outage;
+
+    outage = ngx_http_v3xy_redis_outage();
+
+    if (ngx_http_v3xy_key_fail_logged != outage) {
+        ngx_http_v3xy_key_fail_logged = outage;
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "v3xy: redis unavailable for the key store (%s): keys "
+                      "not in the cache are refused with 503 "
+                      "key_store_unavailable", failure);
+    }
+
+    return ngx_http_v3xy_gateway_refuse(r,
+                                    NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE,
+                                    failure, key_id);
+}
+
+
 static ngx_int_t
 ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err,
     const char *reason, ngx_str_t *key_id)
@@ -454,4 +954,748 @@ ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err,
                   reason, key_id ? key_id : &ngx_http_v3xy_no_key);
 
     return ngx_http_v3xy_refuse(r, err);
+}
+
+
+/* lookups in Redis */
+
+/*
+ * The request waits for a lookup of its key: the worker's lookup of the
+ * same digest if one is under way, else a new one.  NGX_AGAIN, or a
+ * refusal at once if Redis cannot be asked.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_key_lookup(ngx_http_request_t *r, ngx_http_v3xy_key_store_t *ks,
+    ngx_http_v3xy_ctx_t *ctx, u_char *digest, ngx_str_t *key_id)
+{
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_v3xy_key_lookup_t   *lk;
+    ngx_http_v3xy_gateway_ctx_t  *g;
+
+    if (ngx_http_v3xy_key_lookups.root == NULL) {
+        ngx_rbtree_init(&ngx_http_v3xy_key_lookups,
+                        &ngx_http_v3xy_key_lookups_sentinel,
+                        ngx_http_v3xy_key_tree_insert);
+    }
+
+    lk = (ngx_http_v3xy_key_lookup_t *)
+             ngx_http_v3xy_key_tree_find(&ngx_http_v3xy_key_lookups, digest);
+
+    if (lk) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: key store: waits for the lookup under way, "
+                       "key %V", key_id);
+
+    } else {
+        if (!ngx_http_v3xy_redis_ready()) {
+            return ngx_http_v3xy_gateway_unavailable(r, "not connected",
+                                                     key_id);
+        }
+
+        lk = ngx_http_v3xy_key_lookup_start(r, ks, digest, key_id);
+        if (lk == NULL) {
+            return ngx_http_v3xy_gateway_unavailable(r, "cannot send",
+                                                     key_id);
+        }
+    }
+
+    g = ngx_pcalloc(r->pool, sizeof(ngx_http_v3xy_gateway_ctx_t));
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    g->request = r;
+    g->key_id = *key_id;
+    g->lookup = lk;
+    ngx_queue_insert_tail(&lk->waiters, &g->queue);
+
+    g->ev.handler = ngx_http_v3xy_gateway_event;
+    g->ev.data = g;
+    g->ev.log = r->connection->log;
+
+    cln->handler = ngx_http_v3xy_gateway_cleanup;
+    cln->data = g;
+
+    ctx->gateway = g;
+
+    /* a client that goes away while we wait ends the request */
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_AGAIN;
+}
+
+
+/* HMGET v3xy:key:<digest> account scopes status */
+
+static ngx_http_v3xy_key_lookup_t *
+ngx_http_v3xy_key_lookup_start(ngx_http_request_t *r,
+    ngx_http_v3xy_key_store_t *ks, u_char *digest, ngx_str_t *key_id)
+{
+    u_char                      name[sizeof("v3xy:key:") - 1
+                                     + 2 * SHA256_DIGEST_LENGTH];
+    ngx_str_t                   args[5];
+    ngx_http_v3xy_key_lookup_t *lk;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_get_module_main_conf(r, ngx_http_v3xy_module);
+
+    lk = ngx_alloc(sizeof(ngx_http_v3xy_key_lookup_t), ngx_cycle->log);
+    if (lk == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(lk, sizeof(ngx_http_v3xy_key_lookup_t));
+
+    ngx_memcpy(name, "v3xy:key:", sizeof("v3xy:key:") - 1);
+    ngx_hex_dump(name + sizeof("v3xy:key:") - 1, digest,
+                 SHA256_DIGEST_LENGTH);
+
+    ngx_str_set(&args[0], "HMGET");
+    args[1].data = name;
+    args[1].len = sizeof(name);
+    ngx_str_set(&args[2], "account");
+    ngx_str_set(&args[3], "scopes");
+    ngx_str_set(&args[4], "status");
+
+    lk->started = ngx_http_v3xy_now_ms();
+
+    lk->cmd = ngx_http_v3xy_redis_command(args, 5,
+                                          ngx_http_v3xy_key_lookup_reply, lk);
+    if (lk->cmd == NULL) {
+        ngx_free(lk);
+        return NULL;
+    }
+
+    ngx_memcpy(lk->tn.digest, digest, SHA256_DIGEST_LENGTH);
+    ngx_memcpy(&lk->tn.rbnode.key, digest, sizeof(ngx_rbtree_key_t));
+    ngx_memcpy(lk->key_id, key_id->data, V3XY_KEY_ID_LEN);
+
+    ngx_queue_init(&lk->waiters);
+    lk->cache = ks->cache;
+
+    lk->timer.handler = ngx_http_v3xy_key_lookup_timeout;
+    lk->timer.data = lk;
+    lk->timer.log = ngx_cycle->log;
+    lk->timer.cancelable = 1;
+
+    ngx_add_timer(&lk->timer, vmcf->redis->timeout);
+
+    ngx_rbtree_insert(&ngx_http_v3xy_key_lookups, &lk->tn.rbnode);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "v3xy: key store: HMGET in redis, key %V", key_id);
+
+    return lk;
+}
+
+
+/*
+ * Inside hiredis's callback: the answer goes into the cache and to every
+ * request that waits for it (copied into its memory); they are posted.
+ */
+
+static void
+ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply)
+{
+    ngx_http_v3xy_key_lookup_t *lk = data;
+
+    ngx_uint_t        i, answer;
+    redisReply       *f;
+    v3xy_ks_str_t     field[3];
+    v3xy_ks_entry_t   e;
+    v3xy_ks_status_e  status;
+
+    lk->cmd = NULL;
+
+    if (reply == NULL) {
+        ngx_http_v3xy_key_lookup_finish(lk, NGX_HTTP_V3XY_KEY_FAILED, 0,
+                                        "connection lost", NULL);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        goto wrong;
+    }
+
+    for (i = 0; i < 3; i++) {
+        f = reply->element[i];
+
+        if (f->type == REDIS_REPLY_STRING) {
+            field[i].data = (const unsigned char *) f->str;
+            field[i].len = f->len;
+
+        } else if (f->type == REDIS_REPLY_NIL) {
+            field[i].data = NULL;
+            field[i].len = 0;
+
+        } else {
+            goto wrong;
+        }
+    }
+
+    status = v3xy_ks_parse_hash(&field[0], &field[1], &field[2], &e);
+
+    if (status == V3XY_KS_UNKNOWN) {
+        answer = NGX_HTTP_V3XY_KEY_UNKNOWN;
+
+    } else if (status != V3XY_KS_OK) {
+        answer = NGX_HTTP_V3XY_KEY_MALFORMED;
+        ngx_http_v3xy_key_malformed(lk, status);
+
+    } else if (e.revoked) {
+        answer = NGX_HTTP_V3XY_KEY_REVOKED;
+
+    } else {
+        answer = NGX_HTTP_V3XY_KEY_VALID;
+    }
+
+    ngx_http_v3xy_key_cache_put(lk->cache, lk->tn.digest, lk->started, answer,
+                                status, &e, ngx_cycle->log);
+
+    ngx_http_v3xy_key_lookup_finish(lk, answer, status, NULL, &e);
+
+    return;
+
+wrong:
+
+    /* a hash of another type (WRONGTYPE), or not HMGET's reply */
+
+    ngx_http_v3xy_redis_error(ngx_cycle->log, reply);
+
+    ngx_http_v3xy_key_lookup_finish(lk, NGX_HTTP_V3XY_KEY_FAILED, 0,
+                                    "unexpected reply", NULL);
+}
+
+
+static void
+ngx_http_v3xy_key_lookup_timeout(ngx_event_t *ev)
+{
+    ngx_http_v3xy_key_lookup_t *lk = ev->data;
+
+    if (lk->cmd) {
+        ngx_http_v3xy_redis_cancel(lk->cmd);
+        lk->cmd = NULL;
+    }
+
+    ngx_http_v3xy_key_lookup_finish(lk, NGX_HTTP_V3XY_KEY_FAILED, 0,
+                                    "timed out", NULL);
+
+    /* last: this may drop the connection and finish other lookups */
+    ngx_http_v3xy_redis_timed_out(ngx_cycle->log);
+}
+
+
+static void
+ngx_http_v3xy_key_lookup_finish(ngx_http_v3xy_key_lookup_t *lk,
+    ngx_uint_t answer, ngx_uint_t why, const char *failure,
+    v3xy_ks_entry_t *e)
+{
+    u_char                       *p;
+    u_char                        scopes[V3XY_KS_SCOPES_JOINED_MAX];
+    size_t                        len;
+    ngx_queue_t                  *q;
+    ngx_http_v3xy_gateway_ctx_t  *g;
+
+    len = 0;
+
+    if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+        len = v3xy_ks_scopes_join(e, scopes);
+    }
+
+    while (!ngx_queue_empty(&lk->waiters)) {
+        q = ngx_queue_head(&lk->waiters);
+        ngx_queue_remove(q);
+
+        g = ngx_queue_data(q, ngx_http_v3xy_gateway_ctx_t, queue);
+
+        g->lookup = NULL;
+        g->answer = answer;
+        g->why = why;
+        g->failure = failure;
+
+        if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+            p = ngx_pnalloc(g->request->pool, e->account.len + len);
+
+            if (p == NULL) {
+                g->answer = NGX_HTTP_V3XY_KEY_FAILED;
+                g->failure = "out of memory";
+
+            } else {
+                g->account.data = p;
+                g->account.len = e->account.len;
+                p = ngx_cpymem(p, e->account.data, e->account.len);
+
+                g->scopes.data = p;
+                g->scopes.len = len;
+                ngx_memcpy(p, scopes, len);
+            }
+        }
+
+        ngx_post_event(&g->ev, &ngx_posted_events);
+    }
+
+    if (lk->timer.timer_set) {
+        ngx_del_timer(&lk->timer);
+    }
+
+    ngx_rbtree_delete(&ngx_http_v3xy_key_lookups, &lk->tn.rbnode);
+
+    ngx_free(lk);
+}
+
+
+/* a malformed hash: logged at warn once a minute per worker, no key */
+
+static void
+ngx_http_v3xy_key_malformed(ngx_http_v3xy_key_lookup_t *lk,
+    v3xy_ks_status_e why)
+{
+    u_char    hex[12];
+    uint64_t  now;
+
+    now = ngx_http_v3xy_now_ms();
+
+    if (ngx_http_v3xy_key_malformed_logged != 0
+        && now >= ngx_http_v3xy_key_malformed_logged
+        && now - ngx_http_v3xy_key_malformed_logged < NGX_HTTP_V3XY_KEY_LOG_MS)
+    {
+        return;
+    }
+
+    ngx_http_v3xy_key_malformed_logged = now ? now : 1;
+
+    ngx_hex_dump(hex, lk->tn.digest, sizeof(hex) / 2);
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "v3xy: key store: the hash v3xy:key:%*s... in redis is "
+                  "malformed (%s): key %*s is refused with api_key_invalid "
+                  "(such warnings at most once a minute)",
+                  sizeof(hex), hex, v3xy_ks_status_text(why),
+                  (size_t) V3XY_KEY_ID_LEN, lk->key_id);
+}
+
+
+static void
+ngx_http_v3xy_gateway_event(ngx_event_t *ev)
+{
+    ngx_http_v3xy_gateway_ctx_t *g = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = g->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The request goes away while it waits: it leaves the lookup, which goes
+ * on (its answer still fills the cache).
+ */
+
+static void
+ngx_http_v3xy_gateway_cleanup(void *data)
+{
+    ngx_http_v3xy_gateway_ctx_t *g = data;
+
+    if (g->lookup) {
+        ngx_queue_remove(&g->queue);
+        g->lookup = NULL;
+    }
+
+    if (g->ev.posted) {
+        ngx_delete_posted_event(&g->ev);
+    }
+}
+
+
+/* the cache */
+
+static ngx_int_t
+ngx_http_v3xy_key_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_v3xy_key_cache_t *okc = data;
+
+    size_t                         len;
+    u_char                        *p;
+    ngx_uint_t                     i;
+    ngx_http_v3xy_key_node_t      *node;
+    ngx_http_v3xy_key_cache_t     *kc;
+    ngx_http_v3xy_key_cache_sh_t  *sh;
+
+    kc = shm_zone->data;
+
+    if (okc) {
+        /* a reload kept the zone (same size): its answers stay */
+        kc->sh = okc->sh;
+        kc->shpool = okc->shpool;
+
+        return NGX_OK;
+    }
+
+    kc->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        kc->sh = kc->shpool->data;
+
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_calloc(kc->shpool, sizeof(ngx_http_v3xy_key_cache_sh_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    kc->sh = sh;
+    kc->shpool->data = sh;
+
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
+                    ngx_http_v3xy_key_tree_insert);
+
+    ngx_queue_init(&sh->valid);
+    ngx_queue_init(&sh->refused);
+    ngx_queue_init(&sh->free);
+
+    /* a quarter of the zone for refusals, made now, never more */
+
+    sh->max_refused = shm_zone->shm.size / 4
+                      / sizeof(ngx_http_v3xy_key_node_t);
+
+    p = ngx_slab_alloc(kc->shpool,
+                       sh->max_refused * sizeof(ngx_http_v3xy_key_node_t));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < sh->max_refused; i++) {
+        node = (ngx_http_v3xy_key_node_t *)
+                   (p + i * sizeof(ngx_http_v3xy_key_node_t));
+        ngx_queue_insert_tail(&sh->free, &node->queue);
+    }
+
+    len = sizeof(" in the v3xy_key_store cache") - 1;
+
+    kc->shpool->log_ctx = ngx_slab_alloc(kc->shpool, len + 1);
+    if (kc->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(kc->shpool->log_ctx, " in the v3xy_key_store cache%Z");
+
+    /* a full cache is ours to report, once a minute, not nginx's each time */
+    kc->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The answer of the cache for a digest that is younger than valid ms, or
+ * 0.  A valid key's account and scopes are copied into buf, which must
+ * hold V3XY_KS_ACCOUNT_MAX + V3XY_KS_SCOPES_JOINED_MAX bytes.
+ */
+
+static ngx_uint_t
+ngx_http_v3xy_key_cache_get(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
+    ngx_msec_t valid, u_char *buf, ngx_str_t *account, ngx_str_t *scopes,
+    ngx_uint_t *why)
+{
+    uint64_t                       now;
+    ngx_uint_t                     answer;
+    ngx_http_v3xy_key_node_t      *node;
+    ngx_http_v3xy_key_cache_sh_t  *sh;
+
+    now = ngx_http_v3xy_now_ms();
+    sh = kc->sh;
+
+    ngx_shmtx_lock(&kc->shpool->mutex);
+
+    node = (ngx_http_v3xy_key_node_t *)
+               ngx_http_v3xy_key_tree_find(&sh->rbtree, digest);
+
+    /* an answer from the future (the clock stepped back) is stale too */
+
+    if (node == NULL || now < node->fetched || now - node->fetched >= valid) {
+        ngx_shmtx_unlock(&kc->shpool->mutex);
+        return 0;
+    }
+
+    ngx_queue_remove(&node->queue);
+    ngx_queue_insert_head(node->answer == NGX_HTTP_V3XY_KEY_VALID
+                          ? &sh->valid : &sh->refused, &node->queue);
+
+    answer = node->answer;
+    *why = node->why;
+
+    if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+        ngx_memcpy(buf, node->data, node->account_len + node->scopes_len);
+
+        account->data = buf;
+        account->len = node->account_len;
+        scopes->data = buf + node->account_len;
+        scopes->len = node->scopes_len;
+    }
+
+    ngx_shmtx_unlock(&kc->shpool->mutex);
+
+    return answer;
+}
+
+
+/*
+ * Stores an answer that Redis gave to a lookup begun at fetched, unless
+ * the cache has a younger one (another worker's).  A refusal takes a free
+ * refusal node or the least recently used one; a valid key a new node,
+ * for which the least recently used valid keys are forgotten if need be.
+ */
+
+static void
+ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
+    uint64_t fetched, ngx_uint_t answer, ngx_uint_t why, v3xy_ks_entry_t *e,
+    ngx_log_t *log)
+{
+    u_char                         scopes[V3XY_KS_SCOPES_JOINED_MAX];
+    size_t                         size, len;
+    uint64_t                       now;
+    ngx_uint_t                     i, full, nvalid, nrefused;
+    ngx_queue_t                   *q;
+    ngx_http_v3xy_key_node_t      *node;
+    ngx_http_v3xy_key_cache_sh_t  *sh;
+
+    size = 0;
+    len = 0;
+    full = 0;
+    sh = kc->sh;
+
+    if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+        len = v3xy_ks_scopes_join(e, scopes);
+        size = offsetof(ngx_http_v3xy_key_node_t, data) + e->account.len
+               + len;
+    }
+
+    ngx_shmtx_lock(&kc->shpool->mutex);
+
+    node = (ngx_http_v3xy_key_node_t *)
+               ngx_http_v3xy_key_tree_find(&sh->rbtree, digest);
+
+    if (node) {
+        if (node->fetched > fetched) {
+            ngx_shmtx_unlock(&kc->shpool->mutex);
+            return;
+        }
+
+        ngx_http_v3xy_key_cache_free(kc, node);
+    }
+
+    if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+        node = ngx_slab_alloc_locked(kc->shpool, size);
+
+        for (i = 0;
+             node == NULL && i < NGX_HTTP_V3XY_KEY_CACHE_EVICT
+             && !ngx_queue_empty(&sh->valid);
+             i++)
+        {
+            q = ngx_queue_last(&sh->valid);
+            ngx_http_v3xy_key_cache_free(kc,
+                ngx_queue_data(q, ngx_http_v3xy_key_node_t, queue));
+
+            node = ngx_slab_alloc_locked(kc->shpool, size);
+        }
+
+        if (node == NULL) {
+            now = ngx_http_v3xy_now_ms();
+
+            if (sh->full_logged == 0 || now < sh->full_logged
+                || now - sh->full_logged >= NGX_HTTP_V3XY_KEY_LOG_MS)
+            {
+                sh->full_logged = now ? now : 1;
+                full = 1;
+            }
+
+            ngx_shmtx_unlock(&kc->shpool->mutex);
+
+            if (full) {
+                ngx_log_error(NGX_LOG_WARN, log, 0,
+                              "v3xy: the v3xy_key_store cache has no room "
+                              "for a valid key: it is looked up in redis "
+                              "each time; a larger size= keeps more "
+                              "(logged at most once a minute)");
+            }
+
+            return;
+        }
+
+        node->account_len = (u_char) e->account.len;
+        node->scopes_len = (u_short) len;
+        ngx_memcpy(ngx_cpymem(node->data, e->account.data, e->account.len),
+                   scopes, len);
+
+        ngx_queue_insert_head(&sh->valid, &node->queue);
+        sh->nvalid++;
+
+    } else {
+        if (ngx_queue_empty(&sh->free)) {
+            if (ngx_queue_empty(&sh->refused)) {
+                /* a zone too small for even one refusal */
+                ngx_shmtx_unlock(&kc->shpool->mutex);
+                return;
+            }
+
+            q = ngx_queue_last(&sh->refused);
+            ngx_http_v3xy_key_cache_free(kc,
+                ngx_queue_data(q, ngx_http_v3xy_key_node_t, queue));
+        }
+
+        q = ngx_queue_head(&sh->free);
+        ngx_queue_remove(q);
+        node = ngx_queue_data(q, ngx_http_v3xy_key_node_t, queue);
+
+        node->account_len = 0;
+        node->scopes_len = 0;
+
+        ngx_queue_insert_head(&sh->refused, &node->queue);
+        sh->nrefused++;
+    }
+
+    ngx_memcpy(node->tn.digest, digest, SHA256_DIGEST_LENGTH);
+    ngx_memcpy(&node->tn.rbnode.key, digest, sizeof(ngx_rbtree_key_t));
+    node->fetched = fetched;
+    node->answer = (u_char) answer;
+    node->why = (u_char) why;
+
+    ngx_rbtree_insert(&sh->rbtree, &node->tn.rbnode);
+
+    nvalid = sh->nvalid;
+    nrefused = sh->nrefused;
+
+    ngx_shmtx_unlock(&kc->shpool->mutex);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "v3xy: key cache: stored answer %ui; %ui valid keys, "
+                   "%ui of %ui refusals", answer, nvalid, nrefused,
+                   sh->max_refused);
+}
+
+
+/* a node leaves the tree: a valid key's memory goes back to the slab */
+
+static void
+ngx_http_v3xy_key_cache_free(ngx_http_v3xy_key_cache_t *kc,
+    ngx_http_v3xy_key_node_t *node)
+{
+    ngx_http_v3xy_key_cache_sh_t  *sh;
+
+    sh = kc->sh;
+
+    ngx_rbtree_delete(&sh->rbtree, &node->tn.rbnode);
+    ngx_queue_remove(&node->queue);
+
+    if (node->answer == NGX_HTTP_V3XY_KEY_VALID) {
+        sh->nvalid--;
+        ngx_slab_free_locked(kc->shpool, node);
+
+    } else {
+        sh->nrefused--;
+        ngx_queue_insert_tail(&sh->free, &node->queue);
+    }
+}
+
+
+/* both trees: the digest's first bytes are the key, the digest breaks ties */
+
+static void
+ngx_http_v3xy_key_tree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t          **p;
+    ngx_http_v3xy_key_tnode_t   *tn, *tt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            tn = (ngx_http_v3xy_key_tnode_t *) node;
+            tt = (ngx_http_v3xy_key_tnode_t *) temp;
+
+            p = (ngx_memcmp(tn->digest, tt->digest, SHA256_DIGEST_LENGTH)
+                 < 0) ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/*
+ * The walk orders by the digest of the presented key, which tells nothing
+ * about the stored ones (see ngx_http_v3xy_key_store_find()).
+ */
+
+static ngx_http_v3xy_key_tnode_t *
+ngx_http_v3xy_key_tree_find(ngx_rbtree_t *tree, u_char *digest)
+{
+    ngx_int_t                   rc;
+    ngx_rbtree_key_t            key;
+    ngx_rbtree_node_t          *node, *sentinel;
+    ngx_http_v3xy_key_tnode_t  *tn;
+
+    ngx_memcpy(&key, digest, sizeof(ngx_rbtree_key_t));
+
+    node = tree->root;
+    sentinel = tree->sentinel;
+
+    while (node != sentinel) {
+
+        if (key < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (key > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        tn = (ngx_http_v3xy_key_tnode_t *) node;
+
+        rc = ngx_memcmp(digest, tn->digest, SHA256_DIGEST_LENGTH);
+
+        if (rc == 0) {
+            return tn;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
 }

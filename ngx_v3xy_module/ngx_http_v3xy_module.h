@@ -53,6 +53,7 @@ typedef enum {
     NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
     NGX_HTTP_V3XY_ERR_API_KEY_SCOPE,
     NGX_HTTP_V3XY_ERR_CREDENTIALS_MIXED,
+    NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE,
     NGX_HTTP_V3XY_ERR_LAST
 } ngx_http_v3xy_err_e;
 
@@ -64,6 +65,7 @@ typedef struct {
 
 
 typedef struct ngx_http_v3xy_key_store_s  ngx_http_v3xy_key_store_t;
+typedef struct ngx_http_v3xy_key_cache_s  ngx_http_v3xy_key_cache_t;
 
 
 /* v3xy_limit_zone */
@@ -85,6 +87,7 @@ typedef struct {
     ngx_array_t                 zones;     /* of ngx_http_v3xy_zone_t * */
     ngx_array_t                 replay_zones;  /* one per tolerance */
     ngx_http_v3xy_redis_script_t limit_script;
+    ngx_http_v3xy_key_cache_t   *key_cache;  /* v3xy_key_store redis */
 } ngx_http_v3xy_main_conf_t;
 
 
@@ -107,6 +110,7 @@ typedef struct {
 
 
 typedef struct ngx_http_v3xy_limit_ctx_s  ngx_http_v3xy_limit_ctx_t;
+typedef struct ngx_http_v3xy_gateway_ctx_s  ngx_http_v3xy_gateway_ctx_t;
 
 typedef struct {
     ngx_http_v3xy_err_e        error;      /* the refusal, if any */
@@ -132,6 +136,7 @@ typedef struct {
 
     ngx_str_t                  key_id;     /* gateway: the presented key's */
     ngx_str_t                  account;    /* and its account */
+    ngx_http_v3xy_gateway_ctx_t *gateway;  /* its lookup in Redis */
 } ngx_http_v3xy_ctx_t;
 
 
@@ -173,6 +178,7 @@ char *ngx_http_v3xy_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_v3xy_gateway(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
     ngx_http_v3xy_headers_t *hs);
+ngx_int_t ngx_http_v3xy_gateway_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_v3xy_add_variables(ngx_conf_t *cf);
 
