@@ -24,10 +24,10 @@
  *
  * Steps that wait (the body, Redis: key lookups, limits) return NGX_DONE
  * or NGX_AGAIN; nginx calls the handler again when they are done, and
- * each step remembers in the request's context what it has done.  The handler returns
- * NGX_DECLINED to go on (never NGX_OK: under "satisfy any" that would
- * grant access on other modules' behalf), or NGX_DONE once it has sent a
- * refusal.
+ * each step remembers in the request's context what it has done.  The
+ * handler returns NGX_DECLINED to go on (never NGX_OK: under "satisfy
+ * any" that would grant access on other modules' behalf), or NGX_DONE
+ * once it has sent a refusal.
  */
 
 #include "ngx_http_v3xy_module.h"

@@ -197,8 +197,8 @@ GET /v1/developer/payment-status?payment_ref=cp_1
 --- init
 V3xy::wait_ready('/ready');
 main::store('nostatus', account => 'acct_1', scopes => 'payments:read');
-main::store('badscope', account => 'acct_1', scopes => 'payments:read,verify:send',
-            status => 'active');
+main::store('badscope', account => 'acct_1',
+            scopes => 'payments:read,verify:send', status => 'active');
 main::store('badstatus', account => 'acct_1', scopes => 'payments:read',
             status => 'enabled');
 Test::More::is(main::get('/v1/developer/payment-status', 'nostatus'), 403,
@@ -280,7 +280,11 @@ for (1 .. 5) {
            . "X-V3XY-API-Key: " . main::key('shared') . "\r\n\r\n";
     push @c, $s;
 }
-my @status = map { local $/; my $r = <$_>; $r =~ m{^HTTP/1\.\d (\d+)} ? $1 : 0 } @c;
+my @status = map {
+    local $/;
+    my $r = <$_>;
+    $r =~ m{^HTTP/1\.\d (\d+)} ? $1 : 0;
+} @c;
 Test::More::is_deeply(\@status, [(200) x 5], 'TEST 9: all five admitted');
 --- request
 GET /v1/developer/payment-status
@@ -423,9 +427,9 @@ GET /v1/developer/payment-status
 === TEST 15: a key of another type in Redis (WRONGTYPE): 503, logged; other keys unaffected
 --- init
 V3xy::wait_ready('/ready');
-V3xy::redis('DEL', 'v3xy:key:' . Digest::SHA::sha256_hex(main::key('wrongtype')));
-V3xy::redis('SET', 'v3xy:key:' . Digest::SHA::sha256_hex(main::key('wrongtype')),
-            'not a hash');
+my $h = 'v3xy:key:' . Digest::SHA::sha256_hex(main::key('wrongtype'));
+V3xy::redis('DEL', $h);
+V3xy::redis('SET', $h, 'not a hash');
 main::active('righttype', 'acct_8008', 'payments:read');
 Test::More::is(main::get('/v1/developer/payment-status', 'wrongtype'), 503,
                'TEST 15: the key of another type: 503');
@@ -456,21 +460,26 @@ Test::More::is(main::get('/v1/x', 'survivor'), 200, 'TEST 16: valid, cached');
 main::reset_stats();
 my @flood = map { "flood$_" } 1 .. 200;
 my @got = main::get_many('/v1/x', @flood);
-Test::More::is(scalar(grep { $_ == 403 } @got), 200, 'TEST 16: 200 unknown keys refused');
+Test::More::is(scalar(grep { $_ == 403 } @got), 200,
+               'TEST 16: 200 unknown keys refused');
 Test::More::is(main::hmgets(), 200, 'TEST 16: one HMGET each');
 @got = main::get_many('/v1/x', @flood[190 .. 199]);
-Test::More::is(scalar(grep { $_ == 403 } @got), 10, 'TEST 16: the last ten again: refused');
+Test::More::is(scalar(grep { $_ == 403 } @got), 10,
+               'TEST 16: the last ten again: refused');
 Test::More::is(main::hmgets(), 200, 'TEST 16: ... from the cache, no HMGET');
-Test::More::is(main::get('/v1/x', 'flood1'), 403, 'TEST 16: the first again: refused');
-Test::More::is(main::hmgets(), 201, 'TEST 16: ... looked up again: it was forgotten');
+Test::More::is(main::get('/v1/x', 'flood1'), 403,
+               'TEST 16: the first again: refused');
+Test::More::is(main::hmgets(), 201,
+               'TEST 16: ... looked up again: it was forgotten');
 my ($max, $bound) = (0, 0);
 open my $log, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log" or die $!;
 while (<$log>) {
-    next unless /key cache: stored answer \d+; \d+ valid keys, (\d+) of (\d+) refusals/;
+    next unless /key cache: stored .*; \d+ valid keys, (\d+) of (\d+) refusals/;
     $max = $1 if $1 > $max;
     $bound = $2;
 }
-Test::More::ok($bound > 0 && $bound < 200, "TEST 16: a bound of $bound refusals");
+Test::More::ok($bound > 0 && $bound < 200,
+               "TEST 16: a bound of $bound refusals");
 Test::More::is($max, $bound, 'TEST 16: the refusals never exceed it');
 --- request
 GET /v1/x
@@ -626,7 +635,10 @@ V3xy::redis('DEL', 'v3xy:{per_account:acct_limit_24}');
 --- error_code eval
 [200, 200, 429]
 --- response_body_filters eval
-sub { $_[0] =~ /"code":"(\w+)"/ ? "$1\n" : (V3xy::redis('EXISTS', 'v3xy:{per_account:acct_limit_24}') . "\n") }
+sub {
+    return "$1\n" if $_[0] =~ /"code":"(\w+)"/;
+    return V3xy::redis('EXISTS', 'v3xy:{per_account:acct_limit_24}') . "\n";
+}
 --- response_body eval
 ["1\n", "1\n", "rate_limited\n"]
 
@@ -667,5 +679,34 @@ GET /v1/developer/payment-status
 "X-V3XY-API-Key: " . main::key('spoof') . "\nX-V3XY-Account: acct_victim"
 --- error_code: 200
 --- response_body_filters eval
-sub { $::Account->($_[0]) . ($_[0] =~ /RedisStore_/ ? "key sent\n" : "no key\n") }
+sub {
+    $::Account->($_[0]) . ($_[0] =~ /RedisStore_/ ? "key sent\n" : "no key\n");
+}
 --- response_body eval: "X-V3XY-Account: acct_1212\r\nno key\n"
+
+
+
+=== TEST 27: two stores of one http block share the cache (the larger size), each with its own cache time
+--- config
+    location /a/ {
+        v3xy_key_store redis cache=1h size=64k;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /b/ {
+        v3xy_key_store redis cache=30s size=32k;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+V3xy::wait_ready('/ready');
+main::active('shared_zone', 'acct_1313', 'payments:read');
+main::reset_stats();
+Test::More::is(main::get('/a/x', 'shared_zone'), 200, 'TEST 27: /a/ asks');
+--- request
+GET /b/x
+--- more_headers eval
+"X-V3XY-API-Key: " . main::key('shared_zone')
+--- error_code: 200
+--- response_body_filters eval
+sub { $::Account->($_[0]) . "hmget " . main::hmgets() . "\n" }
+--- response_body eval: "X-V3XY-Account: acct_1313\r\nhmget 1\n"
