@@ -8,6 +8,7 @@
  *   ngx_http_v3xy_variables.c $v3xy_* variables
  *   ngx_http_v3xy_limit.c     rate limits: zones, decisions, headers
  *   ngx_http_v3xy_shm.c       the shared-memory limit store
+ *   ngx_http_v3xy_key_cache.c the key store's answers in shared memory
  *   ngx_http_v3xy_redis.c     the Redis connection on nginx's event loop
  *   ngx_http_v3xy_body.c      the request body, read without blocking
  *   ngx_http_v3xy_webhook.c   inbound webhook signatures
