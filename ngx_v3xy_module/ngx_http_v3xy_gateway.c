@@ -589,7 +589,7 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
     /* one SHA-256: the store's digest and the fingerprint for the logs */
 
-    if (SHA256(key->data, key->len, digest) == NULL) {
+    if (ngx_http_v3xy_sha256(key->data, key->len, digest) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
