@@ -5,7 +5,7 @@
 #   make run                  run the sidecar (examples/sidecar.conf)
 #   make test                 install what tests need, run every test
 #   make valgrind             the Test::Nginx suites under memcheck
-#   make bench                wrk: the module against plain nginx
+#   make bench                wrk: the module's paths against plain nginx
 
 NGINX_SRC  ?= /usr/share/nginx/src
 NGINX_BIN  ?= /usr/sbin/nginx
@@ -124,6 +124,7 @@ bench: deps-test module
 	@util/deps.sh bench
 	bench/run.sh $(NGINX_BIN) $(MODULE)
 	bench/webhooks.sh $(NGINX_BIN) $(MODULE)
+	bench/gateway.sh $(NGINX_BIN) $(MODULE)
 	bench/failover.sh $(NGINX_BIN) $(MODULE)
 
 clean:

@@ -102,6 +102,12 @@ static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
       ngx_string("The API took the request but did not answer; it was not "
                  "sent again because it may have been processed: check "
                  "with its external_id before retrying.") },
+
+    /* NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE */
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("key_store_unavailable"),
+      ngx_string("Developer keys cannot be checked right now; "
+                 "try again shortly.") },
 };
 
 

@@ -2,15 +2,30 @@
  * ngx_http_v3xy_gateway: developer keys checked at the edge, in front of
  * the API gateway.
  *
+ * A request's key is checked for its form, hashed once (the store's digest
+ * and the fingerprint for the logs), found in the key store, and its
+ * scopes checked against v3xy_scope; the backend then gets the account
+ * (X-V3XY-Account) and not the key, unless v3xy_key_forward on.
+ *
  * v3xy_key_store file=PATH loads SHA-256 digests of keys (never keys),
  * with their account, scopes and status, when the configuration is
- * loaded (reload to change), sorted for a binary search.  A request's key
- * is checked for its form, hashed, found, compared in constant time, and
- * its scopes checked against v3xy_scope; the backend then gets the
- * account (X-V3XY-Account) and not the key, unless v3xy_key_forward on.
+ * loaded (reload to change), sorted for a binary search.
+ *
+ * v3xy_key_store redis looks a key up in the hash v3xy:key:<digest> with
+ * one HMGET on the worker's Redis connection (ngx_http_v3xy_redis.c) and
+ * keeps the answer, refusals included, in a cache in shared memory for
+ * cache= (10s by default).  While a lookup is under way the request waits
+ * (NGX_AGAIN) and resumes from a posted event; the worker's other requests
+ * with the same key meanwhile wait for the same lookup.  A key whose
+ * answer is not in the cache is refused with 503 key_store_unavailable
+ * while Redis is down, slow or answers wrongly: never a silent pass.
+ *
+ * The cache and what it costs: ngx_http_v3xy_key_cache.h.
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_key_cache.h"
+#include "ngx_http_v3xy_shm.h"
 #include "v3xy_key.h"
 #include "v3xy_keystore.h"
 
@@ -21,28 +36,114 @@
 /* a key store file of more than this is not a key store */
 #define NGX_HTTP_V3XY_KEY_STORE_MAX  (64 * 1024 * 1024)
 
+/* a request's answer: none yet, or Redis did not answer (503) */
+#define NGX_HTTP_V3XY_KEY_WAITING    0
+#define NGX_HTTP_V3XY_KEY_FAILED     5
+
+/* cache= by default */
+#define NGX_HTTP_V3XY_KEY_CACHE_TIME  10000
+
+/* a malformed hash is logged at most once per this many ms */
+#define NGX_HTTP_V3XY_KEY_LOG_MS      60000
+
 
 struct ngx_http_v3xy_key_store_s {
     ngx_str_t                  path;
     v3xy_ks_entry_t           *entries;   /* sorted by digest */
     ngx_uint_t                 n;
+
+    ngx_http_v3xy_key_cache_t *cache;     /* redis: the cache, else NULL */
+    ngx_msec_t                 valid;     /* cache=: an answer's life */
 };
 
 
+/* a lookup in Redis, in the worker's memory, and the requests it serves */
+typedef struct {
+    ngx_http_v3xy_key_tnode_t  tn;
+    ngx_http_v3xy_redis_cmd_t *cmd;
+    ngx_event_t                timer;
+    ngx_queue_t                waiters;   /* of ngx_http_v3xy_gateway_ctx_t */
+    ngx_http_v3xy_key_cache_t *cache;
+    uint64_t                   started;   /* ms */
+    u_char                     key_id[V3XY_KEY_ID_LEN];
+} ngx_http_v3xy_key_lookup_t;
+
+
+/* a request waiting for a lookup, then its answer */
+struct ngx_http_v3xy_gateway_ctx_s {
+    ngx_http_request_t          *request;
+    ngx_http_v3xy_key_lookup_t  *lookup;  /* NULL once answered */
+    ngx_queue_t                  queue;   /* among the lookup's waiters */
+    ngx_event_t                  ev;      /* resumes the request */
+    ngx_uint_t                   answer;  /* NGX_HTTP_V3XY_KEY_* */
+    ngx_uint_t                   why;
+    const char                  *failure; /* NGX_HTTP_V3XY_KEY_FAILED */
+    ngx_str_t                    key_id;
+    ngx_str_t                    account;
+    ngx_str_t                    scopes;
+};
+
+
+static char *ngx_http_v3xy_key_store_redis(ngx_conf_t *cf,
+    ngx_http_v3xy_loc_conf_t *vlcf);
 static ngx_int_t ngx_http_v3xy_key_store_load(ngx_conf_t *cf,
     ngx_http_v3xy_key_store_t *ks);
 static int ngx_libc_cdecl ngx_http_v3xy_key_store_cmp(const void *a,
     const void *b);
 static v3xy_ks_entry_t *ngx_http_v3xy_key_store_find(
     ngx_http_v3xy_key_store_t *ks, u_char *digest);
+
+static ngx_int_t ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    u_char *digest, ngx_str_t *key_id);
+static ngx_int_t ngx_http_v3xy_gateway_answer(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t answer, ngx_uint_t why, ngx_str_t *account,
+    ngx_str_t *scopes, ngx_str_t *key_id);
+static ngx_int_t ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t answer, ngx_uint_t why, v3xy_ks_entry_t *e,
+    ngx_str_t *key_id);
+static ngx_int_t ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r,
+    const char *failure, ngx_str_t *key_id);
 static ngx_int_t ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r,
     ngx_http_v3xy_err_e err, const char *reason, ngx_str_t *key_id);
+
+static ngx_int_t ngx_http_v3xy_key_lookup(ngx_http_request_t *r,
+    ngx_http_v3xy_key_store_t *ks, ngx_http_v3xy_ctx_t *ctx,
+    u_char *digest, ngx_str_t *key_id);
+static ngx_http_v3xy_key_lookup_t *ngx_http_v3xy_key_lookup_start(
+    ngx_http_request_t *r, ngx_http_v3xy_key_store_t *ks, u_char *digest,
+    ngx_str_t *key_id);
+static void ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply);
+static void ngx_http_v3xy_key_lookup_timeout(ngx_event_t *ev);
+static void ngx_http_v3xy_key_lookup_finish(ngx_http_v3xy_key_lookup_t *lk,
+    ngx_uint_t answer, ngx_uint_t why, const char *failure,
+    v3xy_ks_entry_t *e);
+static void ngx_http_v3xy_key_malformed(ngx_http_v3xy_key_lookup_t *lk,
+    v3xy_ks_status_e why);
+static void ngx_http_v3xy_gateway_event(ngx_event_t *ev);
+static void ngx_http_v3xy_gateway_cleanup(void *data);
 
 
 static ngx_str_t  ngx_http_v3xy_account_header = ngx_string("X-V3XY-Account");
 static ngx_str_t  ngx_http_v3xy_no_key = ngx_string("-");
 static ngx_uint_t  ngx_http_v3xy_account_hash;
 
+static v3xy_ks_str_t  ngx_http_v3xy_key_active = {
+    (const unsigned char *) "active", sizeof("active") - 1
+};
+
+/* the worker's lookups under way, by digest */
+static ngx_rbtree_t       ngx_http_v3xy_key_lookups;
+static ngx_rbtree_node_t  ngx_http_v3xy_key_lookups_sentinel;
+
+/* the outage for which key_store_unavailable was last logged */
+static ngx_uint_t  ngx_http_v3xy_key_fail_logged = (ngx_uint_t) -1;
+static uint64_t    ngx_http_v3xy_key_malformed_logged;
+
+
+/* configuration */
 
 char *
 ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -58,15 +159,21 @@ ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (ngx_strcmp(value[1].data, "redis") == 0) {
+        return ngx_http_v3xy_key_store_redis(cf, vlcf);
+    }
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
         vlcf->key_store = NULL;
         return NGX_CONF_OK;
     }
 
-    if (ngx_strncmp(value[1].data, "file=", 5) != 0 || value[1].len == 5) {
+    if (cf->args->nelts != 2
+        || ngx_strncmp(value[1].data, "file=", 5) != 0 || value[1].len == 5)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_key_store takes file=PATH (a key store in "
-                           "Redis is not implemented yet)");
+                           "v3xy_key_store takes file=PATH, "
+                           "redis [cache=TIME] [size=SIZE], or off");
         return NGX_CONF_ERROR;
     }
 
@@ -85,6 +192,87 @@ ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_http_v3xy_key_store_load(cf, ks) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    vlcf->key_store = ks;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * v3xy_key_store redis [cache=TIME] [size=SIZE]: every such store of the
+ * http block shares one cache zone (ngx_http_v3xy_key_cache.c);
+ * v3xy_redis is checked for once the http block is read.
+ */
+
+static char *
+ngx_http_v3xy_key_store_redis(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *vlcf)
+{
+    size_t                      size;
+    ngx_str_t                  *value, s;
+    ngx_int_t                   n;
+    ngx_msec_t                  valid;
+    ngx_uint_t                  i;
+    ngx_http_v3xy_key_cache_t  *kc;
+    ngx_http_v3xy_key_store_t  *ks;
+
+    value = cf->args->elts;
+
+    valid = NGX_HTTP_V3XY_KEY_CACHE_TIME;
+    size = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "cache=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            valid = ngx_parse_time(&s, 0);
+            if (valid == (ngx_msec_t) NGX_ERROR || valid == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid cache time \"%V\": more than 0 "
+                                   "(every request would cost a Redis "
+                                   "lookup)", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            n = ngx_parse_size(&s);
+            if (n == NGX_ERROR || n < (ngx_int_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid size \"%V\": at least %uz",
+                                   &value[i], 8 * ngx_pagesize);
+                return NGX_CONF_ERROR;
+            }
+
+            size = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    kc = ngx_http_v3xy_key_cache_add(cf, size);
+    if (kc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_key_store_t));
+    if (ks == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&ks->path, "redis");
+    ks->cache = kc;
+    ks->valid = valid;
 
     vlcf->key_store = ks;
 
@@ -133,6 +321,35 @@ ngx_http_v3xy_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_OK;
 }
 
+
+ngx_int_t
+ngx_http_v3xy_gateway_init(ngx_conf_t *cf)
+{
+    ngx_http_v3xy_key_cache_t  *kc;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    kc = vmcf->key_cache;
+
+    if (kc == NULL) {
+        return NGX_OK;
+    }
+
+    if (vmcf->redis == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"v3xy_key_store redis\" in %V:%ui needs v3xy_redis "
+                      "in the http block", &kc->file, kc->line);
+        return NGX_ERROR;
+    }
+
+    ngx_http_v3xy_key_cache_init(kc);
+
+    return NGX_OK;
+}
+
+
+/* the file store */
 
 static ngx_int_t
 ngx_http_v3xy_key_store_load(ngx_conf_t *cf, ngx_http_v3xy_key_store_t *ks)
@@ -315,20 +532,41 @@ ngx_http_v3xy_key_store_find(ngx_http_v3xy_key_store_t *ks, u_char *digest)
 }
 
 
+/* the request */
+
 /*
  * The gateway's decisions after the browser check: NGX_OK with the
- * account in ctx, or a refusal (NGX_DONE).
+ * account in ctx, NGX_AGAIN while Redis is asked, or a refusal (NGX_DONE).
  */
 
 ngx_int_t
 ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     ngx_http_v3xy_ctx_t *ctx, ngx_http_v3xy_headers_t *hs)
 {
-    u_char             digest[SHA256_DIGEST_LENGTH];
-    ngx_str_t         *key, key_id;
-    ngx_table_elt_t   *h;
-    v3xy_ks_entry_t   *e;
-    v3xy_ks_str_t     *scopes;
+    u_char                        digest[SHA256_DIGEST_LENGTH];
+    ngx_str_t                    *key, key_id;
+    ngx_table_elt_t              *h;
+    v3xy_ks_entry_t              *e;
+    ngx_http_v3xy_gateway_ctx_t  *g;
+
+    g = ctx->gateway;
+
+    if (g) {
+        /* resumed: the lookup has answered */
+
+        if (g->lookup) {
+            return NGX_AGAIN;
+        }
+
+        if (g->answer == NGX_HTTP_V3XY_KEY_FAILED) {
+            return ngx_http_v3xy_gateway_unavailable(r, g->failure,
+                                                     &g->key_id);
+        }
+
+        return ngx_http_v3xy_gateway_answer(r, vlcf, ctx, g->answer, g->why,
+                                            &g->account, &g->scopes,
+                                            &g->key_id);
+    }
 
     if (hs->key_header == NULL) {
         return ngx_http_v3xy_gateway_refuse(r,
@@ -351,7 +589,7 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
     /* one SHA-256: the store's digest and the fingerprint for the logs */
 
-    if (SHA256(key->data, key->len, digest) == NULL) {
+    if (ngx_http_v3xy_sha256(key->data, key->len, digest) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -376,18 +614,148 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
                                          "not of the key's form", &key_id);
     }
 
+    if (vlcf->key_store->cache) {
+        return ngx_http_v3xy_gateway_redis(r, vlcf, ctx, digest, &key_id);
+    }
+
     e = ngx_http_v3xy_key_store_find(vlcf->key_store, digest);
 
     if (e == NULL) {
-        return ngx_http_v3xy_gateway_refuse(r,
-                                         NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
-                                         "unknown key", &key_id);
+        return ngx_http_v3xy_gateway_decide(r, vlcf, ctx,
+                                            NGX_HTTP_V3XY_KEY_UNKNOWN, 0,
+                                            NULL, &key_id);
     }
 
-    if (e->revoked) {
+    return ngx_http_v3xy_gateway_decide(r, vlcf, ctx,
+                                        e->revoked ? NGX_HTTP_V3XY_KEY_REVOKED
+                                                   : NGX_HTTP_V3XY_KEY_VALID,
+                                        0, e, &key_id);
+}
+
+
+/* the Redis store: an answer of the cache, or a lookup */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx, u_char *digest,
+    ngx_str_t *key_id)
+{
+    u_char                     *p;
+    u_char                      buf[V3XY_KS_ACCOUNT_MAX
+                                    + V3XY_KS_SCOPES_JOINED_MAX];
+    ngx_str_t                   account, scopes;
+    ngx_uint_t                  answer, why;
+    ngx_http_v3xy_key_store_t  *ks;
+
+    ks = vlcf->key_store;
+
+    ngx_str_null(&account);
+    ngx_str_null(&scopes);
+
+    answer = ngx_http_v3xy_key_cache_get(ks->cache, digest, ks->valid, buf,
+                                         &account, &scopes, &why);
+
+    if (answer == NGX_HTTP_V3XY_KEY_WAITING) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: key cache: miss, key %V", key_id);
+
+        return ngx_http_v3xy_key_lookup(r, ks, ctx, digest, key_id);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "v3xy: key cache: hit (%ui), key %V", answer, key_id);
+
+    if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+        /* the account outlives buf: $v3xy_account, X-V3XY-Account */
+
+        p = ngx_pnalloc(r->pool, account.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(p, account.data, account.len);
+        account.data = p;
+    }
+
+    return ngx_http_v3xy_gateway_answer(r, vlcf, ctx, answer, why, &account,
+                                        &scopes, key_id);
+}
+
+
+/* an answer of the Redis store; a valid key's strings are in r's memory */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_answer(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t answer, ngx_uint_t why, ngx_str_t *account, ngx_str_t *scopes,
+    ngx_str_t *key_id)
+{
+    v3xy_ks_str_t    a, s;
+    v3xy_ks_entry_t  e;
+
+    if (answer != NGX_HTTP_V3XY_KEY_VALID) {
+        return ngx_http_v3xy_gateway_decide(r, vlcf, ctx, answer, why, NULL,
+                                            key_id);
+    }
+
+    a.data = account->data;
+    a.len = account->len;
+    s.data = scopes->data;
+    s.len = scopes->len;
+
+    /* checked when the answer came: it parses again */
+
+    if (v3xy_ks_parse_hash(&a, &s, &ngx_http_v3xy_key_active, &e)
+        != V3XY_KS_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "v3xy: a valid key's answer does not parse again");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_v3xy_gateway_decide(r, vlcf, ctx, answer, 0, &e, key_id);
+}
+
+
+/*
+ * What a store's answer means for the request; a valid key's account
+ * (e->account) must live as long as the request.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t answer, ngx_uint_t why, v3xy_ks_entry_t *e, ngx_str_t *key_id)
+{
+    u_char           *p;
+    u_char            reason[128];
+    ngx_table_elt_t  *h;
+    v3xy_ks_str_t    *scopes;
+
+    switch (answer) {
+
+    case NGX_HTTP_V3XY_KEY_VALID:
+        break;
+
+    case NGX_HTTP_V3XY_KEY_REVOKED:
         return ngx_http_v3xy_gateway_refuse(r,
                                          NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
-                                         "revoked key", &key_id);
+                                         "revoked key", key_id);
+
+    case NGX_HTTP_V3XY_KEY_MALFORMED:
+        p = ngx_snprintf(reason, sizeof(reason) - 1,
+                         "malformed key store entry (%s)",
+                         v3xy_ks_status_text((v3xy_ks_status_e) why));
+        *p = '\0';
+
+        return ngx_http_v3xy_gateway_refuse(r,
+                                         NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
+                                         (const char *) reason, key_id);
+
+    default: /* NGX_HTTP_V3XY_KEY_UNKNOWN */
+        return ngx_http_v3xy_gateway_refuse(r,
+                                         NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
+                                         "unknown key", key_id);
     }
 
     if (vlcf->scopes) {
@@ -397,11 +765,11 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
             return ngx_http_v3xy_gateway_refuse(r,
                                            NGX_HTTP_V3XY_ERR_API_KEY_SCOPE,
                                            "a scope of the location is "
-                                           "missing", &key_id);
+                                           "missing", key_id);
         }
     }
 
-    ctx->key_id = key_id;
+    ctx->key_id = *key_id;
     ctx->account.data = (u_char *) e->account.data;
     ctx->account.len = e->account.len;
 
@@ -445,6 +813,31 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 }
 
 
+/* Redis failed for a key not in the cache: 503, logged once an outage */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r, const char *failure,
+    ngx_str_t *key_id)
+{
+    ngx_uint_t  outage;
+
+    outage = ngx_http_v3xy_redis_outage();
+
+    if (ngx_http_v3xy_key_fail_logged != outage) {
+        ngx_http_v3xy_key_fail_logged = outage;
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "v3xy: redis unavailable for the key store (%s): keys "
+                      "not in the cache are refused with 503 "
+                      "key_store_unavailable", failure);
+    }
+
+    return ngx_http_v3xy_gateway_refuse(r,
+                                    NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE,
+                                    failure, key_id);
+}
+
+
 static ngx_int_t
 ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err,
     const char *reason, ngx_str_t *key_id)
@@ -454,4 +847,371 @@ ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err,
                   reason, key_id ? key_id : &ngx_http_v3xy_no_key);
 
     return ngx_http_v3xy_refuse(r, err);
+}
+
+
+/* lookups in Redis */
+
+/*
+ * The request waits for a lookup of its key: the worker's lookup of the
+ * same digest if one is under way, else a new one.  NGX_AGAIN, or a
+ * refusal at once if Redis cannot be asked.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_key_lookup(ngx_http_request_t *r, ngx_http_v3xy_key_store_t *ks,
+    ngx_http_v3xy_ctx_t *ctx, u_char *digest, ngx_str_t *key_id)
+{
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_v3xy_key_lookup_t   *lk;
+    ngx_http_v3xy_gateway_ctx_t  *g;
+
+    if (ngx_http_v3xy_key_lookups.root == NULL) {
+        ngx_rbtree_init(&ngx_http_v3xy_key_lookups,
+                        &ngx_http_v3xy_key_lookups_sentinel,
+                        ngx_http_v3xy_key_tree_insert);
+    }
+
+    lk = (ngx_http_v3xy_key_lookup_t *)
+             ngx_http_v3xy_key_tree_find(&ngx_http_v3xy_key_lookups, digest);
+
+    if (lk) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: key store: waits for the lookup under way, "
+                       "key %V", key_id);
+
+    } else {
+        if (!ngx_http_v3xy_redis_ready()) {
+            return ngx_http_v3xy_gateway_unavailable(r, "not connected",
+                                                     key_id);
+        }
+
+        lk = ngx_http_v3xy_key_lookup_start(r, ks, digest, key_id);
+        if (lk == NULL) {
+            return ngx_http_v3xy_gateway_unavailable(r, "cannot send",
+                                                     key_id);
+        }
+    }
+
+    g = ngx_pcalloc(r->pool, sizeof(ngx_http_v3xy_gateway_ctx_t));
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    g->request = r;
+    g->key_id = *key_id;
+    g->lookup = lk;
+    ngx_queue_insert_tail(&lk->waiters, &g->queue);
+
+    g->ev.handler = ngx_http_v3xy_gateway_event;
+    g->ev.data = g;
+    g->ev.log = r->connection->log;
+
+    cln->handler = ngx_http_v3xy_gateway_cleanup;
+    cln->data = g;
+
+    ctx->gateway = g;
+
+    /* a client that goes away while we wait ends the request */
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_AGAIN;
+}
+
+
+/* HMGET v3xy:key:<digest> account scopes status */
+
+static ngx_http_v3xy_key_lookup_t *
+ngx_http_v3xy_key_lookup_start(ngx_http_request_t *r,
+    ngx_http_v3xy_key_store_t *ks, u_char *digest, ngx_str_t *key_id)
+{
+    u_char                      name[sizeof("v3xy:key:") - 1
+                                     + 2 * SHA256_DIGEST_LENGTH];
+    ngx_str_t                   args[5];
+    ngx_http_v3xy_key_lookup_t *lk;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_get_module_main_conf(r, ngx_http_v3xy_module);
+
+    lk = ngx_alloc(sizeof(ngx_http_v3xy_key_lookup_t), ngx_cycle->log);
+    if (lk == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(lk, sizeof(ngx_http_v3xy_key_lookup_t));
+
+    ngx_memcpy(name, "v3xy:key:", sizeof("v3xy:key:") - 1);
+    ngx_hex_dump(name + sizeof("v3xy:key:") - 1, digest,
+                 SHA256_DIGEST_LENGTH);
+
+    ngx_str_set(&args[0], "HMGET");
+    args[1].data = name;
+    args[1].len = sizeof(name);
+    ngx_str_set(&args[2], "account");
+    ngx_str_set(&args[3], "scopes");
+    ngx_str_set(&args[4], "status");
+
+    lk->started = ngx_http_v3xy_now_ms();
+
+    lk->cmd = ngx_http_v3xy_redis_command(args, 5,
+                                          ngx_http_v3xy_key_lookup_reply, lk);
+    if (lk->cmd == NULL) {
+        ngx_free(lk);
+        return NULL;
+    }
+
+    ngx_memcpy(lk->tn.digest, digest, SHA256_DIGEST_LENGTH);
+    ngx_memcpy(&lk->tn.rbnode.key, digest, sizeof(ngx_rbtree_key_t));
+    ngx_memcpy(lk->key_id, key_id->data, V3XY_KEY_ID_LEN);
+
+    ngx_queue_init(&lk->waiters);
+    lk->cache = ks->cache;
+
+    lk->timer.handler = ngx_http_v3xy_key_lookup_timeout;
+    lk->timer.data = lk;
+    lk->timer.log = ngx_cycle->log;
+    lk->timer.cancelable = 1;
+
+    ngx_add_timer(&lk->timer, vmcf->redis->timeout);
+
+    ngx_rbtree_insert(&ngx_http_v3xy_key_lookups, &lk->tn.rbnode);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "v3xy: key store: HMGET in redis, key %V", key_id);
+
+    return lk;
+}
+
+
+/*
+ * Inside hiredis's callback: the answer goes into the cache and to every
+ * request that waits for it (copied into its memory); they are posted.
+ */
+
+static void
+ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply)
+{
+    ngx_http_v3xy_key_lookup_t *lk = data;
+
+    ngx_uint_t        i, answer;
+    redisReply       *f;
+    v3xy_ks_str_t     field[3];
+    v3xy_ks_entry_t   e;
+    v3xy_ks_status_e  status;
+
+    lk->cmd = NULL;
+
+    if (reply == NULL) {
+        ngx_http_v3xy_key_lookup_finish(lk, NGX_HTTP_V3XY_KEY_FAILED, 0,
+                                        "connection lost", NULL);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        goto wrong;
+    }
+
+    for (i = 0; i < 3; i++) {
+        f = reply->element[i];
+
+        if (f->type == REDIS_REPLY_STRING) {
+            field[i].data = (const unsigned char *) f->str;
+            field[i].len = f->len;
+
+        } else if (f->type == REDIS_REPLY_NIL) {
+            field[i].data = NULL;
+            field[i].len = 0;
+
+        } else {
+            goto wrong;
+        }
+    }
+
+    status = v3xy_ks_parse_hash(&field[0], &field[1], &field[2], &e);
+
+    if (status == V3XY_KS_UNKNOWN) {
+        answer = NGX_HTTP_V3XY_KEY_UNKNOWN;
+
+    } else if (status != V3XY_KS_OK) {
+        answer = NGX_HTTP_V3XY_KEY_MALFORMED;
+        ngx_http_v3xy_key_malformed(lk, status);
+
+    } else if (e.revoked) {
+        answer = NGX_HTTP_V3XY_KEY_REVOKED;
+
+    } else {
+        answer = NGX_HTTP_V3XY_KEY_VALID;
+    }
+
+    ngx_http_v3xy_key_cache_put(lk->cache, lk->tn.digest, lk->started, answer,
+                                status, &e, ngx_cycle->log);
+
+    ngx_http_v3xy_key_lookup_finish(lk, answer, status, NULL, &e);
+
+    return;
+
+wrong:
+
+    /* a hash of another type (WRONGTYPE), or not HMGET's reply */
+
+    ngx_http_v3xy_redis_error(ngx_cycle->log, reply);
+
+    ngx_http_v3xy_key_lookup_finish(lk, NGX_HTTP_V3XY_KEY_FAILED, 0,
+                                    "unexpected reply", NULL);
+}
+
+
+static void
+ngx_http_v3xy_key_lookup_timeout(ngx_event_t *ev)
+{
+    ngx_http_v3xy_key_lookup_t *lk = ev->data;
+
+    if (lk->cmd) {
+        ngx_http_v3xy_redis_cancel(lk->cmd);
+        lk->cmd = NULL;
+    }
+
+    ngx_http_v3xy_key_lookup_finish(lk, NGX_HTTP_V3XY_KEY_FAILED, 0,
+                                    "timed out", NULL);
+
+    /* last: this may drop the connection and finish other lookups */
+    ngx_http_v3xy_redis_timed_out(ngx_cycle->log);
+}
+
+
+static void
+ngx_http_v3xy_key_lookup_finish(ngx_http_v3xy_key_lookup_t *lk,
+    ngx_uint_t answer, ngx_uint_t why, const char *failure,
+    v3xy_ks_entry_t *e)
+{
+    u_char                       *p;
+    u_char                        scopes[V3XY_KS_SCOPES_JOINED_MAX];
+    size_t                        len;
+    ngx_queue_t                  *q;
+    ngx_http_v3xy_gateway_ctx_t  *g;
+
+    len = 0;
+
+    if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+        len = v3xy_ks_scopes_join(e, scopes);
+    }
+
+    while (!ngx_queue_empty(&lk->waiters)) {
+        q = ngx_queue_head(&lk->waiters);
+        ngx_queue_remove(q);
+
+        g = ngx_queue_data(q, ngx_http_v3xy_gateway_ctx_t, queue);
+
+        g->lookup = NULL;
+        g->answer = answer;
+        g->why = why;
+        g->failure = failure;
+
+        if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+            p = ngx_pnalloc(g->request->pool, e->account.len + len);
+
+            if (p == NULL) {
+                g->answer = NGX_HTTP_V3XY_KEY_FAILED;
+                g->failure = "out of memory";
+
+            } else {
+                g->account.data = p;
+                g->account.len = e->account.len;
+                p = ngx_cpymem(p, e->account.data, e->account.len);
+
+                g->scopes.data = p;
+                g->scopes.len = len;
+                ngx_memcpy(p, scopes, len);
+            }
+        }
+
+        ngx_post_event(&g->ev, &ngx_posted_events);
+    }
+
+    if (lk->timer.timer_set) {
+        ngx_del_timer(&lk->timer);
+    }
+
+    ngx_rbtree_delete(&ngx_http_v3xy_key_lookups, &lk->tn.rbnode);
+
+    ngx_free(lk);
+}
+
+
+/* a malformed hash: logged at warn once a minute per worker, no key */
+
+static void
+ngx_http_v3xy_key_malformed(ngx_http_v3xy_key_lookup_t *lk,
+    v3xy_ks_status_e why)
+{
+    u_char    hex[12];
+    uint64_t  now;
+
+    now = ngx_http_v3xy_now_ms();
+
+    if (ngx_http_v3xy_key_malformed_logged != 0
+        && now >= ngx_http_v3xy_key_malformed_logged
+        && now - ngx_http_v3xy_key_malformed_logged < NGX_HTTP_V3XY_KEY_LOG_MS)
+    {
+        return;
+    }
+
+    ngx_http_v3xy_key_malformed_logged = now ? now : 1;
+
+    ngx_hex_dump(hex, lk->tn.digest, sizeof(hex) / 2);
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "v3xy: key store: the hash v3xy:key:%*s... in redis is "
+                  "malformed (%s): key %*s is refused with api_key_invalid "
+                  "(such warnings at most once a minute)",
+                  sizeof(hex), hex, v3xy_ks_status_text(why),
+                  (size_t) V3XY_KEY_ID_LEN, lk->key_id);
+}
+
+
+static void
+ngx_http_v3xy_gateway_event(ngx_event_t *ev)
+{
+    ngx_http_v3xy_gateway_ctx_t *g = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = g->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The request goes away while it waits: it leaves the lookup, which goes
+ * on (its answer still fills the cache).
+ */
+
+static void
+ngx_http_v3xy_gateway_cleanup(void *data)
+{
+    ngx_http_v3xy_gateway_ctx_t *g = data;
+
+    if (g->lookup) {
+        ngx_queue_remove(&g->queue);
+        g->lookup = NULL;
+    }
+
+    if (g->ev.posted) {
+        ngx_delete_posted_event(&g->ev);
+    }
 }

@@ -99,7 +99,7 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       NULL },
 
     { ngx_string("v3xy_key_store"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_v3xy_key_store,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -179,6 +179,10 @@ ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_v3xy_limit_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_v3xy_gateway_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -8,6 +8,7 @@
  *   ngx_http_v3xy_variables.c $v3xy_* variables
  *   ngx_http_v3xy_limit.c     rate limits: zones, decisions, headers
  *   ngx_http_v3xy_shm.c       the shared-memory limit store
+ *   ngx_http_v3xy_key_cache.c the key store's answers in shared memory
  *   ngx_http_v3xy_redis.c     the Redis connection on nginx's event loop
  *   ngx_http_v3xy_body.c      the request body, read without blocking
  *   ngx_http_v3xy_webhook.c   inbound webhook signatures
@@ -71,6 +72,7 @@ typedef enum {
     NGX_HTTP_V3XY_ERR_CREDENTIALS_MIXED,
     NGX_HTTP_V3XY_ERR_UPSTREAM_UNAVAILABLE,
     NGX_HTTP_V3XY_ERR_UPSTREAM_UNANSWERED,
+    NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE,
     NGX_HTTP_V3XY_ERR_LAST
 } ngx_http_v3xy_err_e;
 
@@ -82,6 +84,7 @@ typedef struct {
 
 
 typedef struct ngx_http_v3xy_key_store_s  ngx_http_v3xy_key_store_t;
+typedef struct ngx_http_v3xy_key_cache_s  ngx_http_v3xy_key_cache_t;
 
 
 /* v3xy_backup: what one directive built */
@@ -124,6 +127,7 @@ typedef struct {
     ngx_array_t                 backups;   /* ngx_http_v3xy_backup_t * */
     ngx_shm_zone_t             *breaker_zone;
     ngx_uint_t                  breakers;  /* distinct breakers */
+    ngx_http_v3xy_key_cache_t   *key_cache;  /* v3xy_key_store redis */
 } ngx_http_v3xy_main_conf_t;
 
 
@@ -149,6 +153,7 @@ typedef struct {
 
 
 typedef struct ngx_http_v3xy_limit_ctx_s  ngx_http_v3xy_limit_ctx_t;
+typedef struct ngx_http_v3xy_gateway_ctx_s  ngx_http_v3xy_gateway_ctx_t;
 
 typedef struct {
     ngx_http_v3xy_err_e        error;      /* the refusal, if any */
@@ -179,6 +184,8 @@ typedef struct {
     ngx_uint_t                 failover;   /* NGX_HTTP_V3XY_FAILOVER_* */
     unsigned                   probe:1;    /* probes for the breaker */
     unsigned                   backup_failed:1;
+
+    ngx_http_v3xy_gateway_ctx_t *gateway;  /* its lookup in Redis */
 } ngx_http_v3xy_ctx_t;
 
 
@@ -220,6 +227,7 @@ char *ngx_http_v3xy_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_v3xy_gateway(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
     ngx_http_v3xy_headers_t *hs);
+ngx_int_t ngx_http_v3xy_gateway_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_v3xy_add_variables(ngx_conf_t *cf);
 

@@ -8,7 +8,9 @@
  *      is refused with 403 api_key_origin, before anything goes upstream;
  *   2. gateway key: where v3xy_key_store applies, the presented key is
  *      checked (401 api_key_missing, 403 api_key_invalid, api_key_scope,
- *      400 credentials_mixed) and replaced by its account;
+ *      400 credentials_mixed) and replaced by its account; a key store in
+ *      Redis is asked for a key its cache does not hold (503
+ *      key_store_unavailable if Redis fails);
  *   3. webhook signature: X-V3XY-Signature is parsed and its timestamp
  *      checked, the body read, its HMAC compared under every secret:
  *      400/401 webhook_*;
@@ -24,12 +26,12 @@
  *      can go twice; in the backup's location, the failover is judged
  *      (or both have failed: 503 upstream_unavailable).
  *
- * Steps that wait (the body, Redis) return NGX_DONE or NGX_AGAIN; nginx
- * calls the handler again when they are done, and each step remembers in
- * the request's context what it has done.  The handler returns
- * NGX_DECLINED to go on (never NGX_OK: under "satisfy any" that would
- * grant access on other modules' behalf), or NGX_DONE once it has sent a
- * refusal.
+ * Steps that wait (the body, Redis: key lookups, limits) return NGX_DONE
+ * or NGX_AGAIN; nginx calls the handler again when they are done, and
+ * each step remembers in the request's context what it has done.  The
+ * handler returns NGX_DECLINED to go on (never NGX_OK: under "satisfy
+ * any" that would grant access on other modules' behalf), or NGX_DONE
+ * once it has sent a refusal.
  */
 
 #include "ngx_http_v3xy_module.h"

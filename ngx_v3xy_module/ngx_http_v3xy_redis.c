@@ -32,7 +32,7 @@
 struct ngx_http_v3xy_redis_cmd_s {
     ngx_http_v3xy_redis_done_pt    done;     /* NULL: cancelled */
     void                          *data;
-    ngx_http_v3xy_redis_script_t  *script;
+    ngx_http_v3xy_redis_script_t  *script;   /* NULL: a plain command */
     ngx_uint_t                     evalsha;  /* EVALSHA sent, not EVAL */
     int                            argc;
     const char                   **argv;
@@ -599,6 +599,58 @@ ngx_http_v3xy_redis_eval(ngx_http_v3xy_redis_script_t *script,
 }
 
 
+/* a command of its own (HMGET ...): argv as given, one allocation */
+
+ngx_http_v3xy_redis_cmd_t *
+ngx_http_v3xy_redis_command(ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_v3xy_redis_done_pt done, void *data)
+{
+    u_char                     *p;
+    size_t                      size;
+    ngx_uint_t                  i;
+    ngx_http_v3xy_redis_cmd_t  *cmd;
+
+    if (ngx_http_v3xy_redis.state != NGX_HTTP_V3XY_REDIS_READY) {
+        return NULL;
+    }
+
+    size = sizeof(ngx_http_v3xy_redis_cmd_t)
+           + nargs * (sizeof(char *) + sizeof(size_t));
+
+    for (i = 0; i < nargs; i++) {
+        size += args[i].len;
+    }
+
+    cmd = ngx_alloc(size, ngx_http_v3xy_redis.log);
+    if (cmd == NULL) {
+        return NULL;
+    }
+
+    cmd->done = done;
+    cmd->data = data;
+    cmd->script = NULL;
+    cmd->evalsha = 0;
+    cmd->argc = nargs;
+    cmd->argv = (const char **) (cmd + 1);
+    cmd->argvlen = (size_t *) (cmd->argv + nargs);
+
+    p = (u_char *) (cmd->argvlen + nargs);
+
+    for (i = 0; i < nargs; i++) {
+        cmd->argv[i] = (const char *) p;
+        cmd->argvlen[i] = args[i].len;
+        p = ngx_cpymem(p, args[i].data, args[i].len);
+    }
+
+    if (ngx_http_v3xy_redis_send(cmd) != NGX_OK) {
+        ngx_free(cmd);
+        return NULL;
+    }
+
+    return cmd;
+}
+
+
 /* a reply that is an error or not of the expected shape */
 
 void
@@ -686,13 +738,15 @@ ngx_http_v3xy_redis_timed_out(ngx_log_t *log)
 static ngx_int_t
 ngx_http_v3xy_redis_send(ngx_http_v3xy_redis_cmd_t *cmd)
 {
-    if (cmd->evalsha) {
+    /* a script's call is EVALSHA, or EVAL after NOSCRIPT */
+
+    if (cmd->script && cmd->evalsha) {
         cmd->argv[0] = "EVALSHA";
         cmd->argvlen[0] = sizeof("EVALSHA") - 1;
         cmd->argv[1] = (const char *) cmd->script->sha1;
         cmd->argvlen[1] = 40;
 
-    } else {
+    } else if (cmd->script) {
         cmd->argv[0] = "EVAL";
         cmd->argvlen[0] = sizeof("EVAL") - 1;
         cmd->argv[1] = (const char *) cmd->script->text.data;

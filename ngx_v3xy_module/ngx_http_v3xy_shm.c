@@ -461,19 +461,35 @@ ngx_http_v3xy_shm_insert_value(ngx_rbtree_node_t *temp,
 }
 
 
-/*
- * SHA-256 of the key, truncated.  OpenSSL 3's SHA256() looks the
- * algorithm up on every call, two thirds of its ~300 ns on a short key:
- * a worker fetches it once and keeps one context, both freed with the
- * cycle's pool (valgrind finds no leak at exit).
- */
-
-#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+/* SHA-256 of the key, truncated */
 
 static ngx_int_t
 ngx_http_v3xy_shm_digest(ngx_str_t *key, u_char *digest)
 {
-    u_char               md[SHA256_DIGEST_LENGTH];
+    u_char  md[SHA256_DIGEST_LENGTH];
+
+    if (ngx_http_v3xy_sha256(key->data, key->len, md) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(digest, md, NGX_HTTP_V3XY_SHM_DIGEST);
+
+    return NGX_OK;
+}
+
+
+/*
+ * OpenSSL 3's SHA256() looks the algorithm up on every call, two thirds
+ * of its ~300 ns on a short key: a worker fetches it once and keeps one
+ * context, both freed with the cycle's pool (valgrind finds no leak at
+ * exit).
+ */
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+
+ngx_int_t
+ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md)
+{
     ngx_pool_cleanup_t  *cln;
 
     if (ngx_http_v3xy_shm_md_ctx == NULL) {
@@ -498,14 +514,11 @@ ngx_http_v3xy_shm_digest(ngx_str_t *key, u_char *digest)
     if (EVP_DigestInit_ex2(ngx_http_v3xy_shm_md_ctx,
                            ngx_http_v3xy_shm_sha256, NULL)
         != 1
-        || EVP_DigestUpdate(ngx_http_v3xy_shm_md_ctx, key->data, key->len)
-           != 1
+        || EVP_DigestUpdate(ngx_http_v3xy_shm_md_ctx, data, len) != 1
         || EVP_DigestFinal_ex(ngx_http_v3xy_shm_md_ctx, md, NULL) != 1)
     {
         return NGX_ERROR;
     }
-
-    ngx_memcpy(digest, md, NGX_HTTP_V3XY_SHM_DIGEST);
 
     return NGX_OK;
 }
@@ -523,18 +536,10 @@ ngx_http_v3xy_shm_digest_cleanup(void *data)
 
 #else
 
-static ngx_int_t
-ngx_http_v3xy_shm_digest(ngx_str_t *key, u_char *digest)
+ngx_int_t
+ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md)
 {
-    u_char  md[SHA256_DIGEST_LENGTH];
-
-    if (SHA256(key->data, key->len, md) == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(digest, md, NGX_HTTP_V3XY_SHM_DIGEST);
-
-    return NGX_OK;
+    return SHA256(data, len, md) ? NGX_OK : NGX_ERROR;
 }
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * v3xy_keystore: the lines of a key store file and the scopes of a key.
+ * v3xy_keystore: the lines of a key store file, the fields of a key's hash
+ * in the Redis store, and the scopes of a key.
  */
 
 #include <string.h>
@@ -10,6 +11,8 @@
 static size_t v3xy_ks_field(const unsigned char *p, size_t len, size_t *pos,
     v3xy_ks_str_t *f);
 static int v3xy_ks_hex(unsigned char c);
+static int v3xy_ks_account_valid(const unsigned char *s, size_t len);
+static int v3xy_ks_is_space(unsigned char c);
 
 
 v3xy_ks_status_e
@@ -59,19 +62,8 @@ v3xy_ks_parse_line(const unsigned char *line, size_t len, v3xy_ks_entry_t *e)
 
     /* the account */
 
-    if (n < 2 || f[1].len > V3XY_KS_ACCOUNT_MAX) {
+    if (n < 2 || !v3xy_ks_account_valid(f[1].data, f[1].len)) {
         return V3XY_KS_BAD_ACCOUNT;
-    }
-
-    for (i = 0; i < f[1].len; i++) {
-        unsigned char  c = f[1].data[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_' || c == '.'
-              || c == ':' || c == '-'))
-        {
-            return V3XY_KS_BAD_ACCOUNT;
-        }
     }
 
     e->account = f[1];
@@ -120,6 +112,117 @@ v3xy_ks_parse_line(const unsigned char *line, size_t len, v3xy_ks_entry_t *e)
 }
 
 
+/*
+ * A hash of the Redis store.  The status decides first: "revoked" is
+ * enough to refuse a key, whatever else the hash holds (or lacks), so
+ * that revoking is one HSET.  An active key needs an account and scopes
+ * of the file's rules, the scopes separated by runs of spaces or tabs.
+ */
+
+v3xy_ks_status_e
+v3xy_ks_parse_hash(const v3xy_ks_str_t *account, const v3xy_ks_str_t *scopes,
+    const v3xy_ks_str_t *status, v3xy_ks_entry_t *e)
+{
+    size_t         i, start;
+    v3xy_ks_str_t  s;
+
+    memset(e, 0, sizeof(v3xy_ks_entry_t));
+
+    if (account->data == NULL && scopes->data == NULL
+        && status->data == NULL)
+    {
+        return V3XY_KS_UNKNOWN;
+    }
+
+    if (status->data == NULL) {
+        return V3XY_KS_NO_STATUS;
+    }
+
+    if (status->len == sizeof("revoked") - 1
+        && memcmp(status->data, "revoked", status->len) == 0)
+    {
+        e->revoked = 1;
+        return V3XY_KS_OK;
+    }
+
+    if (status->len != sizeof("active") - 1
+        || memcmp(status->data, "active", status->len) != 0)
+    {
+        return V3XY_KS_BAD_HASH_STATUS;
+    }
+
+    if (account->data == NULL
+        || !v3xy_ks_account_valid(account->data, account->len))
+    {
+        return V3XY_KS_BAD_ACCOUNT;
+    }
+
+    e->account = *account;
+
+    if (scopes->data == NULL) {
+        return V3XY_KS_NO_SCOPES;
+    }
+
+    i = 0;
+
+    for ( ;; ) {
+        while (i < scopes->len && v3xy_ks_is_space(scopes->data[i])) {
+            i++;
+        }
+
+        if (i == scopes->len) {
+            break;
+        }
+
+        start = i;
+
+        while (i < scopes->len && !v3xy_ks_is_space(scopes->data[i])) {
+            i++;
+        }
+
+        s.data = scopes->data + start;
+        s.len = i - start;
+
+        if (!v3xy_ks_scope_valid(s.data, s.len)) {
+            return V3XY_KS_BAD_SCOPE;
+        }
+
+        if (e->nscopes == V3XY_KS_SCOPES_MAX) {
+            return V3XY_KS_TOO_MANY_SCOPES;
+        }
+
+        e->scopes[e->nscopes++] = s;
+    }
+
+    if (e->nscopes == 0) {
+        return V3XY_KS_NO_SCOPES;
+    }
+
+    return V3XY_KS_OK;
+}
+
+
+size_t
+v3xy_ks_scopes_join(const v3xy_ks_entry_t *e, unsigned char *out)
+{
+    size_t          i;
+    unsigned char  *p;
+
+    p = out;
+
+    for (i = 0; i < e->nscopes; i++) {
+        if (i) {
+            *p++ = ' ';
+        }
+
+        memcpy(p, e->scopes[i].data, e->scopes[i].len);
+        p += e->scopes[i].len;
+    }
+
+    return (size_t) (p - out);
+}
+
+
 const char *
 v3xy_ks_status_text(v3xy_ks_status_e status)
 {
@@ -152,6 +255,15 @@ v3xy_ks_status_text(v3xy_ks_status_e status)
 
     case V3XY_KS_TRAILING:
         return "more than four fields";
+
+    case V3XY_KS_UNKNOWN:
+        return "no such key";
+
+    case V3XY_KS_NO_STATUS:
+        return "no status";
+
+    case V3XY_KS_BAD_HASH_STATUS:
+        return "a status other than \"active\" or \"revoked\"";
     }
 
     return "malformed";
@@ -200,6 +312,35 @@ v3xy_ks_scope_valid(const unsigned char *s, size_t len)
     }
 
     return 1;
+}
+
+
+static int
+v3xy_ks_account_valid(const unsigned char *s, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > V3XY_KS_ACCOUNT_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+              || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.'
+              || s[i] == ':' || s[i] == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+v3xy_ks_is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t';
 }
 
 

@@ -1,5 +1,6 @@
 /*
- * v3xy_keystore: the lines of a key store file and the scopes of a key.
+ * v3xy_keystore: the lines of a key store file, the fields of a key's hash
+ * in the Redis store, and the scopes of a key.
  *
  * A key store holds SHA-256 digests of developer keys, never keys:
  *
@@ -15,6 +16,10 @@
  * characters of [A-Za-z0-9_.:-]; a scope 1 to 32 of [a-z0-9_:.-]; a key
  * has 1 to 16 scopes.  The hex digits may be of either case.
  *
+ * In Redis a key is the hash v3xy:key:<sha256 hex, lower case> with the
+ * fields "account", "scopes" (the same scopes, separated by spaces) and
+ * "status" ("active" or "revoked").
+ *
  * nginx-free: C99 only.
  */
 
@@ -27,6 +32,8 @@
 #define V3XY_KS_ACCOUNT_MAX   64
 #define V3XY_KS_SCOPE_MAX     32
 #define V3XY_KS_SCOPES_MAX    16
+#define V3XY_KS_SCOPES_JOINED_MAX                                             \
+    (V3XY_KS_SCOPES_MAX * (V3XY_KS_SCOPE_MAX + 1) - 1)
 
 
 typedef struct {
@@ -53,7 +60,10 @@ typedef enum {
     V3XY_KS_BAD_SCOPE,
     V3XY_KS_TOO_MANY_SCOPES,
     V3XY_KS_BAD_STATUS,         /* a fourth field other than "revoked" */
-    V3XY_KS_TRAILING            /* more than four fields */
+    V3XY_KS_TRAILING,           /* more than four fields */
+    V3XY_KS_UNKNOWN,            /* a hash: none of its fields */
+    V3XY_KS_NO_STATUS,          /* a hash without "status" */
+    V3XY_KS_BAD_HASH_STATUS     /* neither "active" nor "revoked" */
 } v3xy_ks_status_e;
 
 
@@ -63,6 +73,32 @@ typedef enum {
  */
 v3xy_ks_status_e v3xy_ks_parse_line(const unsigned char *line, size_t len,
     v3xy_ks_entry_t *e);
+
+/*
+ * The fields of a key's hash in the Redis store (v3xy:key:<digest>):
+ * account, scopes (separated by spaces or tabs) and status ("active" or
+ * "revoked"), each with data NULL if the hash lacks it.
+ *
+ *   V3XY_KS_OK       status "revoked" (e->revoked, whatever the other
+ *                    fields hold), or "active" with a valid account and
+ *                    1 to 16 valid scopes (e's strings point into them);
+ *   V3XY_KS_UNKNOWN  none of the three fields: no such key;
+ *   anything else    a malformed hash: V3XY_KS_NO_STATUS,
+ *                    V3XY_KS_BAD_HASH_STATUS, V3XY_KS_BAD_ACCOUNT (none
+ *                    or invalid), V3XY_KS_NO_SCOPES (none, or only
+ *                    spaces), V3XY_KS_BAD_SCOPE, V3XY_KS_TOO_MANY_SCOPES.
+ *
+ * e->digest is left zero.
+ */
+v3xy_ks_status_e v3xy_ks_parse_hash(const v3xy_ks_str_t *account,
+    const v3xy_ks_str_t *scopes, const v3xy_ks_str_t *status,
+    v3xy_ks_entry_t *e);
+
+/*
+ * Writes e's scopes into out, separated by one space; returns the length,
+ * at most V3XY_KS_SCOPES_JOINED_MAX.
+ */
+size_t v3xy_ks_scopes_join(const v3xy_ks_entry_t *e, unsigned char *out);
 
 const char *v3xy_ks_status_text(v3xy_ks_status_e status);
 

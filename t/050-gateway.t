@@ -2,7 +2,7 @@
 # of SHA-256 digests, in the API's order: api_key_origin, credentials_mixed,
 # api_key_missing, api_key_invalid (malformed, unknown, revoked),
 # api_key_scope; then limits keyed by key or account, and the backend gets
-# the account, not the key.
+# the account, not the key.  The store in Redis: t/051-gateway-redis.t.
 
 use lib 't/lib';
 use Digest::SHA qw(sha256_hex);
@@ -259,12 +259,12 @@ qr/\[emerg\] .*v3xy_key_store: ".*dup-keys" lists one key twice/
 
 
 
-=== TEST 17: a key store in Redis is refused clearly, not silently
+=== TEST 17: a key store in Redis needs v3xy_redis (t/051 tests the store itself)
 --- config
     v3xy_key_store redis;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*v3xy_key_store takes file=PATH \(a key store in Redis is not implemented yet\)/
+qr/\[emerg\] .*"v3xy_key_store redis" in .* needs v3xy_redis in the http block/
 
 
 

@@ -1,6 +1,6 @@
 /*
- * Unit tests of src/v3xy_keystore.c: the lines of a key store file and the
- * scopes of a key.
+ * Unit tests of src/v3xy_keystore.c: the lines of a key store file, the
+ * fields of a key's hash in Redis, and the scopes of a key.
  */
 
 #include "v3xy_test.h"
@@ -618,6 +618,310 @@ has_scopes_with_duplicates_counts_each_scope_once(void **state)
 }
 
 
+/* the Redis store's hashes */
+
+/* a field of a hash; NULL: the hash lacks it */
+static v3xy_ks_str_t
+field(const char *s)
+{
+    v3xy_ks_str_t  f;
+
+    f.data = (const unsigned char *) s;
+    f.len = s ? strlen(s) : 0;
+
+    return f;
+}
+
+
+static v3xy_ks_status_e
+parse_hash(const char *account, const char *scopes, const char *status,
+    v3xy_ks_entry_t *e)
+{
+    v3xy_ks_str_t  a, sc, st;
+
+    a = field(account);
+    sc = field(scopes);
+    st = field(status);
+
+    return v3xy_ks_parse_hash(&a, &sc, &st, e);
+}
+
+
+static void
+hash_active_gives_account_and_scopes(void **state)
+{
+    const char       *scopes;
+    v3xy_ks_entry_t   e;
+
+    (void) state;
+
+    scopes = "payments:create payments:read";
+
+    assert_int_equal(parse_hash("acct_1001", scopes, "active", &e),
+                     V3XY_KS_OK);
+    v3xy_assert_buf_str(e.account.data, e.account.len, "acct_1001");
+    assert_int_equal(e.nscopes, 2);
+    v3xy_assert_buf_str(e.scopes[0].data, e.scopes[0].len,
+                        "payments:create");
+    v3xy_assert_buf_str(e.scopes[1].data, e.scopes[1].len, "payments:read");
+    assert_int_equal(e.revoked, 0);
+
+    /* the strings point into the fields */
+    assert_ptr_equal(e.scopes[1].data, (const unsigned char *) scopes + 16);
+}
+
+
+static void
+hash_scopes_separated_by_runs_of_spaces_and_tabs(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_hash("a", "  read \t write\t", "active", &e),
+                     V3XY_KS_OK);
+    assert_int_equal(e.nscopes, 2);
+    v3xy_assert_buf_str(e.scopes[0].data, e.scopes[0].len, "read");
+    v3xy_assert_buf_str(e.scopes[1].data, e.scopes[1].len, "write");
+
+    assert_int_equal(parse_hash("a", "read", "active", &e), V3XY_KS_OK);
+    assert_int_equal(e.nscopes, 1);
+}
+
+
+static void
+hash_without_any_field_is_unknown(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_hash(NULL, NULL, NULL, &e), V3XY_KS_UNKNOWN);
+}
+
+
+static void
+hash_revoked_is_revoked_whatever_the_other_fields(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_hash("acct_1", "read", "revoked", &e),
+                     V3XY_KS_OK);
+    assert_int_equal(e.revoked, 1);
+
+    /* revoking is one HSET: nothing else needs to be right */
+    assert_int_equal(parse_hash(NULL, NULL, "revoked", &e), V3XY_KS_OK);
+    assert_int_equal(e.revoked, 1);
+
+    assert_int_equal(parse_hash("bad account!", "BAD,SCOPE", "revoked", &e),
+                     V3XY_KS_OK);
+    assert_int_equal(e.revoked, 1);
+}
+
+
+static void
+hash_without_status_is_malformed(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_hash("acct_1", "read", NULL, &e),
+                     V3XY_KS_NO_STATUS);
+    assert_int_equal(parse_hash("acct_1", NULL, NULL, &e),
+                     V3XY_KS_NO_STATUS);
+    assert_int_equal(parse_hash(NULL, "read", NULL, &e), V3XY_KS_NO_STATUS);
+}
+
+
+static void
+hash_status_other_than_active_or_revoked_is_malformed(void **state)
+{
+    static const char  *bad[] = {
+        "", "Active", "ACTIVE", "active ", " active", "revoked ", "Revoked",
+        "enabled", "activ", "actives", "1"
+    };
+
+    size_t           i;
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(parse_hash("acct_1", "read", bad[i], &e),
+                         V3XY_KS_BAD_HASH_STATUS);
+    }
+}
+
+
+static void
+hash_active_without_or_with_bad_account_is_malformed(void **state)
+{
+    char             long_account[V3XY_KS_ACCOUNT_MAX + 2];
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_hash(NULL, "read", "active", &e),
+                     V3XY_KS_BAD_ACCOUNT);
+    assert_int_equal(parse_hash("", "read", "active", &e),
+                     V3XY_KS_BAD_ACCOUNT);
+    assert_int_equal(parse_hash("acct 1", "read", "active", &e),
+                     V3XY_KS_BAD_ACCOUNT);
+    assert_int_equal(parse_hash("acct/1", "read", "active", &e),
+                     V3XY_KS_BAD_ACCOUNT);
+
+    memset(long_account, 'a', V3XY_KS_ACCOUNT_MAX);
+    long_account[V3XY_KS_ACCOUNT_MAX] = '\0';
+    assert_int_equal(parse_hash(long_account, "read", "active", &e),
+                     V3XY_KS_OK);
+
+    long_account[V3XY_KS_ACCOUNT_MAX] = 'a';
+    long_account[V3XY_KS_ACCOUNT_MAX + 1] = '\0';
+    assert_int_equal(parse_hash(long_account, "read", "active", &e),
+                     V3XY_KS_BAD_ACCOUNT);
+}
+
+
+static void
+hash_active_without_scopes_is_malformed(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_hash("acct_1", NULL, "active", &e),
+                     V3XY_KS_NO_SCOPES);
+    assert_int_equal(parse_hash("acct_1", "", "active", &e),
+                     V3XY_KS_NO_SCOPES);
+    assert_int_equal(parse_hash("acct_1", " \t ", "active", &e),
+                     V3XY_KS_NO_SCOPES);
+}
+
+
+static void
+hash_bad_or_too_many_scopes_are_malformed(void **state)
+{
+    char             many[17 * 3 + 1];
+    size_t           i;
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    /* the file's commas are not the hash's separator */
+    assert_int_equal(parse_hash("a", "read,write", "active", &e),
+                     V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse_hash("a", "Read", "active", &e),
+                     V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse_hash("a", "read\nwrite", "active", &e),
+                     V3XY_KS_BAD_SCOPE);
+    assert_int_equal(parse_hash("a", "read write\r", "active", &e),
+                     V3XY_KS_BAD_SCOPE);
+
+    /* sixteen scopes "s0 s1 ... sf", then seventeen */
+    for (i = 0; i < 17; i++) {
+        many[3 * i] = 's';
+        many[3 * i + 1] = "0123456789abcdefg"[i];
+        many[3 * i + 2] = ' ';
+    }
+
+    many[16 * 3 - 1] = '\0';
+    assert_int_equal(parse_hash("a", many, "active", &e), V3XY_KS_OK);
+    assert_int_equal(e.nscopes, 16);
+
+    many[16 * 3 - 1] = ' ';
+    many[17 * 3 - 1] = '\0';
+    assert_int_equal(parse_hash("a", many, "active", &e),
+                     V3XY_KS_TOO_MANY_SCOPES);
+}
+
+
+static void
+hash_fields_are_bounded_not_nul_terminated(void **state)
+{
+    v3xy_ks_str_t    a, sc, st;
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    /* lengths, not NUL bytes, end the fields */
+    a.data = (const unsigned char *) "acct_1XXXX";
+    a.len = 6;
+    sc.data = (const unsigned char *) "read writeXXXX";
+    sc.len = 10;
+    st.data = (const unsigned char *) "activeXXXX";
+    st.len = 6;
+
+    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &e), V3XY_KS_OK);
+    v3xy_assert_buf_str(e.account.data, e.account.len, "acct_1");
+    assert_int_equal(e.nscopes, 2);
+    v3xy_assert_buf_str(e.scopes[1].data, e.scopes[1].len, "write");
+
+    /* a NUL byte inside a field is a character like another */
+    a.data = (const unsigned char *) "acct\0_1";
+    a.len = 7;
+    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &e),
+                     V3XY_KS_BAD_ACCOUNT);
+}
+
+
+static void
+scopes_join_separates_by_one_space(void **state)
+{
+    unsigned char    out[V3XY_KS_SCOPES_JOINED_MAX];
+    size_t           len;
+    v3xy_ks_entry_t  e, again;
+    v3xy_ks_str_t    a, sc, st;
+
+    (void) state;
+
+    assert_int_equal(parse_hash("a", "  read \t\t write  x ", "active", &e),
+                     V3XY_KS_OK);
+
+    len = v3xy_ks_scopes_join(&e, out);
+    v3xy_assert_buf_str(out, len, "read write x");
+
+    /* what join writes parses back to the same scopes */
+    a = field("a");
+    sc.data = out;
+    sc.len = len;
+    st = field("active");
+    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &again), V3XY_KS_OK);
+    assert_int_equal(again.nscopes, 3);
+    assert_true(v3xy_ks_has_scopes(&again, e.scopes, e.nscopes));
+}
+
+
+static void
+scopes_join_of_the_longest_list_fits_the_maximum(void **state)
+{
+    char             line[V3XY_KS_SCOPES_MAX * (V3XY_KS_SCOPE_MAX + 1) + 1];
+    unsigned char    out[V3XY_KS_SCOPES_JOINED_MAX];
+    size_t           i, len;
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    /* sixteen scopes of 32 characters, each a different letter */
+    for (i = 0; i < V3XY_KS_SCOPES_MAX; i++) {
+        memset(line + i * (V3XY_KS_SCOPE_MAX + 1), (int) ('a' + i),
+               V3XY_KS_SCOPE_MAX);
+        line[i * (V3XY_KS_SCOPE_MAX + 1) + V3XY_KS_SCOPE_MAX] = ' ';
+    }
+
+    line[sizeof(line) - 2] = '\0';
+
+    assert_int_equal(parse_hash("a", line, "active", &e), V3XY_KS_OK);
+    assert_int_equal(e.nscopes, V3XY_KS_SCOPES_MAX);
+
+    len = v3xy_ks_scopes_join(&e, out);
+    assert_int_equal(len, V3XY_KS_SCOPES_JOINED_MAX);
+    v3xy_assert_buf_str(out, len, line);
+}
+
+
 static void
 status_texts_are_non_empty_and_distinct(void **state)
 {
@@ -625,7 +929,7 @@ status_texts_are_non_empty_and_distinct(void **state)
 
     (void) state;
 
-    for (i = V3XY_KS_OK; i <= V3XY_KS_TRAILING; i++) {
+    for (i = V3XY_KS_OK; i <= V3XY_KS_BAD_HASH_STATUS; i++) {
         assert_non_null(v3xy_ks_status_text((v3xy_ks_status_e) i));
         assert_true(strlen(v3xy_ks_status_text((v3xy_ks_status_e) i)) > 0);
 
@@ -645,7 +949,8 @@ status_text_of_unknown_status_is_non_empty(void **state)
 
     (void) state;
 
-    text = v3xy_ks_status_text((v3xy_ks_status_e) (V3XY_KS_TRAILING + 1));
+    text = v3xy_ks_status_text(
+               (v3xy_ks_status_e) (V3XY_KS_BAD_HASH_STATUS + 1));
     assert_non_null(text);
     assert_true(strlen(text) > 0);
 }
@@ -681,6 +986,20 @@ main(void)
         cmocka_unit_test(has_scopes_is_false_when_one_is_missing),
         cmocka_unit_test(has_scopes_of_empty_want_list_is_true),
         cmocka_unit_test(has_scopes_with_duplicates_counts_each_scope_once),
+        cmocka_unit_test(hash_active_gives_account_and_scopes),
+        cmocka_unit_test(hash_scopes_separated_by_runs_of_spaces_and_tabs),
+        cmocka_unit_test(hash_without_any_field_is_unknown),
+        cmocka_unit_test(hash_revoked_is_revoked_whatever_the_other_fields),
+        cmocka_unit_test(hash_without_status_is_malformed),
+        cmocka_unit_test(
+            hash_status_other_than_active_or_revoked_is_malformed),
+        cmocka_unit_test(
+            hash_active_without_or_with_bad_account_is_malformed),
+        cmocka_unit_test(hash_active_without_scopes_is_malformed),
+        cmocka_unit_test(hash_bad_or_too_many_scopes_are_malformed),
+        cmocka_unit_test(hash_fields_are_bounded_not_nul_terminated),
+        cmocka_unit_test(scopes_join_separates_by_one_space),
+        cmocka_unit_test(scopes_join_of_the_longest_list_fits_the_maximum),
         cmocka_unit_test(status_texts_are_non_empty_and_distinct),
         cmocka_unit_test(status_text_of_unknown_status_is_non_empty),
     };
