@@ -6,9 +6,9 @@
  * every zone of a request: with v3xy_redis, one EVALSHA of one Lua script
  * (Redis's own clock, check and count in one atomic call, a count only if
  * every zone admits), one call for all the decisions that one event-loop
- * pass of the worker brings; without it, or when Redis fails and v3xy_limit_fail
- * says "local", the shared-memory store of ngx_http_v3xy_shm.c with the
- * same math (src/v3xy_window.c).  A header filter adds the RateLimit and
+ * pass of the worker brings; without it, or when Redis fails and
+ * v3xy_limit_fail says "local", the shared-memory store of
+ * ngx_http_v3xy_shm.c with the same math (src/v3xy_window.c).  A header filter adds the RateLimit and
  * RateLimit-Policy fields (draft-ietf-httpapi-ratelimit-headers-10) of the
  * tightest zone.
  */
@@ -112,9 +112,8 @@ static const char  *ngx_http_v3xy_fail_names[3] = {
  * Exact window: a string of limit + 1 doubles, the index of the oldest
  * slot then a ring of the last "limit" admission times (ms), written with
  * SETRANGE (cheaper in Redis than building and setting the whole string
- * again: 9.6 against 13.2 us of Redis CPU a decision in batches of 12).  A request is
- * admitted iff the oldest is out of the window, i.e. fewer than "limit"
- * admissions happened in the last "window" ms.  GCRA: one number, the
+ * again).  A request is admitted iff the oldest is out of the window,
+ * i.e. fewer than "limit" admissions happened in the last "window" ms.  GCRA: one number, the
  * theoretical arrival time in microseconds.  The arithmetic and the
  * verdicts are those of src/v3xy_window.c (see there), numbers stay below
  * 2^53 so Lua's doubles are exact.  Time is Redis's (TIME), the same for
