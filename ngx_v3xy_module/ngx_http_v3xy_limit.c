@@ -8,9 +8,9 @@
  * every zone admits), one call for all the decisions that one event-loop
  * pass of the worker brings; without it, or when Redis fails and
  * v3xy_limit_fail says "local", the shared-memory store of
- * ngx_http_v3xy_shm.c with the same math (src/v3xy_window.c).  A header filter adds the RateLimit and
- * RateLimit-Policy fields (draft-ietf-httpapi-ratelimit-headers-10) of the
- * tightest zone.
+ * ngx_http_v3xy_shm.c with the same math (src/v3xy_window.c).  A header
+ * filter adds the RateLimit and RateLimit-Policy fields
+ * (draft-ietf-httpapi-ratelimit-headers-10) of the tightest zone.
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -113,12 +113,12 @@ static const char  *ngx_http_v3xy_fail_names[3] = {
  * slot then a ring of the last "limit" admission times (ms), written with
  * SETRANGE (cheaper in Redis than building and setting the whole string
  * again).  A request is admitted iff the oldest is out of the window,
- * i.e. fewer than "limit" admissions happened in the last "window" ms.  GCRA: one number, the
- * theoretical arrival time in microseconds.  The arithmetic and the
- * verdicts are those of src/v3xy_window.c (see there), numbers stay below
- * 2^53 so Lua's doubles are exact.  Time is Redis's (TIME), the same for
- * every nginx; a key whose newest admission is ahead of it is judged at
- * that instant (clamp).
+ * i.e. fewer than "limit" admissions happened in the last "window" ms.
+ * GCRA: one number, the theoretical arrival time in microseconds.  The
+ * arithmetic and the verdicts are those of src/v3xy_window.c (see there),
+ * numbers stay below 2^53 so Lua's doubles are exact.  Time is Redis's
+ * (TIME), the same for every nginx; a key whose newest admission is ahead
+ * of it is judged at that instant (clamp).
  */
 
 static u_char  ngx_http_v3xy_limit_lua[] =
