@@ -601,6 +601,9 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     key_id.len = V3XY_KEY_ID_LEN;
     v3xy_key_id_from_digest(digest, key_id.data);
 
+    /* $v3xy_key_id names the presented key, refused ones too */
+    ctx->key_id = key_id;
+
     if (hs->key_headers > 1) {
         return ngx_http_v3xy_gateway_refuse(r,
                                          NGX_HTTP_V3XY_ERR_API_KEY_INVALID,

@@ -241,6 +241,36 @@ GET /v1/developer/payment-status?payment_ref=cp_1
 
 
 
+=== TEST 14a: $v3xy_key_id names a refused key too (unknown, revoked, without the scope), never the key itself
+--- http_config
+    log_format kid '$status $v3xy_error_code $v3xy_key_id';
+--- config
+    access_log logs/kid.log kid;
+
+    location = /v1/developer/payments/crypto {
+        v3xy_key_store file=$TEST_NGINX_KEY_STORE;
+        v3xy_scope payments:create;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /kid {
+        access_log off;
+        alias $TEST_NGINX_SERVER_ROOT/logs/kid.log;
+    }
+--- request eval
+["POST /v1/developer/payments/crypto\n{}", "POST /v1/developer/payments/crypto\n{}",
+ "POST /v1/developer/payments/crypto\n{}", "GET /kid"]
+--- more_headers eval
+["X-V3XY-API-Key: $::Stranger", "X-V3XY-API-Key: $::Gone",
+ "X-V3XY-API-Key: $::Read", ""]
+--- error_code eval
+[403, 403, 403, 200]
+--- response_body_like eval
+[qr/api_key_invalid/, qr/api_key_invalid/, qr/api_key_scope/,
+ qr/\A403 api_key_invalid v3xy_dev_\.\.\.[0-9a-f]{12}\n403 api_key_invalid v3xy_dev_\.\.\.[0-9a-f]{12}\n403 api_key_scope v3xy_dev_\.\.\.[0-9a-f]{12}\n\z/]
+
+
+
 === TEST 15: a malformed key store line fails nginx -t with its line number
 --- config
     v3xy_key_store file=$TEST_NGINX_BAD_STORE;
