@@ -43,6 +43,8 @@
 
 static ngx_int_t ngx_http_v3xy_failover_jump(ngx_http_request_t *r,
     ngx_http_v3xy_backup_t *b);
+static ngx_str_t *ngx_http_v3xy_backup_url(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b);
 static ngx_int_t ngx_http_v3xy_failover_reason(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t *ctx);
 static v3xy_breaker_t *ngx_http_v3xy_breaker(ngx_http_v3xy_backup_t *b);
@@ -83,20 +85,21 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_v3xy_loc_conf_t  *vlcf = conf;
 
-    char                       *rv;
-    u_char                     *p;
-    void                      **loc_conf;
-    ngx_int_t                   n;
-    ngx_str_t                  *value, text, s, name;
-    ngx_url_t                   u;
-    ngx_uint_t                  i, https;
-    ngx_conf_t                  save;
-    ngx_http_conf_ctx_t        *ctx, *pctx;
-    ngx_http_v3xy_backup_t     *b, **bp;
-    ngx_http_core_srv_conf_t   *cscf;
-    ngx_http_core_loc_conf_t   *pclcf, *clcf, *nclcf, *sclcf;
-    ngx_http_v3xy_loc_conf_t   *blcf;
-    ngx_http_v3xy_main_conf_t  *vmcf;
+    char                              *rv;
+    u_char                            *p;
+    void                             **loc_conf;
+    ngx_int_t                          n;
+    ngx_str_t                         *value, text, s, name;
+    ngx_url_t                          u;
+    ngx_uint_t                         i, https;
+    ngx_conf_t                         save;
+    ngx_http_conf_ctx_t               *ctx, *pctx;
+    ngx_http_v3xy_backup_t            *b, **bp;
+    ngx_http_core_srv_conf_t          *cscf;
+    ngx_http_core_loc_conf_t          *pclcf, *clcf, *nclcf, *sclcf;
+    ngx_http_v3xy_loc_conf_t          *blcf;
+    ngx_http_v3xy_main_conf_t         *vmcf;
+    ngx_http_compile_complex_value_t   ccv;
 
     if (vlcf->backup != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -145,6 +148,18 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "v3xy_backup: \"%V\" is not an http:// or "
                            "https:// URL", &b->url);
+        return NGX_CONF_ERROR;
+    }
+
+    /* for the logs: the URL as a request sees it */
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &b->url;
+    ccv.complex_value = &b->url_cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -654,7 +669,8 @@ ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
                 ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                               "v3xy: breaker open: request goes straight "
-                              "to the backup %V", &b->url);
+                              "to the backup %V",
+                              ngx_http_v3xy_backup_url(r, b));
 
                 return ngx_http_v3xy_failover_jump(r, b);
 
@@ -682,7 +698,9 @@ ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
         return NGX_DECLINED;
     }
 
-    /* the backup's location */
+    /* the backup's location: what the primary's upstream was doing is over */
+
+    r->connection->log->action = NULL;
 
     if (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_BACKUP) {
 
@@ -694,7 +712,7 @@ ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "v3xy: upstream_unavailable: the backup %V failed too",
-                      &b->url);
+                      ngx_http_v3xy_backup_url(r, b));
 
         return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_UPSTREAM_UNAVAILABLE);
     }
@@ -738,7 +756,8 @@ ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "v3xy: failover to the backup %V: the primary failed "
-                      "(%V)", &b->url, &ngx_http_v3xy_reasons[ctx->failover]);
+                      "(%V)", ngx_http_v3xy_backup_url(r, b),
+                      &ngx_http_v3xy_reasons[ctx->failover]);
     }
 
     ctx->upstream = NGX_HTTP_V3XY_UPSTREAM_BACKUP;
@@ -747,6 +766,28 @@ ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     r->error_page = 0;
 
     return NGX_DECLINED;
+}
+
+
+/* the backup's URL for a log line: its variables evaluated */
+
+static ngx_str_t *
+ngx_http_v3xy_backup_url(ngx_http_request_t *r, ngx_http_v3xy_backup_t *b)
+{
+    ngx_str_t  *url;
+
+    if (b->url_cv.lengths == NULL) {
+        return &b->url;
+    }
+
+    url = ngx_palloc(r->pool, sizeof(ngx_str_t));
+
+    if (url == NULL || ngx_http_complex_value(r, &b->url_cv, url) != NGX_OK)
+    {
+        return &b->url;
+    }
+
+    return url;
 }
 
 
@@ -827,13 +868,14 @@ ngx_http_v3xy_breaker_failed(ngx_http_request_t *r,
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "v3xy: breaker open again: the probe failed; "
                           "requests go to the backup %V for %M ms",
-                          &b->url, b->cooldown);
+                          ngx_http_v3xy_backup_url(r, b), b->cooldown);
 
         } else {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "v3xy: breaker open: %ui consecutive failures of "
                           "the primary; requests go to the backup %V for "
-                          "%M ms", b->fails, &b->url, b->cooldown);
+                          "%M ms", b->fails, ngx_http_v3xy_backup_url(r, b),
+                          b->cooldown);
         }
     }
 

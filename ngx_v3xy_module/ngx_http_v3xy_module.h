@@ -90,6 +90,7 @@ typedef struct ngx_http_v3xy_key_cache_s  ngx_http_v3xy_key_cache_t;
 /* v3xy_backup: what one directive built */
 typedef struct {
     ngx_str_t                  url;
+    ngx_http_complex_value_t   url_cv;     /* for the logs */
     ngx_str_t                  name;       /* "@v3xy_backup_N" */
     ngx_uint_t                 index;      /* its breaker */
     ngx_str_t                  breaker;    /* breaker=, shared by name */

@@ -336,12 +336,32 @@ X-Upstream: backup
 #TLS#
     }
 --- request eval
-["GET /v1/a", "GET /v1/s502"]
+["GET /v1/s502", "GET /v1/a"]
 --- response_body_filters eval
 \&main::seen
 --- response_body eval
-["primary primary.test primary.test key-ok\n",
- "backup backup.test backup.test key-ok\n"]
+["backup backup.test backup.test key-ok\n",
+ "primary primary.test primary.test key-ok\n"]
+
+
+
+=== TEST 8b: ... and its log line names the URL as the request made it
+--- config
+    proxy_ssl_name primary.test;
+
+    location /v1/ {
+        set $backup_host backup.test;
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://$backup_host;
+#TLS#
+    }
+--- request
+GET /v1/s502
+--- response_headers
+X-Upstream: backup
+--- error_log eval
+qr/\[warn\] .*v3xy: failover to the backup https:\/\/backup\.test: the primary failed \(502\), client:/
 
 
 
