@@ -30,6 +30,11 @@ fi
 
 key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
 
+if grep -q 'PASTE_YOUR_SECRET_HERE' "$key" 2>/dev/null; then
+    echo "make run: $key still holds the placeholder key of the README;" \
+         "the API will refuse it (nginx starts anyway)" >&2
+fi
+
 mkdir -p "$run/conf" "$run/logs" "$run/modules"
 run=$(cd "$run" && pwd)
 
