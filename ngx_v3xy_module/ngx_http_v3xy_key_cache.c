@@ -251,7 +251,10 @@ ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
     u_char                         scopes[V3XY_KS_SCOPES_JOINED_MAX];
     size_t                         size, len;
     uint64_t                       now;
-    ngx_uint_t                     i, full, nvalid, nrefused;
+    ngx_uint_t                     i, full;
+#if (NGX_DEBUG)
+    ngx_uint_t                     nvalid, nrefused;
+#endif
     ngx_queue_t                   *q;
     ngx_http_v3xy_key_node_t      *node;
     ngx_http_v3xy_key_cache_sh_t  *sh;
@@ -359,8 +362,10 @@ ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
 
     ngx_rbtree_insert(&sh->rbtree, &node->tn.rbnode);
 
+#if (NGX_DEBUG)
     nvalid = sh->nvalid;
     nrefused = sh->nrefused;
+#endif
 
     ngx_shmtx_unlock(&kc->shpool->mutex);
 
