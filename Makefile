@@ -127,6 +127,7 @@ image:
 
 docker-test: image
 	util/test-image.sh $(IMAGE) $(BASE_IMAGE) $(BUILD)
+	util/test-compose.sh $(BUILD)
 
 # the images stay in podman's storage after "make clean"
 clean-image:

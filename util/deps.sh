@@ -14,8 +14,8 @@ test="$build libcmocka-dev redis-server curl openssl clang libclang-rt-14-dev
 # dpkg-buildpackage (nginx-dev brings debhelper and dh-sequence-nginx)
 deb="$build build-essential dpkg-dev"
 # podman with runc (crun fails on hybrid cgroups), debootstrap for the base
-# image, podman-compose for docker/compose.yaml
-image="podman runc debootstrap podman-compose ca-certificates curl"
+# image, docker-compose (Compose v1, python) to validate docker/compose.yaml
+image="podman runc debootstrap docker-compose curl"
 
 case "${1:-build}" in
 build)    want=$build ;;

@@ -2,6 +2,7 @@
 #
 #   . util/podman.sh
 #   pm build $pm_build_flags ...; pm run $pm_run_flags ...
+#   pm run $pm_limits --network container:NAME ...
 #
 # What it works around, none of which belongs in docker/: crun fails on
 # hybrid cgroups (runc does not), there is no systemd (cgroupfs), the
@@ -22,8 +23,9 @@ case "$pm_nproc" in unlimited) pm_nproc=32768 ;; esac
 [ "$pm_nofile" -gt 1048576 ] && pm_nofile=1048576
 [ "$pm_nproc" -gt 32768 ] && pm_nproc=32768
 
-pm_run_flags="--network host --ulimit nofile=$pm_nofile:$pm_nofile
-              --ulimit nproc=$pm_nproc:$pm_nproc"
+pm_limits="--ulimit nofile=$pm_nofile:$pm_nofile
+           --ulimit nproc=$pm_nproc:$pm_nproc"
+pm_run_flags="--network host $pm_limits"
 # docker format: HEALTHCHECK and STOPSIGNAL are kept (OCI drops HEALTHCHECK);
 # --pull=never: no registry is asked for the base
 pm_build_flags="$pm_run_flags --format docker --pull=never"

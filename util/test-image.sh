@@ -8,8 +8,9 @@
 # two sidecar containers that share it, an echo server on the host as the
 # API.  Checks: the image's defaults pass "nginx -t"; no compiler or
 # headers in the image; nginx runs as www-data; the health check answers;
-# the key is injected (a client's key dropped); a browser's request gets the
-# 403 JSON; the rate limit is shared by the two (exactly 60 of 70 admitted
+# the key is injected (a client's key dropped), also for an app container in
+# the sidecar's network namespace (docker/compose.yaml's pattern); a
+# browser's request gets the 403 JSON; the rate limit is shared by the two (exactly 60 of 70 admitted
 # across both); the key appears in no log; "podman stop" ends nginx
 # gracefully within seconds.
 set -eu
@@ -72,7 +73,8 @@ rm -f "$tmp/api_key"
 (umask 077; printf '%s\n' "$key" > "$tmp/api_key")
 chown 33:33 "$tmp/api_key"
 
-# podman prints errors about systemd timers for HEALTHCHECKs: run logs
+# podman (no systemd here) prints errors about timers for HEALTHCHECKs:
+# they go to $tmp/*.err
 # the image as it is: default settings, "nginx -t"
 # shellcheck disable=SC2086
 pm run --rm $pm_run_flags -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
@@ -97,7 +99,7 @@ redis_port=$(free_port)
 # shellcheck disable=SC2086
 pm run -d --name "$ctr-redis" $pm_run_flags "$testkit" \
     redis-server --bind 127.0.0.1 --port "$redis_port" --save '' \
-    --appendonly no > /dev/null
+    --appendonly no > /dev/null 2>> "$tmp/podman.err"
 for i in $(seq 50); do
     [ "$(pm exec "$ctr-redis" redis-cli -p "$redis_port" ping 2>/dev/null)" \
         = PONG ] && break
@@ -158,6 +160,16 @@ status=$(req "$port_a" -H 'X-V3XY-API-Key: v3xy_dev_ClientSentKey_000000000')
     || fail "the key is not what the API got: $(cat "$tmp/body")"
 ok "the key from the secret is injected, the client's key dropped"
 
+# the app of docker/compose.yaml: in the sidecar's network namespace, no key
+# shellcheck disable=SC2086
+pm run --rm $pm_limits --network "container:$ctr-a" "$testkit" \
+    curl -s --max-time 5 "http://127.0.0.1:$port_a$path" > "$tmp/app.txt" \
+    2> "$tmp/app.err" || {
+        cat "$tmp/app.err" >&2; fail "an app container calling the sidecar"; }
+grep -q "^X-V3XY-API-Key: $key" "$tmp/app.txt" \
+    || fail "the app's request got no key: $(cat "$tmp/app.txt")"
+ok "an app container in the sidecar's network namespace: key added"
+
 status=$(req "$port_b" -H 'Origin: https://shop.example')
 [ "$status" = 403 ] \
     && grep -q '"code":"api_key_origin"' "$tmp/body" \
@@ -197,7 +209,7 @@ ok "podman logs: access and error log, nothing of the key"
 
 for c in a b; do
     start=$(date +%s%N)
-    pm stop -t 10 "$ctr-$c" > /dev/null
+    pm stop -t 10 "$ctr-$c" > /dev/null 2>> "$tmp/podman.err"
     ms=$((($(date +%s%N) - start) / 1000000))
     code=$(pm inspect "$ctr-$c" --format '{{.State.ExitCode}}')
     [ "$code" = 0 ] && [ "$ms" -lt 5000 ] \
