@@ -4,7 +4,10 @@
 # "docker stop" sends SIGQUIT: graceful).
 #
 #   V3XY_API_URL   where /v1/ goes: https://api.v3xyservices.com (default),
-#                  or the backup, or http://host:port of a test server
+#                  or http://host:port of a test server
+#   V3XY_BACKUP_URL  where requests go when that fails (v3xy_backup, one
+#                  breaker for all locations): https://api-backup.pages.dev
+#                  (default), or "off"
 #   V3XY_REDIS     the arguments of v3xy_redis, e.g. "redis:6379" or
 #                  "redis:6379 timeout=50ms": the limits are shared by every
 #                  sidecar that names this Redis; unset, each container
@@ -22,10 +25,19 @@ run=/run/v3xy
 
 die() { echo "v3xy-entrypoint: $*" >&2; exit 1; }
 
+# http(s)://host[:port]: a URI part would replace the location's prefix
+url() {
+    echo "$2" | grep -Eqx 'https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?' \
+        || die "$1 must be http(s)://host[:port], no path: $2"
+}
+
 api=${V3XY_API_URL:-https://api.v3xyservices.com}
 api=${api%/}
-echo "$api" | grep -Eqx 'https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?' \
-    || die "V3XY_API_URL must be http(s)://host[:port], no path: $api"
+url V3XY_API_URL "$api"
+
+backup=${V3XY_BACKUP_URL:-https://api-backup.pages.dev}
+backup=${backup%/}
+[ "$backup" = off ] || url "V3XY_BACKUP_URL (or off)" "$backup"
 
 listen=${V3XY_LISTEN:-8080}
 echo "$listen" | grep -Eqx '([0-9.]+:)?[0-9]{1,5}' \
@@ -60,12 +72,27 @@ esac
     echo "# written by v3xy-entrypoint at start"
     echo "listen $listen;"
     echo "set \$api_url $api;"
+    [ "$backup" = off ] || echo "set \$backup_host ${backup#*://};"
 } > "$run/server.conf"
 
-host=${api#*://}
-host=${host%:*}
-if [ -z "$resolver" ] && ! echo "$host" | grep -Eqx '[0-9.]+'; then
-    die "no nameserver in /etc/resolv.conf for $host: set V3XY_RESOLVER"
+{
+    echo "# written by v3xy-entrypoint at start"
+    # the scheme as text: v3xy_backup tells http from https when it loads
+    [ "$backup" = off ] \
+        || echo "v3xy_backup ${backup%%://*}://\$backup_host breaker=api;"
+} > "$run/backup.conf"
+
+# names are resolved when a request needs them
+if [ -z "$resolver" ]; then
+    for u in $api $backup; do
+        [ "$u" = off ] && continue
+        host=${u#*://}
+        host=${host%:*}
+        case "$host" in
+        *[!0-9.]*) die "no nameserver in /etc/resolv.conf for $host:" \
+                       "set V3XY_RESOLVER" ;;
+        esac
+    done
 fi
 
 if [ $# -gt 0 ]; then

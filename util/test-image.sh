@@ -10,7 +10,8 @@
 # headers in the image; nginx runs as www-data; the health check answers;
 # the key is injected (a client's key dropped), also for an app container in
 # the sidecar's network namespace (docker/compose.yaml's pattern); a
-# browser's request gets the 403 JSON; the rate limit is shared by the two (exactly 60 of 70 admitted
+# browser's request gets the 403 JSON; with the primary down, the backup
+# answers; the rate limit is shared by the two (exactly 60 of 70 admitted
 # across both); the key appears in no log; "podman stop" ends nginx
 # gracefully within seconds.
 set -eu
@@ -33,12 +34,13 @@ fail() { echo "not ok - $*" >&2; exit 1; }
 cleanup() {
     rc=$?
     if [ $rc != 0 ]; then
-        for c in a b; do
+        for c in a b c; do
             echo "--- podman logs $ctr-$c (last 20 lines)" >&2
             pm logs "$ctr-$c" 2>&1 | tail -n 20 >&2 || true
         done
     fi
-    pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-redis" > /dev/null 2>&1 || true
+    pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-redis" > /dev/null 2>&1 \
+        || true
     [ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null
     exit $rc
 }
@@ -58,7 +60,7 @@ req() {
 }
 
 # containers left by an interrupted run
-pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-redis" > /dev/null 2>&1 || true
+pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-redis" > /dev/null 2>&1 || true
 
 # shellcheck disable=SC2086
 pm build $pm_build_flags --build-arg BASE="$base" \
@@ -128,6 +130,7 @@ for c in a b; do
         -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
         -e V3XY_LISTEN="127.0.0.1:$port" \
         -e V3XY_API_URL="http://127.0.0.1:$echo_port" \
+        -e V3XY_BACKUP_URL=off \
         -e V3XY_REDIS="127.0.0.1:$redis_port timeout=500ms" \
         "$image" > /dev/null 2> "$tmp/run-$c.log"
 done
@@ -196,7 +199,29 @@ pm exec "$ctr-redis" redis-cli -p "$redis_port" --scan \
     || fail "no payments_create key in Redis"
 ok "70 requests across both sidecars: 60 admitted, 10 refused (in Redis)"
 
-for c in a b; do
+# a third sidecar whose primary is down: the backup (the echo server) gets
+# the request, with the key
+port_c=$(free_port)
+# shellcheck disable=SC2086
+pm run -d --name "$ctr-c" $pm_run_flags \
+    -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
+    -e V3XY_LISTEN="127.0.0.1:$port_c" \
+    -e V3XY_API_URL="http://127.0.0.1:$(free_port)" \
+    -e V3XY_BACKUP_URL="http://127.0.0.1:$echo_port" \
+    "$image" > /dev/null 2> "$tmp/run-c.log"
+for i in $(seq 50); do
+    pm healthcheck run "$ctr-c" > /dev/null 2>&1 && break
+    [ "$i" = 50 ] && fail "$ctr-c: the health check does not pass"
+    sleep 0.1
+done
+path='/v1/developer/payment-status?payment_ref=cp_2'
+[ "$(req "$port_c")" = 200 ] && grep -q "^X-V3XY-API-Key: $key" "$tmp/body" \
+    || fail "failover to V3XY_BACKUP_URL: $(cat "$tmp/body")"
+pm logs "$ctr-c" 2>&1 | grep -q 'cp_2 .* 200 .*via=backup failover=connect' \
+    || fail "failover: no access log line via=backup"
+ok "primary down: the backup (V3XY_BACKUP_URL) answers, with the key"
+
+for c in a b c; do
     pm logs "$ctr-$c" > "$tmp/logs-$c.txt" 2>&1
     ! grep -qF "$secret" "$tmp/logs-$c.txt" \
         || fail "$ctr-$c: the key is in podman logs"
