@@ -9,7 +9,8 @@
 #   make deb                  the Debian package, in build/
 #   make test-deb             lintian, install, nginx -t, remove, purge
 #   make image                the container image (podman, debootstrap base)
-#   make docker-test          run the image: Redis, two sidecars, compose
+#   make docker-test          run the image: Redis, sidecars, compose file
+#   make clean-image          remove the images from podman's storage
 
 NGINX_SRC  ?= /usr/share/nginx/src
 NGINX_BIN  ?= /usr/sbin/nginx
