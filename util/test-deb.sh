@@ -10,7 +10,8 @@
 # uses its directives, and of the shipped examples/sidecar.conf; apt-get
 # remove (link put aside, nginx -t), install again (link back), apt-get
 # purge (no link, nothing dangling, nginx -t).  A package that was installed
-# before is purged too.  Needs root.
+# before is purged too, unless a file under /etc/nginx uses the module (then
+# the test stops).  Needs root.
 set -eu
 
 deb=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -46,6 +47,7 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 nginx_t() {     # nginx -t quietly, its messages on failure
     /usr/sbin/nginx -q -t "$@" > "$tmp/nginx-t.log" 2>&1 || {
@@ -57,6 +59,13 @@ lintian --fail-on error "$deb" > "$tmp/lintian.log" 2>&1 || {
 ok "lintian: no error ($(grep -c '^[EWI]:' "$tmp/lintian.log" || true) tags)"
 
 if dpkg-query -W $pkg > /dev/null 2>&1; then
+    # unless this machine's nginx uses the module: the purge would break it
+    users=$(grep -rlE '^[[:space:]]*v3xy_' /etc/nginx 2>/dev/null || true)
+    if [ -n "$users" ]; then
+        echo "test-deb: $pkg is installed and used by" $users >&2
+        echo "test-deb: the test would purge it; run it on another machine" >&2
+        exit 1
+    fi
     echo "test-deb: $pkg was installed before; the test purges it"
     apt purge $pkg
 fi
