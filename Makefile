@@ -49,9 +49,15 @@ DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 DEB_ARCH   := $(shell dpkg --print-architecture)
 DEB        := $(BUILD)/libnginx-mod-http-v3xy_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_SRCS   := config Makefile README.md $(CORE_SRCS) $(CORE_HDRS) \
-              $(wildcard ngx_v3xy_module/* debian/* debian/source/* \
-                         examples/*.conf) util/configure-nginx.sh \
-              util/build-deb.sh
+              $(wildcard ngx_v3xy_module/* examples/*.conf debian/control \
+                         debian/rules debian/changelog debian/copyright \
+                         debian/*.docs debian/*.examples debian/source/*) \
+              util/configure-nginx.sh util/build-deb.sh
+# what dpkg-buildpackage leaves in debian/
+DEB_LEFT   := debian/.debhelper debian/debhelper-build-stamp debian/files \
+              debian/*.substvars debian/*.debhelper debian/*.debhelper.log \
+              debian/tmp debian/libnginx-mod-http-v3xy \
+              debian/libnginx-mod-http-v3xy-dbgsym
 
 # random free ports and one servroot per suite: suites run in parallel
 export TEST_NGINX_RANDOMIZE    ?= 1
@@ -169,4 +175,4 @@ bench: deps-test module
 	bench/failover.sh $(NGINX_BIN) $(MODULE)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(DEB_LEFT)

@@ -9,11 +9,12 @@
 # this machine's mirrors and their updates installed, trimmed as
 # debian:bookworm-slim is (no documentation, manual pages or locales; no
 # apt lists or caches; services are not started by package scripts),
-# imported into podman as IMAGE.  The root file system is kept as BUILD_DIR/image/base.tar; podman
-# keeps the image: a rerun does nothing when IMAGE was imported from that
-# tarball, or when there is no tarball but podman has an IMAGE made by this
-# script (a fresh clone on the same machine).  BASE_REFRESH=1 makes both
-# anew.
+# imported into podman as IMAGE.
+#
+# A rerun does nothing when podman has an IMAGE made by this script (also
+# for a fresh clone on the same machine), and imports BUILD_DIR/image/
+# base.tar, the root file system kept from the last debootstrap, when
+# podman has none.  BASE_REFRESH=1 makes both anew.
 set -eu
 
 build=${1:?usage: $0 BUILD_DIR IMAGE}
@@ -32,12 +33,6 @@ label() {
 
 if [ "${BASE_REFRESH:-0}" = 1 ]; then
     rm -f "$tar"
-elif [ -f "$tar" ]; then
-    sum=$(sha256sum "$tar" | cut -d' ' -f1)
-    if [ "$(label org.v3xy.base.sha256)" = "$sum" ]; then
-        echo "base image $image: up to date ($tar)"
-        exit 0
-    fi
 elif [ "$(label org.v3xy.base)" = debootstrap ]; then
     echo "base image $image: podman has it (BASE_REFRESH=1 makes it anew)"
     exit 0
