@@ -62,7 +62,7 @@ if dpkg-query -W $pkg > /dev/null 2>&1; then
     # unless this machine's nginx uses the module: the purge would break it
     users=$(grep -rlE '^[[:space:]]*v3xy_' /etc/nginx 2>/dev/null || true)
     if [ -n "$users" ]; then
-        echo "test-deb: $pkg is installed and used by" $users >&2
+        echo "test-deb: $pkg is installed and used by $users" >&2
         echo "test-deb: the test would purge it; run it on another machine" >&2
         exit 1
     fi

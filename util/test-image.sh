@@ -122,17 +122,25 @@ done
 echo_port=$(cat "$tmp/echo.port")
 [ -n "$echo_port" ] || fail "echo server"
 
-for c in a b; do
-    port=$(free_port)
-    eval "port_$c=$port"
+# sidecar NAME PORT [podman run arguments]: the key mounted, on 127.0.0.1
+sidecar() {
+    name=$1 port=$2
+    shift 2
     # shellcheck disable=SC2086
-    pm run -d --name "$ctr-$c" $pm_run_flags \
+    pm run -d --name "$ctr-$name" $pm_run_flags \
         -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
-        -e V3XY_LISTEN="127.0.0.1:$port" \
+        -e V3XY_LISTEN="127.0.0.1:$port" "$@" \
+        "$image" > /dev/null 2> "$tmp/run-$name.log"
+}
+
+port_a=$(free_port)
+port_b=$(free_port)
+for c in "a $port_a" "b $port_b"; do
+    # shellcheck disable=SC2086
+    sidecar $c \
         -e V3XY_API_URL="http://127.0.0.1:$echo_port" \
         -e V3XY_BACKUP_URL=off \
-        -e V3XY_REDIS="127.0.0.1:$redis_port timeout=500ms" \
-        "$image" > /dev/null 2> "$tmp/run-$c.log"
+        -e V3XY_REDIS="127.0.0.1:$redis_port timeout=500ms"
 done
 
 for c in a b; do
@@ -182,8 +190,7 @@ ok "a request with Origin: 403 api_key_origin (JSON)"
 path=/v1/developer/payments/crypto
 admitted=0 refused=0
 for i in $(seq 35); do
-    for c in a b; do
-        eval "port=\$port_$c"
+    for port in "$port_a" "$port_b"; do
         case $(req "$port" -X POST -d '{}' \
                    -H 'Content-Type: application/json') in
         200) admitted=$((admitted + 1)) ;;
@@ -202,13 +209,8 @@ ok "70 requests across both sidecars: 60 admitted, 10 refused (in Redis)"
 # a third sidecar whose primary is down: the backup (the echo server) gets
 # the request, with the key
 port_c=$(free_port)
-# shellcheck disable=SC2086
-pm run -d --name "$ctr-c" $pm_run_flags \
-    -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
-    -e V3XY_LISTEN="127.0.0.1:$port_c" \
-    -e V3XY_API_URL="http://127.0.0.1:$(free_port)" \
-    -e V3XY_BACKUP_URL="http://127.0.0.1:$echo_port" \
-    "$image" > /dev/null 2> "$tmp/run-c.log"
+sidecar c "$port_c" -e V3XY_API_URL="http://127.0.0.1:$(free_port)" \
+    -e V3XY_BACKUP_URL="http://127.0.0.1:$echo_port"
 for i in $(seq 50); do
     pm healthcheck run "$ctr-c" > /dev/null 2>&1 && break
     [ "$i" = 50 ] && fail "$ctr-c: the health check does not pass"
@@ -232,6 +234,7 @@ grep -q 'start worker process' "$tmp/logs-a.txt" \
     || fail "no error log in podman logs"
 ok "podman logs: access and error log, nothing of the key"
 
+stopped=
 for c in a b; do
     start=$(date +%s%N)
     pm stop -t 10 "$ctr-$c" > /dev/null 2>> "$tmp/podman.err"
@@ -241,10 +244,9 @@ for c in a b; do
         || fail "$ctr-$c: podman stop took $ms ms, exit code $code"
     pm logs "$ctr-$c" 2>&1 | grep -q 'gracefully shutting down' \
         || fail "$ctr-$c: no graceful shutdown"
-    eval "stop_$c=$ms"
+    stopped="$stopped $ms ms"
 done
-# shellcheck disable=SC2154
-ok "podman stop: graceful (SIGQUIT), exit 0, in $stop_a and $stop_b ms"
+ok "podman stop: graceful (SIGQUIT), exit 0, in$stopped"
 
 echo "docker-test: image $(($(pm image inspect --format '{{.Size}}' \
     "$image") / 1000000)) MB"
