@@ -6,12 +6,19 @@
 #   make test                 install what tests need, run every test
 #   make valgrind             the Test::Nginx suites under memcheck
 #   make bench                wrk: the module's paths against plain nginx
+#   make deb                  the Debian package, in build/
+#   make test-deb             lintian, install, nginx -t, remove, purge
+#   make image                the container image (podman, debootstrap base)
+#   make docker-test          run the image: Redis, sidecars, compose file
+#   make clean-image          remove the images from podman's storage
 
 NGINX_SRC  ?= /usr/share/nginx/src
 NGINX_BIN  ?= /usr/sbin/nginx
 BUILD      ?= build
 KEY_FILE   ?= /etc/v3xy/api_key
 JOBS       ?= 2
+IMAGE      ?= localhost/v3xy-sidecar:latest
+BASE_IMAGE ?= localhost/v3xy-base:bookworm
 
 # Debian's build goes to build/; another nginx's stays in its own directory
 ifeq ($(abspath $(NGINX_SRC)),/usr/share/nginx/src)
@@ -37,13 +44,28 @@ FUZZ_CC    ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all -Wall -Wextra -Werror -Isrc
 
+# the Debian package: its version from debian/changelog
+DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+DEB_ARCH   := $(shell dpkg --print-architecture)
+DEB        := $(BUILD)/libnginx-mod-http-v3xy_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_SRCS   := config Makefile README.md $(CORE_SRCS) $(CORE_HDRS) \
+              $(wildcard ngx_v3xy_module/* examples/*.conf debian/control \
+                         debian/rules debian/changelog debian/copyright \
+                         debian/*.docs debian/*.examples debian/source/*) \
+              util/configure-nginx.sh util/build-deb.sh
+# what dpkg-buildpackage leaves in debian/
+DEB_LEFT   := debian/.debhelper debian/debhelper-build-stamp debian/files \
+              debian/*.substvars debian/*.debhelper debian/*.debhelper.log \
+              debian/tmp debian/libnginx-mod-http-v3xy \
+              debian/libnginx-mod-http-v3xy-dbgsym
+
 # random free ports and one servroot per suite: suites run in parallel
 export TEST_NGINX_RANDOMIZE    ?= 1
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
 
 .PHONY: all module deps deps-test run test test-unit test-nginx test-examples \
-        valgrind bench clean
+        valgrind bench clean deb test-deb image docker-test clean-image
 
 all: module
 
@@ -96,6 +118,29 @@ test-nginx: module $(TN_LIB)/Test/Nginx/Socket.pm
 test-examples: module
 	@util/check-examples.sh $(NGINX_BIN) $(MODULE) $(BUILD)
 
+deb: $(DEB)
+
+$(DEB): $(DEB_SRCS)
+	@util/deps.sh deb
+	util/build-deb.sh $(BUILD)
+
+test-deb: $(DEB)
+	@util/deps.sh deb-test
+	util/test-deb.sh $(DEB) $(BUILD)
+
+image:
+	@util/deps.sh image
+	util/build-image.sh $(BUILD) $(BASE_IMAGE) $(IMAGE)
+
+docker-test: image
+	util/test-image.sh $(IMAGE) $(BASE_IMAGE) $(BUILD)
+	util/test-compose.sh $(BUILD)
+
+# the images stay in podman's storage after "make clean"
+clean-image:
+	-podman rmi -f $(IMAGE) $(BASE_IMAGE)
+	rm -rf $(BUILD)/image
+
 test: deps-test
 	$(MAKE) module
 	$(MAKE) test-unit
@@ -105,6 +150,8 @@ test: deps-test
 	@grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz.log
 	$(MAKE) test-examples
 	$(MAKE) test-nginx
+	$(MAKE) test-deb
+	$(MAKE) docker-test
 
 # memcheck's findings do not fail Test::Nginx tests: fail on any of them
 valgrind: deps-test
@@ -128,4 +175,4 @@ bench: deps-test module
 	bench/failover.sh $(NGINX_BIN) $(MODULE)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(DEB_LEFT)

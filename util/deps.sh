@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install with apt-get what "make" and "make run" (build), "make test"
-# (test), "make bench" or "make valgrind" need and this machine lacks.  Needs root when
-# something is missing; does nothing otherwise.
+# (test), "make bench", "make valgrind", "make deb" (deb), "make test-deb"
+# (deb-test) or "make image" (image) need and this machine lacks.  Needs
+# root when something is missing; does nothing otherwise.
 set -eu
 
 build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
@@ -10,13 +11,21 @@ test="$build libcmocka-dev redis-server curl openssl clang libclang-rt-14-dev
       libtest-base-perl libtext-diff-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl liburi-perl
       libwww-perl libhttp-message-perl"
+# dpkg-buildpackage (nginx-dev brings debhelper and dh-sequence-nginx)
+deb="$build build-essential dpkg-dev"
+# podman with runc (crun fails on hybrid cgroups), debootstrap for the base
+# image, docker-compose (Compose v1, python) to validate docker/compose.yaml
+image="podman runc debootstrap docker-compose curl"
 
 case "${1:-build}" in
 build)    want=$build ;;
 test)     want=$test ;;
 bench)    want="wrk python3" ;;
 valgrind) want=valgrind ;;
-*)        echo "usage: $0 build|test|bench|valgrind" >&2; exit 2 ;;
+deb)      want=$deb ;;
+deb-test) want="$deb lintian" ;;
+image)    want=$image ;;
+*)        echo "usage: $0 build|test|bench|valgrind|deb|deb-test|image" >&2; exit 2 ;;
 esac
 
 missing=

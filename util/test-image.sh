@@ -1,0 +1,253 @@
+#!/bin/sh
+# Test the sidecar image from outside, with podman, on the host's network
+# (loopback addresses only, free ports):
+#
+#   util/test-image.sh IMAGE BASE_IMAGE BUILD_DIR
+#
+# Redis in a container (the test kit image, docker/testkit.Dockerfile),
+# two sidecar containers that share it, an echo server on the host as the
+# API.  Checks: the image's defaults pass "nginx -t"; no compiler or
+# headers in the image; nginx runs as www-data; the health check answers;
+# the key is injected (a client's key dropped), also for an app container in
+# the sidecar's network namespace (docker/compose.yaml's pattern); a
+# browser's request gets the 403 JSON; with the primary down, the backup
+# answers; the rate limit is shared by the two (exactly 60 of 70 admitted
+# across both); the key appears in no log; "podman stop" ends nginx
+# gracefully within seconds.
+set -eu
+
+image=${1:?usage: $0 IMAGE BASE_IMAGE BUILD_DIR}
+base=${2:?usage: $0 IMAGE BASE_IMAGE BUILD_DIR}
+build=${3:?usage: $0 IMAGE BASE_IMAGE BUILD_DIR}
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/util/podman.sh"
+
+testkit=localhost/v3xy-testkit:bookworm
+tmp=$(mkdir -p "$build/docker-test" && cd "$build/docker-test" && pwd)
+ctr=v3xy-test
+echo_pid=
+
+pass=0
+ok()   { pass=$((pass + 1)); echo "ok $pass - $*"; }
+fail() { echo "not ok - $*" >&2; exit 1; }
+
+cleanup() {
+    rc=$?
+    if [ $rc != 0 ]; then
+        for c in a b c; do
+            echo "--- podman logs $ctr-$c (last 20 lines)" >&2
+            pm logs "$ctr-$c" 2>&1 | tail -n 20 >&2 || true
+        done
+    fi
+    pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-redis" > /dev/null 2>&1 \
+        || true
+    [ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+free_port() {
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1,
+        LocalAddr => "127.0.0.1", LocalPort => 0)->sockport, "\n"'
+}
+
+# GET or POST through a sidecar: prints the status; the body in $tmp/body
+req() {
+    port=$1; shift
+    curl -s -o "$tmp/body" -w '%{http_code}' --max-time 5 "$@" \
+        "http://127.0.0.1:$port$path" || true
+}
+
+# containers left by an interrupted run
+pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-redis" > /dev/null 2>&1 || true
+
+# shellcheck disable=SC2086
+pm build $pm_build_flags --build-arg BASE="$base" \
+    -f "$here/docker/testkit.Dockerfile" -t "$testkit" "$here/docker" \
+    > "$tmp/testkit-build.log" 2>&1 || {
+        tail -n 20 "$tmp/testkit-build.log" >&2; fail "test kit image"; }
+
+# the key, as an operator mounts it: readable by the image's user only
+key="v3xy_dev_ImageTest_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+secret=${key#v3xy_dev_}
+rm -f "$tmp/api_key"
+(umask 077; printf '%s\n' "$key" > "$tmp/api_key")
+chown 33:33 "$tmp/api_key"
+
+# podman (no systemd here) prints errors about timers for HEALTHCHECKs:
+# they go to $tmp/*.err
+# the image as it is: default settings, "nginx -t"
+# shellcheck disable=SC2086
+pm run --rm $pm_run_flags -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
+    "$image" -q -t > "$tmp/nginx-t.log" 2>&1 || {
+        cat "$tmp/nginx-t.log" >&2; fail "nginx -t with the defaults"; }
+ok "nginx -t of the image's configuration, default settings"
+
+# shellcheck disable=SC2086
+pm run --rm $pm_run_flags --entrypoint /bin/sh "$image" -c '
+    for c in cc gcc g++ c++ cpp clang ld as make; do
+        command -v $c && exit 1
+    done
+    # headers come in -dev packages (iproute2 ships one, bpf_elf.h)
+    [ -e /usr/include/stdio.h ] && exit 1
+    dpkg-query -W -f "\${Package}\n" | grep -E -- "-dev(:|\$)" && exit 1
+    exit 0' > "$tmp/tools.log" 2>&1 || {
+        cat "$tmp/tools.log" >&2; fail "a compiler or headers in the image"; }
+ok "no compiler, no headers, no -dev package in the image"
+
+# Redis, then the API, then two sidecars that share that Redis
+redis_port=$(free_port)
+# shellcheck disable=SC2086
+pm run -d --name "$ctr-redis" $pm_run_flags "$testkit" \
+    redis-server --bind 127.0.0.1 --port "$redis_port" --save '' \
+    --appendonly no > /dev/null 2>> "$tmp/podman.err"
+for i in $(seq 50); do
+    [ "$(pm exec "$ctr-redis" redis-cli -p "$redis_port" ping 2>/dev/null)" \
+        = PONG ] && break
+    [ "$i" = 50 ] && fail "Redis in a container did not answer"
+    sleep 0.1
+done
+
+perl -I"$here/t/lib" -MV3xy=start_echo -e '
+    $SIG{TERM} = sub { exit 0 };
+    $| = 1;
+    print start_echo(), "\n";
+    sleep 3600;' > "$tmp/echo.port" &
+echo_pid=$!
+for i in $(seq 50); do
+    [ -s "$tmp/echo.port" ] && break
+    sleep 0.1
+done
+echo_port=$(cat "$tmp/echo.port")
+[ -n "$echo_port" ] || fail "echo server"
+
+# sidecar NAME PORT [podman run arguments]: the key mounted, on 127.0.0.1
+sidecar() {
+    name=$1 port=$2
+    shift 2
+    # shellcheck disable=SC2086
+    pm run -d --name "$ctr-$name" $pm_run_flags \
+        -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
+        -e V3XY_LISTEN="127.0.0.1:$port" "$@" \
+        "$image" > /dev/null 2> "$tmp/run-$name.log"
+}
+
+port_a=$(free_port)
+port_b=$(free_port)
+for c in "a $port_a" "b $port_b"; do
+    # shellcheck disable=SC2086
+    sidecar $c \
+        -e V3XY_API_URL="http://127.0.0.1:$echo_port" \
+        -e V3XY_BACKUP_URL=off \
+        -e V3XY_REDIS="127.0.0.1:$redis_port timeout=500ms"
+done
+
+for c in a b; do
+    for i in $(seq 50); do
+        pm healthcheck run "$ctr-$c" > /dev/null 2>&1 && break
+        [ "$i" = 50 ] && fail "$ctr-$c: the health check does not pass"
+        sleep 0.1
+    done
+done
+ok "two sidecars answer their HEALTHCHECK (podman healthcheck run)"
+
+path=/healthz
+[ "$(req "$port_a")" = 200 ] && grep -q '"success":true' "$tmp/body" \
+    || fail "GET /healthz"
+ok "GET /healthz from outside: 200"
+
+for c in a b; do
+    users=$(pm top "$ctr-$c" user | sed 1d | sort -u | tr '\n' ' ')
+    [ "$users" = "www-data " ] || fail "$ctr-$c: nginx runs as: $users"
+done
+ok "nginx (master and workers) runs as www-data, not root"
+
+path='/v1/developer/payment-status?payment_ref=cp_1'
+status=$(req "$port_a" -H 'X-V3XY-API-Key: v3xy_dev_ClientSentKey_000000000')
+[ "$status" = 200 ] || fail "GET through the sidecar: $status"
+[ "$(grep -ci '^x-v3xy-api-key:' "$tmp/body")" = 1 ] \
+    && grep -q "^X-V3XY-API-Key: $key" "$tmp/body" \
+    || fail "the key is not what the API got: $(cat "$tmp/body")"
+ok "the key from the secret is injected, the client's key dropped"
+
+# the app of docker/compose.yaml: in the sidecar's network namespace, no key
+# shellcheck disable=SC2086
+pm run --rm $pm_limits --network "container:$ctr-a" "$testkit" \
+    curl -s --max-time 5 "http://127.0.0.1:$port_a$path" > "$tmp/app.txt" \
+    2> "$tmp/app.err" || {
+        cat "$tmp/app.err" >&2; fail "an app container calling the sidecar"; }
+grep -q "^X-V3XY-API-Key: $key" "$tmp/app.txt" \
+    || fail "the app's request got no key: $(cat "$tmp/app.txt")"
+ok "an app container in the sidecar's network namespace: key added"
+
+status=$(req "$port_b" -H 'Origin: https://shop.example')
+[ "$status" = 403 ] \
+    && grep -q '"code":"api_key_origin"' "$tmp/body" \
+    || fail "browser request: $status $(cat "$tmp/body")"
+ok "a request with Origin: 403 api_key_origin (JSON)"
+
+path=/v1/developer/payments/crypto
+admitted=0 refused=0
+for i in $(seq 35); do
+    for port in "$port_a" "$port_b"; do
+        case $(req "$port" -X POST -d '{}' \
+                   -H 'Content-Type: application/json') in
+        200) admitted=$((admitted + 1)) ;;
+        429) refused=$((refused + 1)) ;;
+        *)   fail "POST $path: $(cat "$tmp/body")" ;;
+        esac
+    done
+done
+[ "$admitted" = 60 ] && [ "$refused" = 10 ] \
+    || fail "shared limit: $admitted admitted, $refused refused of 70"
+pm exec "$ctr-redis" redis-cli -p "$redis_port" --scan \
+    --pattern 'v3xy:{payments_create:*' | grep -q . \
+    || fail "no payments_create key in Redis"
+ok "70 requests across both sidecars: 60 admitted, 10 refused (in Redis)"
+
+# a third sidecar whose primary is down: the backup (the echo server) gets
+# the request, with the key
+port_c=$(free_port)
+sidecar c "$port_c" -e V3XY_API_URL="http://127.0.0.1:$(free_port)" \
+    -e V3XY_BACKUP_URL="http://127.0.0.1:$echo_port"
+for i in $(seq 50); do
+    pm healthcheck run "$ctr-c" > /dev/null 2>&1 && break
+    [ "$i" = 50 ] && fail "$ctr-c: the health check does not pass"
+    sleep 0.1
+done
+path='/v1/developer/payment-status?payment_ref=cp_2'
+[ "$(req "$port_c")" = 200 ] && grep -q "^X-V3XY-API-Key: $key" "$tmp/body" \
+    || fail "failover to V3XY_BACKUP_URL: $(cat "$tmp/body")"
+pm logs "$ctr-c" 2>&1 | grep -q 'cp_2 .* 200 .*via=backup failover=connect' \
+    || fail "failover: no access log line via=backup"
+ok "primary down: the backup (V3XY_BACKUP_URL) answers, with the key"
+
+for c in a b c; do
+    pm logs "$ctr-$c" > "$tmp/logs-$c.txt" 2>&1
+    ! grep -qF "$secret" "$tmp/logs-$c.txt" \
+        || fail "$ctr-$c: the key is in podman logs"
+done
+grep -q 'GET /v1/developer/payment-status.* 200 .*key=v3xy_dev_\.\.\.' \
+    "$tmp/logs-a.txt" || fail "no access log line in podman logs"
+grep -q 'start worker process' "$tmp/logs-a.txt" \
+    || fail "no error log in podman logs"
+ok "podman logs: access and error log, nothing of the key"
+
+stopped=
+for c in a b; do
+    start=$(date +%s%N)
+    pm stop -t 10 "$ctr-$c" > /dev/null 2>> "$tmp/podman.err"
+    ms=$((($(date +%s%N) - start) / 1000000))
+    code=$(pm inspect "$ctr-$c" --format '{{.State.ExitCode}}')
+    [ "$code" = 0 ] && [ "$ms" -lt 5000 ] \
+        || fail "$ctr-$c: podman stop took $ms ms, exit code $code"
+    pm logs "$ctr-$c" 2>&1 | grep -q 'gracefully shutting down' \
+        || fail "$ctr-$c: no graceful shutdown"
+    stopped="$stopped $ms ms"
+done
+ok "podman stop: graceful (SIGQUIT), exit 0, in$stopped"
+
+echo "docker-test: image $(($(pm image inspect --format '{{.Size}}' \
+    "$image") / 1000000)) MB"
+echo "docker-test: $pass passed, 0 failed"
