@@ -539,7 +539,6 @@ ngx_http_v3xy_limit_init(ngx_conf_t *cf)
 
     ngx_memzero(&ngx_http_v3xy_limit_flush_ev, sizeof(ngx_event_t));
     ngx_http_v3xy_limit_flush_ev.handler = ngx_http_v3xy_limit_flush;
-    ngx_http_v3xy_limit_flush_ev.log = cf->cycle->log;
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_v3xy_header_filter;
@@ -837,6 +836,8 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
     lctx->queued = 1;
 
     if (!ngx_http_v3xy_limit_flush_ev.posted) {
+        /* the running cycle's log: the configuration's may be gone */
+        ngx_http_v3xy_limit_flush_ev.log = ngx_cycle->log;
         ngx_post_event(&ngx_http_v3xy_limit_flush_ev, &ngx_posted_events);
     }
 

@@ -1,5 +1,5 @@
 # Rate limits through a real Redis (v3xy_redis): the same verdicts as in
-# shared memory, one script call per request, keys with hash tags and
+# shared memory, one script call per event-loop pass, keys with hash tags and
 # TTLs, AUTH and SELECT, NOSCRIPT after SCRIPT FLUSH.
 
 use lib 't/lib';
@@ -231,3 +231,41 @@ qr/\[emerg\] .*invalid parameter "timeout=soon"/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"v3xy_redis" directive is duplicate/
+
+
+
+=== TEST 11: requests that arrive together are decided in one script call, exactly: 5 of 12 admitted
+--- init
+V3xy::wait_ready('/ready');
+use IO::Socket::INET;
+my @s = map {
+    IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                          PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+        or die "connect: $!"
+} 1 .. 12;
+# all twelve written before any answer is read: one event-loop pass
+# finds most of them
+print $_ "GET /status/t11 HTTP/1.0\r\nX-Merchant: r11\r\n\r\n" for @s;
+my %st;
+for (@s) {
+    local $/;
+    my ($code) = (<$_> // '') =~ m{\AHTTP/1\.\d (\d+)};
+    $st{$code // 0}++;
+}
+Test::More::is(($st{200} // 0) . ' ' . ($st{429} // 0), '5 7',
+               'TEST 11: exactly the limit admitted');
+if (`$ENV{TEST_NGINX_BINARY} -V 2>&1` =~ /--with-debug/) {
+    my $max = 0;
+    open my $log, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log"
+        or die $!;
+    while (<$log>) {
+        $max = $1 if /v3xy: (\d+) limit decisions, \d+ keys in one script/
+                     && $1 > $max;
+    }
+    Test::More::ok($max >= 2, "TEST 11: up to $max decisions in one call");
+}
+--- request
+GET /status/t11
+--- more_headers
+X-Merchant: r11
+--- error_code: 429
