@@ -65,6 +65,7 @@ export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
 
 .PHONY: all module deps deps-test run test test-unit test-nginx test-examples \
+        test-nodebug \
         valgrind bench clean deb test-deb image docker-test clean-image
 
 all: module
@@ -118,6 +119,11 @@ test-nginx: module $(TN_LIB)/Test/Nginx/Socket.pm
 test-examples: module
 	@util/check-examples.sh $(NGINX_BIN) $(MODULE) $(BUILD)
 
+# the sources as an nginx without --with-debug compiles them (mainline's
+# default; Debian's nginx has debug)
+test-nodebug: module
+	@util/check-nodebug.sh $(NGX_BUILD)
+
 deb: $(DEB)
 
 $(DEB): $(DEB_SRCS)
@@ -149,6 +155,7 @@ test: deps-test
 	    || { tail -n 60 $(BUILD)/fuzz.log; exit 1; }
 	@grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz.log
 	$(MAKE) test-examples
+	$(MAKE) test-nodebug
 	$(MAKE) test-nginx
 	$(MAKE) test-deb
 	$(MAKE) docker-test
