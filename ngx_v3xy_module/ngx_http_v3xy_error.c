@@ -108,6 +108,11 @@ static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
       ngx_string("key_store_unavailable"),
       ngx_string("Developer keys cannot be checked right now; "
                  "try again shortly.") },
+
+    /* NGX_HTTP_V3XY_ERR_METHOD: v3xy_metrics answers GET and HEAD */
+    { NGX_HTTP_NOT_ALLOWED,
+      ngx_string("method_not_allowed"),
+      ngx_string("Only GET and HEAD are allowed here.") },
 };
 
 
@@ -210,6 +215,11 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
     }
 
     ctx->error = err;
+
+    if (ctx->role == NGX_HTTP_V3XY_ROLE_NONE) {
+        ctx->role = ngx_http_v3xy_role(
+                      ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module));
+    }
 
     rc = ngx_http_discard_request_body(r);
 

@@ -48,6 +48,8 @@ static ngx_str_t *ngx_http_v3xy_backup_url(ngx_http_request_t *r,
 static ngx_int_t ngx_http_v3xy_failover_reason(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t *ctx);
 static v3xy_breaker_t *ngx_http_v3xy_breaker(ngx_http_v3xy_backup_t *b);
+static ngx_int_t ngx_http_v3xy_breaker_label(ngx_conf_t *cf,
+    ngx_http_v3xy_main_conf_t *vmcf, ngx_http_v3xy_backup_t *b);
 static void ngx_http_v3xy_breaker_failed(ngx_http_request_t *r,
     ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx);
 static ngx_int_t ngx_http_v3xy_failover_header_filter(ngx_http_request_t *r);
@@ -273,6 +275,10 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (b->index == NGX_CONF_UNSET_UINT) {
         b->index = vmcf->breakers++;
+    }
+
+    if (ngx_http_v3xy_breaker_label(cf, vmcf, b) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     bp = ngx_array_push(&vmcf->backups);
@@ -853,6 +859,73 @@ ngx_http_v3xy_breaker(ngx_http_v3xy_backup_t *b)
 }
 
 
+/* closed 0, open 1, half-open 2: for the metrics */
+
+ngx_uint_t
+ngx_http_v3xy_breaker_state(ngx_http_v3xy_backup_t *b)
+{
+    return ngx_http_v3xy_breaker(b)->state;
+}
+
+
+/*
+ * The breaker's name in the metrics: breaker=NAME, or the backup's URL
+ * (made unique with "#N" if two unnamed breakers share a URL), escaped
+ * for a label value of Prometheus's text format.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_breaker_label(ngx_conf_t *cf, ngx_http_v3xy_main_conf_t *vmcf,
+    ngx_http_v3xy_backup_t *b)
+{
+    u_char                   *p;
+    ngx_str_t                *src;
+    ngx_uint_t                i, same;
+    ngx_http_v3xy_backup_t  **bp;
+
+    src = b->breaker.len ? &b->breaker : &b->url;
+    bp = vmcf->backups.elts;
+    same = 0;
+
+    for (i = 0; i < vmcf->backups.nelts; i++) {
+        if (bp[i]->index == b->index) {
+            b->label = bp[i]->label;
+            return NGX_OK;
+        }
+
+        if (b->breaker.len == 0 && bp[i]->breaker.len == 0
+            && bp[i]->url.len == b->url.len
+            && ngx_strncmp(bp[i]->url.data, b->url.data, b->url.len) == 0)
+        {
+            same = 1;
+        }
+    }
+
+    p = ngx_pnalloc(cf->pool, 2 * src->len + 1 + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->label.data = p;
+
+    for (i = 0; i < src->len; i++) {
+        if (src->data[i] == '"' || src->data[i] == '\\') {
+            *p++ = '\\';
+        }
+
+        *p++ = src->data[i];
+    }
+
+    if (same) {
+        p = ngx_sprintf(p, "#%ui", b->index);
+    }
+
+    b->label.len = p - b->label.data;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_v3xy_breaker_failed(ngx_http_request_t *r,
     ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx)
@@ -864,6 +937,8 @@ ngx_http_v3xy_breaker_failed(ngx_http_request_t *r,
     if (v3xy_breaker_failure(br, ctx->probe, ngx_current_msec, b->fails,
                              b->cooldown))
     {
+        ngx_http_v3xy_count(b->metrics, 0);
+
         if (ctx->probe) {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "v3xy: breaker open again: the probe failed; "

@@ -662,11 +662,18 @@ ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "v3xy: key cache: miss, key %V", key_id);
 
+        ngx_http_v3xy_count(ngx_http_v3xy_metrics.key_cache,
+                            NGX_HTTP_V3XY_KC_MISS);
+
         return ngx_http_v3xy_key_lookup(r, ks, ctx, digest, key_id);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "v3xy: key cache: hit (%ui), key %V", answer, key_id);
+
+    ngx_http_v3xy_count(ngx_http_v3xy_metrics.key_cache,
+                        answer == NGX_HTTP_V3XY_KEY_VALID
+                        ? NGX_HTTP_V3XY_KC_HIT : NGX_HTTP_V3XY_KC_NEGATIVE);
 
     if (answer == NGX_HTTP_V3XY_KEY_VALID) {
         /* the account outlives buf: $v3xy_account, X-V3XY-Account */
@@ -825,6 +832,9 @@ ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r, const char *failure,
     ngx_uint_t  outage;
 
     outage = ngx_http_v3xy_redis_outage();
+
+    ngx_http_v3xy_count(ngx_http_v3xy_metrics.key_cache,
+                        NGX_HTTP_V3XY_KC_FAILED);
 
     if (ngx_http_v3xy_key_fail_logged != outage) {
         ngx_http_v3xy_key_fail_logged = outage;

@@ -42,6 +42,7 @@ struct ngx_http_v3xy_limit_ctx_s {
     ngx_http_v3xy_zone_t       **zones;
     ngx_str_t                   *keys;       /* v3xy:{zone:key} */
     unsigned                     queued:1;
+    unsigned                     fell_back:1;  /* counted in the metrics */
 };
 
 
@@ -1158,6 +1159,11 @@ ngx_http_v3xy_limit_fallback(ngx_http_request_t *r,
     mode = vlcf->limit_fail;
     outage = ngx_http_v3xy_redis_outage();
 
+    if (!ctx->limit->fell_back) {
+        ctx->limit->fell_back = 1;
+        ngx_http_v3xy_count(ngx_http_v3xy_metrics.fallback, mode);
+    }
+
     if (ngx_http_v3xy_fail_logged[mode] != outage) {
         ngx_http_v3xy_fail_logged[mode] = outage;
 
@@ -1253,6 +1259,13 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
         }
 
         v = &lctx->items[i].verdict;
+
+        /* admitted: the request was counted; refused: by this zone */
+
+        if (lctx->admitted || !v->admitted) {
+            ngx_http_v3xy_count(lctx->zones[i]->metrics,
+                                lctx->admitted ? 0 : 1);
+        }
 
         if (tv == NULL
             || (lctx->admitted ? v->remaining < tv->remaining

@@ -126,6 +126,13 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       0,
       NULL },
 
+    { ngx_string("v3xy_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_v3xy_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -189,6 +196,10 @@ ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
     /* its header filter goes first: it may drop a response */
 
     if (ngx_http_v3xy_failover_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_v3xy_metrics_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -309,7 +320,13 @@ ngx_http_v3xy_init_process(ngx_cycle_t *cycle)
 
     vmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_v3xy_module);
 
-    if (vmcf == NULL || vmcf->redis == NULL) {
+    if (vmcf == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_v3xy_metrics_init_process(vmcf);
+
+    if (vmcf->redis == NULL) {
         return NGX_OK;
     }
 

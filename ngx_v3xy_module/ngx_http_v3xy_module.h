@@ -14,6 +14,7 @@
  *   ngx_http_v3xy_webhook.c   inbound webhook signatures
  *   ngx_http_v3xy_gateway.c   developer keys checked against a key store
  *   ngx_http_v3xy_failover.c  the backup base URL and its circuit breaker
+ *   ngx_http_v3xy_metrics.c   counters in shared memory, for Prometheus
  */
 
 #ifndef _NGX_HTTP_V3XY_MODULE_H_INCLUDED_
@@ -53,6 +54,23 @@
 #define NGX_HTTP_V3XY_FAILOVER_504      6
 #define NGX_HTTP_V3XY_FAILOVER_BREAKER  7
 
+/* what a location does, for the metrics' "role" label */
+#define NGX_HTTP_V3XY_ROLE_NONE       0
+#define NGX_HTTP_V3XY_ROLE_SIDECAR    1
+#define NGX_HTTP_V3XY_ROLE_WEBHOOK    2
+#define NGX_HTTP_V3XY_ROLE_GATEWAY    3
+
+/* the Redis counters: ngx_http_v3xy_metrics.redis[] */
+#define NGX_HTTP_V3XY_REDIS_RECONNECTS  0
+#define NGX_HTTP_V3XY_REDIS_ERRORS      1
+#define NGX_HTTP_V3XY_REDIS_TIMEOUTS    2
+
+/* the key store's cache: ngx_http_v3xy_metrics.key_cache[] */
+#define NGX_HTTP_V3XY_KC_HIT        0
+#define NGX_HTTP_V3XY_KC_NEGATIVE   1
+#define NGX_HTTP_V3XY_KC_MISS       2
+#define NGX_HTTP_V3XY_KC_FAILED     3
+
 
 /* indexes into the table of refusals in ngx_http_v3xy_error.c */
 typedef enum {
@@ -73,6 +91,7 @@ typedef enum {
     NGX_HTTP_V3XY_ERR_UPSTREAM_UNAVAILABLE,
     NGX_HTTP_V3XY_ERR_UPSTREAM_UNANSWERED,
     NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE,
+    NGX_HTTP_V3XY_ERR_METHOD,
     NGX_HTTP_V3XY_ERR_LAST
 } ngx_http_v3xy_err_e;
 
@@ -101,6 +120,8 @@ typedef struct {
     ngx_http_core_loc_conf_t  *primary;    /* the location of proxy_pass */
     ngx_http_core_loc_conf_t  *backup;     /* the location built inside */
     ngx_http_core_loc_conf_t  *named;      /* the named one leading there */
+    ngx_str_t                  label;      /* its breaker, for metrics */
+    ngx_atomic_t              *metrics;    /* its breaker's openings */
     ngx_str_t                  file;       /* where it was written */
     ngx_uint_t                 line;
 } ngx_http_v3xy_backup_t;
@@ -115,9 +136,31 @@ typedef struct {
     ngx_str_t                  policy;     /* RateLimit-Policy value */
     ngx_str_t                  args[3];    /* limit, window, burst: for
                                               the Redis script */
+    ngx_atomic_t              *metrics;    /* admitted, refused */
     unsigned                   body_email:1;  /* key uses the body */
     unsigned                   replay:1;      /* the webhook replay guard */
 } ngx_http_v3xy_zone_t;
+
+
+/*
+ * Counters in the metrics zone (ngx_http_v3xy_metrics.c), NULL without
+ * one: requests by role and outcome, limit fallbacks by mode, failovers by
+ * reason, webhook verdicts by outcome, key cache lookups by result, Redis
+ * (reconnects, errors, timeouts), its state per worker and its round
+ * trips, the upstreams' response times (primary, backup).
+ */
+typedef struct {
+    ngx_atomic_t              *requests;   /* [role][err] */
+    ngx_atomic_t              *fallback;   /* [v3xy_limit_fail] */
+    ngx_atomic_t              *failover;   /* [reason] */
+    ngx_atomic_t              *webhook;    /* [err] */
+    ngx_atomic_t              *key_cache;
+    ngx_atomic_t              *redis;
+    ngx_atomic_t              *redis_up;   /* [worker] */
+    ngx_atomic_t              *redis_rtt;  /* a histogram */
+    ngx_atomic_t              *upstream;   /* two histograms */
+    ngx_uint_t                 workers;
+} ngx_http_v3xy_metrics_t;
 
 
 typedef struct {
@@ -129,6 +172,9 @@ typedef struct {
     ngx_shm_zone_t             *breaker_zone;
     ngx_uint_t                  breakers;  /* distinct breakers */
     ngx_http_v3xy_key_cache_t   *key_cache;  /* v3xy_key_store redis */
+    ngx_shm_zone_t             *metrics_zone;  /* v3xy_metrics, or NULL */
+    void                       *metrics_sh;
+    ngx_http_v3xy_metrics_t     metrics;
 } ngx_http_v3xy_main_conf_t;
 
 
@@ -158,6 +204,7 @@ typedef struct ngx_http_v3xy_gateway_ctx_s  ngx_http_v3xy_gateway_ctx_t;
 
 typedef struct {
     ngx_http_v3xy_err_e        error;      /* the refusal, if any */
+    ngx_uint_t                 role;       /* NGX_HTTP_V3XY_ROLE_* */
     ngx_str_t                  message;    /* its message, if not the
                                               table's */
 
@@ -263,8 +310,30 @@ ngx_int_t ngx_http_v3xy_failover(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
 ngx_str_t *ngx_http_v3xy_failover_var(ngx_http_request_t *r,
     ngx_uint_t which);
+ngx_uint_t ngx_http_v3xy_breaker_state(ngx_http_v3xy_backup_t *b);
+
+char *ngx_http_v3xy_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_v3xy_metrics_init(ngx_conf_t *cf);
+void ngx_http_v3xy_metrics_init_process(ngx_http_v3xy_main_conf_t *vmcf);
+ngx_uint_t ngx_http_v3xy_role(ngx_http_v3xy_loc_conf_t *vlcf);
+void ngx_http_v3xy_metrics_redis_up(ngx_uint_t up);
+void ngx_http_v3xy_metrics_redis_rtt(uint64_t us);
+uint64_t ngx_http_v3xy_metrics_clock(void);
 
 
+/* one more in counter i of a group, if metrics are on */
+
+static ngx_inline void
+ngx_http_v3xy_count(ngx_atomic_t *group, ngx_uint_t i)
+{
+    if (group) {
+        (void) ngx_atomic_fetch_add(&group[i], 1);
+    }
+}
+
+
+extern ngx_http_v3xy_metrics_t  ngx_http_v3xy_metrics;
 extern ngx_module_t  ngx_http_v3xy_module;
 
 

@@ -73,12 +73,18 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     ctx = NULL;
 
+    /* with metrics on, the context says that the module saw the request */
+
     if (vlcf->webhook_secrets || vlcf->decide || vlcf->key_store
-        || vlcf->backup)
+        || vlcf->backup || ngx_http_v3xy_metrics.requests)
     {
         ctx = ngx_http_v3xy_get_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ctx->role == NGX_HTTP_V3XY_ROLE_NONE) {
+            ctx->role = ngx_http_v3xy_role(vlcf);
         }
 
         /* 2. gateway key */

@@ -37,6 +37,7 @@ struct ngx_http_v3xy_redis_cmd_s {
     int                            argc;
     const char                   **argv;
     size_t                        *argvlen;
+    uint64_t                       sent;     /* us, for the metrics */
 };
 
 
@@ -51,6 +52,7 @@ typedef struct {
     ngx_uint_t                     timeouts;
     ngx_uint_t                     outage;    /* number of outages */
     ngx_uint_t                     logged;    /* outage already logged */
+    ngx_uint_t                     connections;  /* made ready */
     ngx_msec_t                     backoff;
     time_t                         error_logged;
 } ngx_http_v3xy_redis_t;
@@ -351,6 +353,7 @@ ngx_http_v3xy_redis_down(ngx_http_v3xy_redis_t *rd, const char *reason)
     }
 
     ngx_http_v3xy_redis_trouble(rd, reason);
+    ngx_http_v3xy_metrics_redis_up(0);
 
     rd->state = NGX_HTTP_V3XY_REDIS_DOWN;
     rd->timeouts = 0;
@@ -514,6 +517,13 @@ ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac, void *r,
     rd->state = NGX_HTTP_V3XY_REDIS_READY;
     rd->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
 
+    if (rd->connections++) {
+        ngx_http_v3xy_count(ngx_http_v3xy_metrics.redis,
+                            NGX_HTTP_V3XY_REDIS_RECONNECTS);
+    }
+
+    ngx_http_v3xy_metrics_redis_up(1);
+
     ngx_http_v3xy_redis_fine(rd);
 }
 
@@ -568,6 +578,7 @@ ngx_http_v3xy_redis_eval(ngx_http_v3xy_redis_script_t *script,
 
     cmd->done = done;
     cmd->data = data;
+    cmd->sent = ngx_http_v3xy_metrics_clock();
     cmd->script = script;
     cmd->evalsha = 1;
     cmd->argc = argc;
@@ -628,6 +639,7 @@ ngx_http_v3xy_redis_command(ngx_str_t *args, ngx_uint_t nargs,
 
     cmd->done = done;
     cmd->data = data;
+    cmd->sent = ngx_http_v3xy_metrics_clock();
     cmd->script = NULL;
     cmd->evalsha = 0;
     cmd->argc = nargs;
@@ -663,6 +675,9 @@ ngx_http_v3xy_redis_error(ngx_log_t *log, redisReply *reply)
      * key of the wrong type, say): not an outage, and other keys work.
      * Logged at most once a minute per worker, with Redis's message.
      */
+
+    ngx_http_v3xy_count(ngx_http_v3xy_metrics.redis,
+                        NGX_HTTP_V3XY_REDIS_ERRORS);
 
     if (ngx_time() - rd->error_logged < 60) {
         return;
@@ -722,6 +737,9 @@ void
 ngx_http_v3xy_redis_timed_out(ngx_log_t *log)
 {
     ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    ngx_http_v3xy_count(ngx_http_v3xy_metrics.redis,
+                        NGX_HTTP_V3XY_REDIS_TIMEOUTS);
 
     if (rd->state != NGX_HTTP_V3XY_REDIS_READY) {
         return;
@@ -794,6 +812,11 @@ ngx_http_v3xy_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
             reply = NULL;
         }
+    }
+
+    if (reply && cmd->sent) {
+        ngx_http_v3xy_metrics_redis_rtt(ngx_http_v3xy_metrics_clock()
+                                        - cmd->sent);
     }
 
     if (cmd->done) {
