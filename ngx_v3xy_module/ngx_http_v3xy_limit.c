@@ -42,7 +42,6 @@ struct ngx_http_v3xy_limit_ctx_s {
     ngx_http_v3xy_zone_t       **zones;
     ngx_str_t                   *keys;       /* v3xy:{zone:key} */
     unsigned                     queued:1;
-    unsigned                     fell_back:1;  /* counted in the metrics */
 };
 
 
@@ -1159,8 +1158,8 @@ ngx_http_v3xy_limit_fallback(ngx_http_request_t *r,
     mode = vlcf->limit_fail;
     outage = ngx_http_v3xy_redis_outage();
 
-    if (!ctx->limit->fell_back) {
-        ctx->limit->fell_back = 1;
+    if (ctx->limit_fallback == 0) {
+        ctx->limit_fallback = mode + 1;
         ngx_http_v3xy_count(ngx_http_v3xy_metrics.fallback, mode);
     }
 

@@ -139,6 +139,11 @@ ngx_http_v3xy_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
         vmcf->metrics_zone->init = ngx_http_v3xy_metrics_init_zone;
         vmcf->metrics_zone->data = vmcf;
+
+        /* worker_processes is known when the zone is made */
+        vmcf->metrics_ccf = (ngx_core_conf_t *)
+                                ngx_get_conf(cf->cycle->conf_ctx,
+                                             ngx_core_module);
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -233,11 +238,10 @@ ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                                                    + 1));
 
     if (vmcf->redis) {
-        ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
-                                               ngx_core_module);
+        ccf = vmcf->metrics_ccf;
 
         /* the cycle being made: its workers, as worker_processes says */
-        workers = (ccf && ccf->worker_processes > 0)
+        workers = (ccf->worker_processes > 0)
                   ? (ngx_uint_t) ccf->worker_processes : 1;
 
         m->workers = workers;

@@ -174,6 +174,7 @@ typedef struct {
     ngx_http_v3xy_key_cache_t   *key_cache;  /* v3xy_key_store redis */
     ngx_shm_zone_t             *metrics_zone;  /* v3xy_metrics, or NULL */
     void                       *metrics_sh;
+    ngx_core_conf_t            *metrics_ccf;
     ngx_http_v3xy_metrics_t     metrics;
 } ngx_http_v3xy_main_conf_t;
 
@@ -217,6 +218,7 @@ typedef struct {
     uint64_t                   retry_after;    /* seconds, refused only */
 
     ngx_http_v3xy_limit_ctx_t *limit;      /* a decision under way */
+    ngx_uint_t                 limit_fallback;  /* v3xy_limit_fail + 1 */
 
     ngx_uint_t                 body_state;
     ngx_str_t                  body_email; /* $v3xy_body_email */

@@ -8,6 +8,12 @@
  *   $v3xy_webhook_status     "ok", or the code of the webhook's refusal
  *   $v3xy_webhook_signature  the v1 that matched (not secret: a MAC)
  *   $v3xy_account     the account of the key the gateway accepted
+ *   $v3xy_upstream    primary | backup
+ *   $v3xy_failover    why the request went to the backup
+ *   $v3xy_role        sidecar | webhook | gateway, as the metrics say
+ *   $v3xy_limit_zone  the tightest zone: the one that refused, if any
+ *   $v3xy_limit_fallback  the v3xy_limit_fail mode that decided, if Redis
+ *                     could not
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -25,6 +31,29 @@ static ngx_int_t ngx_http_v3xy_ctx_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_v3xy_failover_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+#define NGX_HTTP_V3XY_VAR_ROLE           0
+#define NGX_HTTP_V3XY_VAR_LIMIT_ZONE     1
+#define NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK 2
+
+
+static ngx_str_t  ngx_http_v3xy_role_names[] = {
+    ngx_null_string,
+    ngx_string("sidecar"),
+    ngx_string("webhook"),
+    ngx_string("gateway"),
+};
+
+
+static ngx_str_t  ngx_http_v3xy_fallback_names[] = {
+    ngx_null_string,
+    ngx_string("open"),
+    ngx_string("closed"),
+    ngx_string("local"),
+};
 
 
 static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
@@ -66,6 +95,18 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
 
     { ngx_string("v3xy_failover"), NULL,
       ngx_http_v3xy_failover_variable, 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_role"), NULL,
+      ngx_http_v3xy_decision_variable, NGX_HTTP_V3XY_VAR_ROLE,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_limit_zone"), NULL,
+      ngx_http_v3xy_decision_variable, NGX_HTTP_V3XY_VAR_LIMIT_ZONE,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_limit_fallback"), NULL,
+      ngx_http_v3xy_decision_variable, NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -263,6 +304,57 @@ ngx_http_v3xy_failover_variable(ngx_http_request_t *r,
     ngx_str_t  *s;
 
     s = ngx_http_v3xy_failover_var(r, data);
+
+    if (s == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 *s;
+    ngx_uint_t                 role;
+    ngx_http_v3xy_ctx_t       *ctx;
+    ngx_http_v3xy_loc_conf_t  *vlcf;
+
+    ctx = ngx_http_v3xy_find_ctx(r);
+    s = NULL;
+
+    switch (data) {
+
+    case NGX_HTTP_V3XY_VAR_ROLE:
+        if (ctx && ctx->role) {
+            role = ctx->role;
+
+        } else {
+            vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+            role = ngx_http_v3xy_role(vlcf);
+        }
+
+        s = role ? &ngx_http_v3xy_role_names[role] : NULL;
+        break;
+
+    case NGX_HTTP_V3XY_VAR_LIMIT_ZONE:
+        s = (ctx && ctx->limit_zone) ? &ctx->limit_zone->name : NULL;
+        break;
+
+    default: /* NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK */
+        s = (ctx && ctx->limit_fallback)
+            ? &ngx_http_v3xy_fallback_names[ctx->limit_fallback] : NULL;
+        break;
+    }
 
     if (s == NULL) {
         v->not_found = 1;

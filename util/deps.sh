@@ -8,6 +8,7 @@ set -eu
 build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
        libhiredis-dev libjansson-dev ca-certificates"
 test="$build libcmocka-dev redis-server curl openssl clang libclang-rt-14-dev
+      prometheus
       libtest-base-perl libtext-diff-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl liburi-perl
       libwww-perl libhttp-message-perl"

@@ -1,0 +1,533 @@
+# v3xy_metrics: the Prometheus text format from counters in shared memory.
+# Two workers: a listener with reuseport spreads connections over both and
+# the scrape must count what both did.  Each block drives counters with
+# requests of known outcome and checks that the scraped values changed by
+# exactly that; promtool checks the format; a reload keeps the counts; a
+# real Prometheus scrapes the endpoint and answers a query.
+
+use lib 't/lib';
+use Digest::SHA qw(hmac_sha256_hex sha256_hex);
+use File::Temp ();
+use IO::Socket::INET;
+use Test::Nginx::Socket 'no_plan';
+use V3xy qw(start_echo start_redis stop_redis redis key_file free_port);
+
+start_echo();
+start_redis();
+
+our $Secret = 'whsec_metrics_6d1f0b7a2c';
+$ENV{TEST_NGINX_KEY_FILE} = key_file('api_key', "v3xy_dev_Metrics_Sidecar_0123456789abcdef\n");
+$ENV{TEST_NGINX_WHSEC} = key_file('whsec', "$Secret\n");
+$ENV{TEST_NGINX_SPREAD_PORT} = free_port();
+$ENV{TEST_NGINX_DEAD_PORT} = free_port();
+
+master_on();
+workers(2);
+
+# get(PORT, PATH, HEADER => VALUE ...): one HTTP/1.0 request; returns the
+# status, the worker that answered (X-Worker) and the body
+sub get {
+    my ($port, $path, %h) = @_;
+    my $method = delete $h{method} // 'GET';
+    my $body = delete $h{body} // '';
+    my $s;
+
+    for (1 .. 400) {
+        $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                   PeerPort => $port) and last;
+        select undef, undef, undef, 0.05;
+    }
+
+    die "connect $port: $!" unless $s;
+    my $req = "$method $path HTTP/1.0\r\nHost: localhost\r\n";
+    $req .= "Content-Length: " . length($body) . "\r\n" if length $body;
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    print $s "$req\r\n$body";
+    local $/;
+    my $r = <$s> // '';
+    close $s;
+    my ($status) = $r =~ m{\AHTTP/\d\.\d (\d+)};
+    my ($pid) = $r =~ /^X-Worker: (\d+)/mi;
+    my ($rb) = $r =~ /\r\n\r\n(.*)\z/s;
+    return ($status // 0, $pid // 0, $rb // '');
+}
+
+sub spread { get($ENV{TEST_NGINX_SPREAD_PORT}, @_) }
+
+# scrape(): the series of /metrics, name{labels} => value
+sub scrape {
+    my (undef, undef, $body) = get($ENV{TEST_NGINX_SERVER_PORT}, '/metrics');
+    my %m;
+
+    for (split /\n/, $body) {
+        next if /^#/;
+        $m{$1} = $2 if /^(\S+) (\S+)$/;
+    }
+
+    return \%m;
+}
+
+# changed(BEFORE, AFTER, SERIES => DELTA ...): each delta, a test each
+sub changed {
+    my ($before, $after, @want) = @_;
+
+    while (my ($series, $delta) = splice @want, 0, 2) {
+        Test::More::is(($after->{$series} // 'absent') - ($before->{$series} // 0),
+                       $delta, "$series +$delta");
+    }
+}
+
+sub sig {
+    my ($body, $t) = @_;
+    $t //= time;
+    return "t=$t,v1=" . hmac_sha256_hex("$t.$body", $::Secret);
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('timeout', 60) if $ENV{TEST_NGINX_USE_VALGRIND};
+
+    $block->set_value('request', 'GET /metrics')
+        unless defined $block->request;
+
+    my $config = $block->config // '';
+    $block->set_value('config', $config . <<'_EOC_');
+    location = /metrics {
+        v3xy_metrics;
+    }
+_EOC_
+});
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the text format, version 0.0.4, that promtool accepts
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+main::get($ENV{TEST_NGINX_SERVER_PORT}, '/v1/a') for 1 .. 3;
+my (undef, undef, $body) = main::get($ENV{TEST_NGINX_SERVER_PORT}, '/metrics');
+my $dir = File::Temp::tempdir('v3xy-metrics-XXXXXX', TMPDIR => 1,
+                              CLEANUP => 1);
+open my $fh, '>', "$dir/scrape.txt" or die $!;
+print $fh $body;
+close $fh;
+my $out = `promtool check metrics < $dir/scrape.txt 2>&1`;
+Test::More::is($?, 0, 'promtool check metrics');
+Test::More::is($out, '', 'promtool: no complaint');
+--- response_headers
+Content-Type: text/plain; version=0.0.4; charset=utf-8
+--- response_body_like
+\A# HELP v3xy_requests_total [^\n]+
+# TYPE v3xy_requests_total counter
+v3xy_requests_total\{role="sidecar",code="ok"\} 3
+.*# TYPE v3xy_upstream_response_seconds histogram
+.*v3xy_upstream_response_seconds_bucket\{upstream="primary",le="\+Inf"\} 3
+.*v3xy_upstream_response_seconds_count\{upstream="primary"\} 3
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: GET and HEAD only: anything else is a 405 in JSON
+--- request
+POST /metrics
+x
+--- error_code: 405
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"success":false,"error":"Only GET and HEAD are allowed here.","code":"method_not_allowed"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: HEAD: the headers of a scrape
+--- request
+HEAD /metrics
+--- response_headers
+Content-Type: text/plain; version=0.0.4; charset=utf-8
+--- response_body
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: the sidecar over two workers: requests by code, limit decisions
+--- http_config
+    v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_SPREAD_PORT reuseport;
+
+        location /v1/ {
+            v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+            v3xy_limit create;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+            add_header X-Worker $pid always;
+        }
+    }
+--- init
+my $before = main::scrape();
+my (%pids, %status, $n);
+
+# distinct merchants: all admitted, until both workers have answered
+for (1 .. 400) {
+    my ($st, $pid) = main::spread('/v1/payments', 'X-Merchant' => "m$_");
+    $pids{$pid}++;
+    $status{$st}++;
+    $n = $_;
+    last if keys %pids >= 2 && $_ >= 10;
+}
+Test::More::is(scalar(keys %pids), 2, 'both workers answered');
+Test::More::is($status{200}, $n, "$n admitted");
+
+# one merchant, five requests: three admitted (3r/m), two refused
+my @st = map { (main::spread('/v1/payments', 'X-Merchant' => 'same'))[0] }
+         1 .. 5;
+Test::More::is("@st", '200 200 200 429 429', 'three of five for one key');
+
+# browsers are refused before any limit
+my ($b1) = main::spread('/v1/payments', 'Origin' => 'https://shop.example');
+my ($b2) = main::spread('/v1/payments', 'Sec-Fetch-Mode' => 'cors');
+Test::More::is("$b1 $b2", '403 403', 'browsers refused');
+
+main::changed($before, main::scrape(),
+    'v3xy_requests_total{role="sidecar",code="ok"}' => $n + 3,
+    'v3xy_requests_total{role="sidecar",code="rate_limited"}' => 2,
+    'v3xy_requests_total{role="sidecar",code="api_key_origin"}' => 2,
+    'v3xy_limit_decisions_total{zone="create",decision="admitted"}' => $n + 3,
+    'v3xy_limit_decisions_total{zone="create",decision="refused"}' => 2,
+    'v3xy_upstream_response_seconds_count{upstream="primary"}' => $n + 3,
+    'v3xy_limit_fallbacks_total{mode="local"}' => 0);
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: webhooks: each verdict, replays refused
+--- config
+    location = /webhooks/v3xy {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my $before = main::scrape();
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my @st;
+
+for my $i (1 .. 3) {
+    my $body = qq({"type":"payment.confirmed","data":{"payment_ref":"cp_$i"}});
+    push @st, (main::get($port, '/webhooks/v3xy', method => 'POST',
+                         body => $body,
+                         'X-V3XY-Signature' => main::sig($body)))[0];
+}
+
+my $body = '{"type":"payment.confirmed","data":{"payment_ref":"cp_9"}}';
+my $sig = main::sig($body, time);
+push @st, (main::get($port, '/webhooks/v3xy', method => 'POST', body => $body,
+                     'X-V3XY-Signature' => $sig))[0];
+push @st, (main::get($port, '/webhooks/v3xy', method => 'POST', body => $body,
+                     'X-V3XY-Signature' => $sig))[0];
+push @st, (main::get($port, '/webhooks/v3xy', method => 'POST',
+                     body => "$body "))[0];
+push @st, (main::get($port, '/webhooks/v3xy', method => 'POST', body => $body,
+                     'X-V3XY-Signature' => 'v1=nothex'))[0];
+push @st, (main::get($port, '/webhooks/v3xy', method => 'POST',
+                     body => "$body  ",
+                     'X-V3XY-Signature' => main::sig('another body')))[0];
+push @st, (main::get($port, '/webhooks/v3xy', method => 'POST',
+                     body => "$body   ",
+                     'X-V3XY-Signature' => main::sig("$body   ",
+                                                     time - 3600)))[0];
+Test::More::is("@st", '200 200 200 200 409 400 400 401 401',
+               'statuses of the deliveries');
+
+main::changed($before, main::scrape(),
+    'v3xy_webhook_verdicts_total{code="ok"}' => 4,
+    'v3xy_webhook_verdicts_total{code="webhook_replayed"}' => 1,
+    'v3xy_webhook_verdicts_total{code="webhook_signature_missing"}' => 1,
+    'v3xy_webhook_verdicts_total{code="webhook_signature_malformed"}' => 1,
+    'v3xy_webhook_verdicts_total{code="webhook_signature_invalid"}' => 1,
+    'v3xy_webhook_verdicts_total{code="webhook_timestamp_out_of_tolerance"}' => 1,
+    'v3xy_requests_total{role="webhook",code="ok"}' => 4,
+    'v3xy_requests_total{role="webhook",code="webhook_replayed"}' => 1);
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: the gateway's key store in Redis: hits, misses, cached refusals, a wrong reply
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
+--- config
+    location /v1/ {
+        v3xy_key_store redis cache=60s;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my $key = 'v3xy_dev_Metrics_Valid_0123456789abcdef';
+my $unknown = 'v3xy_dev_Metrics_Unknown_0123456789abcd';
+my $wrong = 'v3xy_dev_Metrics_Wrong_0123456789abcdef';
+V3xy::redis('DEL', 'v3xy:key:' . Digest::SHA::sha256_hex($_)) for $key, $unknown, $wrong;
+V3xy::redis('HSET', 'v3xy:key:' . Digest::SHA::sha256_hex($key), 'account', 'acct_m',
+            'scopes', 'payments:write', 'status', 'active');
+V3xy::redis('SET', 'v3xy:key:' . Digest::SHA::sha256_hex($wrong), 'not a hash');
+
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+
+# the Redis connections of both workers are up
+my $up;
+for (1 .. 400) {
+    my $m = main::scrape();
+    $up = ($m->{'v3xy_redis_up{worker="0"}'} // 0)
+          + ($m->{'v3xy_redis_up{worker="1"}'} // 0);
+    last if $up == 2;
+    select undef, undef, undef, 0.05;
+}
+Test::More::is($up, 2, 'v3xy_redis_up: both workers');
+
+my $before = main::scrape();
+my @st;
+push @st, (main::get($port, '/v1/payments', 'X-V3XY-API-Key' => $key))[0]
+    for 1 .. 3;
+push @st, (main::get($port, '/v1/payments', 'X-V3XY-API-Key' => $unknown))[0]
+    for 1 .. 2;
+push @st, (main::get($port, '/v1/payments', 'X-V3XY-API-Key' => $wrong))[0];
+push @st, (main::get($port, '/v1/payments'))[0];
+Test::More::is("@st", '200 200 200 403 403 503 401', 'statuses');
+
+my $after = main::scrape();
+
+# a worker's first lookup of a key asks Redis; the cache is shared
+main::changed($before, $after,
+    'v3xy_key_lookups_total{result="miss"}' => 3,
+    'v3xy_key_lookups_total{result="hit"}' => 2,
+    'v3xy_key_lookups_total{result="negative"}' => 1,
+    'v3xy_key_lookups_total{result="failed"}' => 1,
+    'v3xy_redis_errors_total' => 1,
+    'v3xy_requests_total{role="gateway",code="ok"}' => 3,
+    'v3xy_requests_total{role="gateway",code="api_key_invalid"}' => 2,
+    'v3xy_requests_total{role="gateway",code="key_store_unavailable"}' => 1,
+    'v3xy_requests_total{role="gateway",code="api_key_missing"}' => 1);
+
+Test::More::cmp_ok($after->{'v3xy_redis_rtt_seconds_count'}
+                   - $before->{'v3xy_redis_rtt_seconds_count'}, '==', 3,
+                   'three round trips timed');
+Test::More::cmp_ok($after->{'v3xy_redis_rtt_seconds_bucket{le="1"}'}, '==',
+                   $after->{'v3xy_redis_rtt_seconds_count'},
+                   'all within a second');
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: Redis down and back: up gauge, fallbacks by mode, reconnects, a timeout
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=300ms;
+    v3xy_limit_zone create rate=100r/m key=$http_x_merchant;
+--- config
+    location /local/ {
+        v3xy_limit create;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /open/ {
+        v3xy_limit create;
+        v3xy_limit_fail open;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /closed/ {
+        v3xy_limit create;
+        v3xy_limit_fail closed;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+
+my $up = sub {
+    my ($want) = @_;
+    my $got;
+    for (1 .. 400) {
+        my $m = main::scrape();
+        $got = ($m->{'v3xy_redis_up{worker="0"}'} // 0)
+               + ($m->{'v3xy_redis_up{worker="1"}'} // 0);
+        return $got if $got == $want;
+        select undef, undef, undef, 0.05;
+    }
+    return $got;
+};
+
+Test::More::is($up->(2), 2, 'both workers connected');
+
+my $before = main::scrape();
+
+# one reply that does not come within the timeout
+my $pid = fork // die;
+if ($pid == 0) { exec 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT},
+                      'DEBUG', 'SLEEP', '1'; }
+select undef, undef, undef, 0.2;
+my ($slow) = main::get($port, '/closed/a', 'X-Merchant' => 'slow');
+waitpid $pid, 0;
+Test::More::is($slow, 503, 'a slow Redis: closed');
+
+V3xy::stop_redis();
+Test::More::is($up->(0), 0, 'both workers see Redis gone');
+
+my @st;
+push @st, (main::get($port, '/local/a', 'X-Merchant' => 'x'))[0] for 1 .. 3;
+push @st, (main::get($port, '/open/a', 'X-Merchant' => 'x'))[0] for 1 .. 2;
+push @st, (main::get($port, '/closed/a', 'X-Merchant' => 'x'))[0];
+Test::More::is("@st", '200 200 200 200 200 503', 'statuses while down');
+
+V3xy::start_redis();
+Test::More::is($up->(2), 2, 'both workers reconnected');
+
+main::changed($before, main::scrape(),
+    'v3xy_limit_fallbacks_total{mode="local"}' => 3,
+    'v3xy_limit_fallbacks_total{mode="open"}' => 2,
+    'v3xy_limit_fallbacks_total{mode="closed"}' => 2,
+    'v3xy_redis_timeouts_total' => 1,
+    'v3xy_redis_reconnects_total' => 2,
+    'v3xy_requests_total{role="gateway",code="rate_limit_unavailable"}' => 2,
+    'v3xy_limit_decisions_total{zone="create",decision="admitted"}' => 3);
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: failover: reasons, the breaker's state and openings, the backup's times
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_DEAD_PORT;
+        v3xy_backup http://127.0.0.1:$TEST_NGINX_ECHO_PORT fails=2 cooldown=60s breaker=api;
+        add_header X-Failover $v3xy_failover always;
+    }
+--- init
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $before = main::scrape();
+Test::More::is($before->{'v3xy_breaker_state{breaker="api"}'}, 0, 'closed');
+
+my @st = map { (main::get($port, '/v1/payments'))[0] } 1 .. 4;
+Test::More::is("@st", '200 200 200 200', 'the backup answered');
+
+my $after = main::scrape();
+main::changed($before, $after,
+    'v3xy_failover_total{reason="connect"}' => 2,
+    'v3xy_failover_total{reason="breaker_open"}' => 2,
+    'v3xy_breaker_openings_total{breaker="api"}' => 1,
+    'v3xy_upstream_response_seconds_count{upstream="backup"}' => 4,
+    'v3xy_requests_total{role="sidecar",code="ok"}' => 4);
+Test::More::is($after->{'v3xy_breaker_state{breaker="api"}'}, 1, 'open');
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 9: a reload keeps the counts
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+main::get($port, '/v1/a') for 1 .. 5;
+my $ok = 'v3xy_requests_total{role="sidecar",code="ok"}';
+Test::More::is(main::scrape()->{$ok}, 5, 'five before the reload');
+
+my $pidfile = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid";
+open my $fh, '<', $pidfile or die "$pidfile: $!";
+chomp(my $master = <$fh>);
+close $fh;
+
+my $old = join ',', sort `pgrep -P $master` =~ /(\d+)/g;
+kill 'HUP', $master;
+
+# the new workers (the old ones may linger while they finish)
+my $new;
+for (1 .. 400) {
+    select undef, undef, undef, 0.05;
+    my %old = map { $_ => 1 } split /,/, $old;
+    $new = grep { !$old{$_} } `pgrep -P $master` =~ /(\d+)/g;
+    last if $new >= 2;
+}
+Test::More::is($new, 2, 'two new workers');
+
+main::get($port, '/v1/a');
+Test::More::is(main::scrape()->{$ok}, 6, 'six after it');
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a real Prometheus scrapes the endpoint
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+main::get($port, '/v1/a') for 1 .. 7;
+main::get($port, '/v1/a', Origin => 'https://shop.example') for 1 .. 2;
+
+my $dir = File::Temp::tempdir('v3xy-prometheus-XXXXXX', TMPDIR => 1,
+                              CLEANUP => 1);
+my $prom = V3xy::free_port();
+open my $fh, '>', "$dir/prometheus.yml" or die $!;
+print $fh <<"_YML_";
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: v3xy
+    metrics_path: /metrics
+    static_configs:
+      - targets: ['127.0.0.1:$port']
+_YML_
+close $fh;
+
+my $pid = fork // die "fork: $!";
+if ($pid == 0) {
+    open STDOUT, '>', "$dir/prometheus.log";
+    open STDERR, '>&', \*STDOUT;
+    exec 'prometheus', "--config.file=$dir/prometheus.yml",
+         "--storage.tsdb.path=$dir/data",
+         "--web.listen-address=127.0.0.1:$prom" or POSIX::_exit(127);
+}
+
+my %got;
+for (1 .. 600) {
+    select undef, undef, undef, 0.1;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $prom)
+        or next;
+    print $s "GET /api/v1/query?query=v3xy_requests_total"
+             . "%7Brole%3D%22sidecar%22%7D HTTP/1.0\r\n"
+             . "Host: 127.0.0.1\r\n\r\n";
+    local $/;
+    my $r = <$s> // '';
+    close $s;
+    while ($r =~ /"code":"(\w+)".*?"value":\[[\d.]+,"(\d+)"\]/g) {
+        $got{$1} = $2;
+    }
+    last if ($got{ok} // 0) == 7 && ($got{api_key_origin} // 0) == 2;
+}
+kill 'TERM', $pid;
+waitpid $pid, 0;
+
+Test::More::is($got{ok}, 7, 'Prometheus: v3xy_requests_total{code="ok"}');
+Test::More::is($got{api_key_origin}, 2,
+               'Prometheus: v3xy_requests_total{code="api_key_origin"}');
+--- no_error_log
+[error]
