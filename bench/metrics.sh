@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+#
+# bench/metrics.sh NGINX MODULE_SO      (make bench)
+#
+# wrk: the sidecar (key injected, a limit in shared memory with distinct
+# keys, so that nothing is refused) with metrics off against the same with
+# metrics on (a v3xy_metrics location: the zone, the counters, the log
+# handler).  Metrics are per http block, so "off" and "on" are two nginx
+# instances of one worker each, with one backend of their own, measured
+# in alternating order.  After the run, the scrape of "on" must count
+# every request that wrk made there (the counters do count).
+#
+# Environment: ROUNDS (5), DURATION (5s), THREADS (1), CONNECTIONS (50).
+
+set -euo pipefail
+
+usage="usage: bench/metrics.sh NGINX MODULE_SO"
+nginx=${1:?$usage}
+module=${2:?$usage}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5s}
+THREADS=${THREADS:-1}
+CONNECTIONS=${CONNECTIONS:-50}
+
+. "$(dirname "$0")/lib.sh"
+
+# lib.sh stops $dir/nginx.pid; the two instances are stopped here first
+stop_both() {
+    local f pid
+
+    for f in "$dir/off/nginx.pid" "$dir/on/nginx.pid"; do
+        [ -s "$f" ] || continue
+        pid=$(cat "$f")
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    done
+}
+
+trap 'rc=$?; stop_both; (exit $rc); cleanup' EXIT
+
+mkdir -p "$dir/off/tmp" "$dir/on/tmp"
+
+key=v3xy_dev_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+(umask 077; printf '%s\n' "$key" > "$dir/api_key")
+
+# wrk's requests carry a different merchant each: nothing is refused
+cat > "$dir/merchants.lua" <<'EOF'
+local n = 0
+request = function()
+    n = n + 1
+    return wrk.format("GET", "/v1/payments/" .. n,
+                      { ["X-Merchant"] = "m" .. n })
+end
+EOF
+
+read -r p_back_off p_off p_back_on p_on < <(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(4)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))
+')
+
+# conf NAME BACKEND_PORT FRONT_PORT [METRICS_LOCATION]
+conf() {
+    cat > "$dir/$1/nginx.conf" <<EOF
+load_module $dir/module.so;
+
+worker_processes 1;
+pid $dir/$1/nginx.pid;
+error_log $dir/$1/error.log warn;
+
+events { worker_connections 1024; }
+
+http {
+    access_log off;
+
+    client_body_temp_path $dir/$1/tmp/body;
+    proxy_temp_path       $dir/$1/tmp/proxy;
+    fastcgi_temp_path     $dir/$1/tmp/fastcgi;
+    uwsgi_temp_path       $dir/$1/tmp/uwsgi;
+    scgi_temp_path        $dir/$1/tmp/scgi;
+
+    v3xy_limit_zone bench rate=100r/s key=\$http_x_merchant size=32m;
+
+    upstream backend {
+        server 127.0.0.1:$2;
+        keepalive 32;
+    }
+
+    proxy_http_version 1.1;
+
+    server {
+        listen 127.0.0.1:$2;
+        location / { return 200 "ok\n"; }
+    }
+
+    server {
+        listen 127.0.0.1:$3;
+
+        location /v1/ {
+            v3xy_api_key_file $dir/api_key;
+            v3xy_limit bench;
+            proxy_set_header Connection "";
+            proxy_pass http://backend;
+        }
+
+        ${4:-}
+    }
+}
+EOF
+}
+
+conf off "$p_back_off" "$p_off"
+conf on "$p_back_on" "$p_on" "location = /metrics { v3xy_metrics; }"
+
+for i in off on; do
+    "$nginx" -p "$dir/$i" -c "$dir/$i/nginx.conf" -e "$dir/$i/error.log" \
+        || die "nginx ($i) did not start"
+done
+
+status() { curl -sS -o /dev/null -w '%{http_code}' "$@"; }
+
+[ "$(status "http://127.0.0.1:$p_on/metrics")" = 200 ] \
+    || die "on: no metrics"
+[ "$(status "http://127.0.0.1:$p_off/metrics")" = 404 ] \
+    || die "off: metrics where there should be none"
+
+ok_count() {
+    curl -sS "http://127.0.0.1:$p_on/metrics" | awk '
+        $1 == "v3xy_requests_total{role=\"sidecar\",code=\"ok\"}" { print $2 }'
+}
+
+echo "$("$nginx" -v 2>&1), $(basename "$module")"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds" \
+     "(off :$p_off, on :$p_on)"
+
+declare -A total=([off]=0 [on]=0)
+
+# run NAME PORT: one wrk run; sets rps, adds to the totals
+run() {
+    local out reqs non2xx
+
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+              -s "$dir/merchants.lua" "http://127.0.0.1:$2/") \
+        || die "$1: wrk failed"
+
+    rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$out")
+    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
+    non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$out")
+
+    [ -n "$rps" ] && [ -n "$reqs" ] || die "$1: cannot parse wrk: $out"
+    ! grep -qE '\[(alert|crit|emerg)\]' "$dir/$1/error.log" \
+        || die "$1: nginx logged alerts (a worker crashed?)"
+    [ -z "$non2xx" ] || die "$1: $non2xx non-2xx/3xx responses"
+
+    total[$1]=$(( ${total[$1]} + reqs ))
+}
+
+before=$(ok_count)
+run off "$p_off"
+run on "$p_on"
+printf '%-6s %12s %12s %8s\n' round off/s on/s ratio
+ratios=() offs=() ons=()
+
+for i in $(seq "$ROUNDS"); do
+    if [ $((i % 2)) -eq 1 ]; then
+        run off "$p_off"; off=$rps
+        run on "$p_on";   on=$rps
+    else
+        run on "$p_on";   on=$rps
+        run off "$p_off"; off=$rps
+    fi
+
+    ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')
+    printf '%-6s %12s %12s %8s\n' "$i" "$off" "$on" "$ratio"
+    ratios+=("$ratio") offs+=("$off") ons+=("$on")
+done
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.3f", m }'
+}
+
+printf '%-6s %12.2f %12.2f\n' median "$(median "${offs[@]}")" \
+       "$(median "${ons[@]}")"
+
+# wrk counts the responses it read; requests cut at the end of a run are
+# counted by nginx but not by wrk, at most one per connection and run
+counted=$(( $(ok_count) - before ))
+echo "requests counted by the metrics: $counted; completed by wrk:" \
+     "${total[on]}"
+[ "$counted" -ge "${total[on]}" ] \
+    && [ "$counted" -le $(( ${total[on]} + CONNECTIONS * (ROUNDS + 1) )) ] \
+    || die "the metrics did not count wrk's requests"
+
+echo "ratio on/off (median of $ROUNDS): $(median "${ratios[@]}")"
