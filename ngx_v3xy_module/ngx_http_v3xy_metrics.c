@@ -218,7 +218,6 @@ ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     shm_zone->data = sh;
-    vmcf->metrics_sh = sh;
 
     m = &vmcf->metrics;
 

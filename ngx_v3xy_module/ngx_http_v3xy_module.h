@@ -173,7 +173,6 @@ typedef struct {
     ngx_uint_t                  breakers;  /* distinct breakers */
     ngx_http_v3xy_key_cache_t   *key_cache;  /* v3xy_key_store redis */
     ngx_shm_zone_t             *metrics_zone;  /* v3xy_metrics, or NULL */
-    void                       *metrics_sh;
     ngx_core_conf_t            *metrics_ccf;
     ngx_http_v3xy_metrics_t     metrics;
 } ngx_http_v3xy_main_conf_t;
