@@ -277,12 +277,6 @@ done
 
 calls=$(( $(hmgets) - calls ))
 
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.3f", m }'
-}
-
 printf '%-6s %11.2f %11.2f %6s %11.2f\n' median "$(median "${pp[@]}")" \
        "$(median "${pf[@]}")" "" "$(median "${pr[@]}")"
 echo "total requests: plain ${total[plain]}, file ${total[file]}," \

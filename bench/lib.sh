@@ -38,3 +38,10 @@ mkdir "$dir/tmp"
 # load a copy: a rebuild during the run rewrites the .so in place, and
 # workers that have it mapped then die of SIGBUS and SIGSEGV
 cp "$module" "$dir/module.so"
+
+# median NUMBER...: the median, three decimals
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.3f", m }'
+}

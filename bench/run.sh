@@ -166,12 +166,6 @@ for i in $(seq "$ROUNDS"); do
     ratios+=("$ratio") plains+=("$plain") modules+=("$mod")
 done
 
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.3f", m }'
-}
-
 printf '%-6s %12.2f %12.2f\n' median "$(median "${plains[@]}")" \
        "$(median "${modules[@]}")"
 echo "total requests: plain ${total[plain]}, module ${total[module]}" \

@@ -249,12 +249,6 @@ run() {
         || die "$1: $opened connections for $reqs requests: keepalive broke"
 }
 
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.3f", m }'
-}
-
 # MiB/s of body for a rate of requests
 mibs() {
     awk -v r="$1" -v s="$size" 'BEGIN { printf "%.1f", r * s / 1048576 }'

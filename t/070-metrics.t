@@ -24,32 +24,16 @@ $ENV{TEST_NGINX_DEAD_PORT} = free_port();
 master_on();
 workers(2);
 
-# get(PORT, PATH, HEADER => VALUE ...): one HTTP/1.0 request; returns the
-# status, the worker that answered (X-Worker) and the body
+# get(PORT, PATH, HEADER => VALUE ..., method => M, body => B): one
+# request; returns the status, the worker that answered (X-Worker), the body
 sub get {
     my ($port, $path, %h) = @_;
     my $method = delete $h{method} // 'GET';
-    my $body = delete $h{body} // '';
-    my $s;
-
-    for (1 .. 400) {
-        $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                   PeerPort => $port) and last;
-        select undef, undef, undef, 0.05;
-    }
-
-    die "connect $port: $!" unless $s;
-    my $req = "$method $path HTTP/1.0\r\nHost: localhost\r\n";
-    $req .= "Content-Length: " . length($body) . "\r\n" if length $body;
-    $req .= "$_: $h{$_}\r\n" for sort keys %h;
-    print $s "$req\r\n$body";
-    local $/;
-    my $r = <$s> // '';
-    close $s;
-    my ($status) = $r =~ m{\AHTTP/\d\.\d (\d+)};
-    my ($pid) = $r =~ /^X-Worker: (\d+)/mi;
-    my ($rb) = $r =~ /\r\n\r\n(.*)\z/s;
-    return ($status // 0, $pid // 0, $rb // '');
+    my $body = delete $h{body};
+    my ($status, $head, $rb) = V3xy::http_req($method, $path, $body,
+                                              %h, port => $port);
+    my ($pid) = $head =~ /^X-Worker: (\d+)/mi;
+    return ($status, $pid // 0, $rb);
 }
 
 sub spread { get($ENV{TEST_NGINX_SPREAD_PORT}, @_) }

@@ -200,13 +200,15 @@ sub start_blackhole {
 
 # http_req(METHOD, PATH, BODY, HEADER => VALUE ...): one HTTP/1.0 request
 # to the nginx under test, for --- init; returns (status, head, body).
+# A header "port" sends it to that port of 127.0.0.1 instead.
 sub http_req {
     my ($method, $path, $body, %h) = @_;
+    my $port = delete $h{port} // $ENV{TEST_NGINX_SERVER_PORT};
     my $s;
 
-    for (1 .. 200) {
+    for (1 .. 400) {
         $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                   PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+                                   PeerPort => $port)
             and last;
         select undef, undef, undef, 0.05;
     }
