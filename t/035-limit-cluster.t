@@ -9,6 +9,7 @@
 
 use lib 't/lib';
 use Digest::SHA qw(sha256_hex hmac_sha256_hex);
+use IO::Select;
 use Test::Nginx::Socket 'no_plan';
 use V3xy qw(key_file start_echo free_port header_lines);
 use V3xyCluster qw(start_cluster node_cli kill_node restart_node node_id
@@ -234,11 +235,14 @@ my ($src_id, $dst_id) = (V3xyCluster::node_id($src), V3xyCluster::node_id($dst))
 V3xyCluster::node_cli($_, 'CONFIG', 'RESETSTAT') for @main::Nodes;
 
 # traffic on other keys all along, on both instances: none may fail
+# (stopped between rounds by the end of a pipe: a signal would cut one)
+pipe my $stop_r, my $stop_w or die "pipe: $!";
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
-    my (%st, $stop);
-    $SIG{TERM} = sub { $stop = 1 };
-    while (!$stop) {
+    my %st;
+    close $stop_w;
+    my $stop = IO::Select->new($stop_r);
+    while (!$stop->can_read(0)) {
         for my $port ($ENV{TEST_NGINX_SERVER_PORT}, $main::BPort) {
             $st{$_}++ for V3xyCluster::blast($port, 10,
                 map { ['/wide/x', 'X-Merchant' => "bg$_"] } 1 .. 20);
@@ -269,7 +273,8 @@ V3xyCluster::node_cli($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $dst_id) for @mai
 $send->('mig', 5);                                    # MOVED, then the map
 $send->($other, 1);
 
-kill 'TERM', $pid;
+close $stop_r;
+close $stop_w;
 waitpid $pid, 0;
 open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/html/bg.out" or die "bg.out: $!";
 my $bg = <$fh>;
