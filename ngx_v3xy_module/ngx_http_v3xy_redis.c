@@ -1812,14 +1812,19 @@ ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
         old = rd->master;
         rd->master = master;
 
-        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
-                      "v3xy: redis sentinel: the master \"%V\" is %V%s%V",
-                      &rd->conf->master, &master->addr,
-                      old ? ", was " : "", old ? &old->addr : &master->addr);
-
         if (old) {
+            ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                          "v3xy: redis sentinel: the master \"%V\" is %V, "
+                          "was %V", &rd->conf->master, &master->addr,
+                          &old->addr);
+
             /* its commands under way fail and fall back */
             ngx_http_v3xy_redis_close(old);
+
+        } else {
+            ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                          "v3xy: redis sentinel: the master \"%V\" is %V",
+                          &rd->conf->master, &master->addr);
         }
 
         master->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
