@@ -140,6 +140,10 @@ sub cmdstat {
     return $s =~ /^cmdstat_\Q$cmd\E:.*\b\Q$field\E=(\d+)/m ? $1 : 0;
 }
 
+# any warning but those of requests to /ready while the topology is not
+# known yet (seconds under valgrind): they fall back, as they should
+our $Warn = qr{\[warn\](?!.*v3xy_limit_fail closed in effect, .*"GET /ready )};
+
 sub bad_lines {
     my ($log) = @_;
     return grep { /\[(warn|error|crit|alert|emerg)\]/ } split /\n/, $log;
@@ -218,9 +222,8 @@ X-Merchant: spread1
 --- response_headers_like
 RateLimit-Policy: "exact";q=10;w=60
 RateLimit: "exact";r=0;t=\d+
---- no_error_log
-[warn]
-[error]
+--- no_error_log eval
+[$main::Warn, '[error]']
 
 
 
@@ -298,9 +301,8 @@ GET /closed/x
 --- more_headers
 X-Merchant: mig
 --- error_code: 429
---- no_error_log
-[warn]
-[error]
+--- no_error_log eval
+[$main::Warn, '[error]']
 
 
 
@@ -374,9 +376,8 @@ X-V3XY-API-Key: v3xy_dev_ClusterStore_valid_0123456789abcdef
 --- error_code: 200
 --- response_body_filters eval: V3xy::header_lines('x-v3xy-account')
 --- response_body eval: "X-V3XY-Account: acct_c1\r\n"
---- no_error_log
-[warn]
-[error]
+--- no_error_log eval
+[$main::Warn, '[error]']
 
 
 
@@ -410,6 +411,5 @@ sub {
 --- response_body
 stored on its master: 1
 B: 409
---- no_error_log
-[warn]
-[error]
+--- no_error_log eval
+[$main::Warn, '[error]']

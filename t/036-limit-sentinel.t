@@ -89,6 +89,10 @@ sub wait_ready {
     }
 }
 
+# any warning but those of requests to /ready while the topology is not
+# known yet (seconds under valgrind): they fall back, as they should
+our $Warn = qr{\[warn\](?!.*v3xy_limit_fail closed in effect, .*"GET /ready )};
+
 sub bad_lines {
     my ($log) = @_;
     return grep { /\[(warn|error|crit|alert|emerg)\]/ } split /\n/, $log;
@@ -182,9 +186,8 @@ GET /closed/x
 --- more_headers
 X-Merchant: sent1
 --- error_code: 429
---- no_error_log
-[warn]
-[error]
+--- no_error_log eval
+[$main::Warn, '[error]']
 
 
 
@@ -275,9 +278,8 @@ X-V3XY-API-Key: v3xy_dev_SentinelStore_valid_0123456789abcdef
 --- error_code: 200
 --- response_body_filters eval: V3xy::header_lines('x-v3xy-account')
 --- response_body eval: "X-V3XY-Account: acct_s1\r\n"
---- no_error_log
-[warn]
-[error]
+--- no_error_log eval
+[$main::Warn, '[error]']
 
 
 
@@ -311,6 +313,5 @@ sub {
 --- response_body
 stored on the master: 1
 B: 409
---- no_error_log
-[warn]
-[error]
+--- no_error_log eval
+[$main::Warn, '[error]']
