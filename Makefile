@@ -180,6 +180,7 @@ bench: deps-test module
 	bench/webhooks.sh $(NGINX_BIN) $(MODULE)
 	bench/gateway.sh $(NGINX_BIN) $(MODULE)
 	bench/failover.sh $(NGINX_BIN) $(MODULE)
+	bench/cluster.sh $(NGINX_BIN) $(MODULE)
 
 clean:
 	rm -rf $(BUILD) $(DEB_LEFT)

@@ -929,10 +929,18 @@ ngx_http_v3xy_limit_flush(ngx_event_t *ev)
         lctx->queued = 0;
         lctx->nrefs = 0;
         lctx->waiting = 0;
-        lctx->failed = (parts == NULL);
+        lctx->failed = 0;
         lctx->admitted = 1;
 
         if (parts == NULL) {
+            /* no memory for the batches: it falls back now */
+            lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+            if (lctx->ev.timer_set) {
+                ngx_del_timer(&lctx->ev);
+            }
+
+            ngx_post_event(&lctx->ev, &ngx_posted_events);
             continue;
         }
 
