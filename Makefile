@@ -181,6 +181,7 @@ bench: deps-test module
 	bench/gateway.sh $(NGINX_BIN) $(MODULE)
 	bench/failover.sh $(NGINX_BIN) $(MODULE)
 	bench/metrics.sh $(NGINX_BIN) $(MODULE)
+	bench/cluster.sh $(NGINX_BIN) $(MODULE)
 
 clean:
 	rm -rf $(BUILD) $(DEB_LEFT)

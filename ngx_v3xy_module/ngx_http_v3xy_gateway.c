@@ -1085,8 +1085,13 @@ ngx_http_v3xy_key_lookup_timeout(ngx_event_t *ev)
 {
     ngx_http_v3xy_key_lookup_t *lk = ev->data;
 
-    if (lk->cmd) {
-        ngx_http_v3xy_redis_cancel(lk->cmd);
+    ngx_http_v3xy_redis_cmd_t  *cmd;
+
+    /* cancelled, the command stays allocated until its reply comes */
+    cmd = lk->cmd;
+
+    if (cmd) {
+        ngx_http_v3xy_redis_cancel(cmd);
         lk->cmd = NULL;
     }
 
@@ -1094,7 +1099,7 @@ ngx_http_v3xy_key_lookup_timeout(ngx_event_t *ev)
                                     "timed out", NULL);
 
     /* last: this may drop the connection and finish other lookups */
-    ngx_http_v3xy_redis_timed_out(ngx_cycle->log);
+    ngx_http_v3xy_redis_timed_out(cmd, ngx_cycle->log);
 }
 
 

@@ -6,7 +6,8 @@
  * every zone of a request: with v3xy_redis, one EVALSHA of one Lua script
  * (Redis's own clock, check and count in one atomic call, a count only if
  * every zone admits), one call for all the decisions that one event-loop
- * pass of the worker brings; without it, or when Redis fails and
+ * pass of the worker brings (in a Redis Cluster: one call per hash tag,
+ * see ngx_http_v3xy_limit_flush); without it, or when Redis fails and
  * v3xy_limit_fail says "local", the shared-memory store of
  * ngx_http_v3xy_shm.c with the same math (src/v3xy_window.c).  A header
  * filter adds the RateLimit and RateLimit-Policy fields
@@ -29,11 +30,19 @@
 
 typedef struct ngx_http_v3xy_limit_batch_s  ngx_http_v3xy_limit_batch_t;
 
+/* where a part of a decision went: a batch and its place there */
+typedef struct {
+    ngx_http_v3xy_limit_batch_t *batch;      /* NULL: replied */
+    ngx_uint_t                   index;
+} ngx_http_v3xy_limit_ref_t;
+
 struct ngx_http_v3xy_limit_ctx_s {
     ngx_http_request_t          *request;
     ngx_queue_t                  queue;      /* waiting for the batch */
-    ngx_http_v3xy_limit_batch_t *batch;      /* or sent in this one */
-    ngx_uint_t                   index;      /* there */
+    ngx_http_v3xy_limit_ref_t   *refs;       /* or sent in these (n max) */
+    ngx_uint_t                   nrefs;
+    ngx_uint_t                   waiting;    /* parts not replied yet */
+    ngx_uint_t                   failed;     /* a part failed */
     ngx_event_t                  ev;         /* reply timeout and resume */
     ngx_uint_t                   state;
     ngx_uint_t                   admitted;
@@ -46,15 +55,28 @@ struct ngx_http_v3xy_limit_ctx_s {
 
 
 /*
- * The decisions of one event-loop pass, sent as one script call.  A
- * request that goes away (or times out) meanwhile leaves a NULL slot.
+ * The decisions of one event-loop pass, sent as one script call: with one
+ * Redis, every decision with all its zones; in a Cluster, the zones of one
+ * hash tag (a part of each decision that has it).  A request that goes
+ * away (or times out) meanwhile leaves a NULL slot.
  */
 
 struct ngx_http_v3xy_limit_batch_s {
     ngx_uint_t                   n;
     ngx_http_v3xy_limit_ctx_t  **lctx;
+    ngx_uint_t                  *first;      /* the first zone of each */
     ngx_uint_t                  *zones;      /* how many zones each */
+    ngx_uint_t                  *ref;        /* the part's ref there */
+    ngx_http_v3xy_redis_cmd_t   *cmd;
 };
+
+
+/* a part of a decision, while a pass's batches are made */
+typedef struct {
+    ngx_http_v3xy_limit_ctx_t   *lctx;
+    ngx_uint_t                   first;
+    ngx_uint_t                   zones;
+} ngx_http_v3xy_limit_part_t;
 
 
 static ngx_int_t ngx_http_v3xy_limit_start(ngx_http_request_t *r,
@@ -64,6 +86,10 @@ static ngx_int_t ngx_http_v3xy_limit_key(ngx_http_request_t *r,
 static ngx_int_t ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
     ngx_http_v3xy_limit_ctx_t *lctx);
 static void ngx_http_v3xy_limit_flush(ngx_event_t *ev);
+static int ngx_libc_cdecl ngx_http_v3xy_limit_part_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts,
+    ngx_uint_t m, ngx_log_t *log);
 static void ngx_http_v3xy_limit_reply(void *data, redisReply *reply);
 static void ngx_http_v3xy_limit_forget(ngx_http_v3xy_limit_ctx_t *lctx);
 static void ngx_http_v3xy_limit_event(ngx_event_t *ev);
@@ -809,6 +835,11 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    lctx->refs = ngx_palloc(r->pool, n * sizeof(ngx_http_v3xy_limit_ref_t));
+    if (lctx->refs == NULL) {
+        return NGX_ERROR;
+    }
+
     /* KEYS: v3xy:{zone:key}, one hash tag each, for Redis Cluster */
 
     for (i = 0; i < n; i++) {
@@ -860,50 +891,191 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
 }
 
 
-/* the end of the event-loop pass: every waiting decision in one call */
+/*
+ * The end of the event-loop pass: the waiting decisions in one call, or,
+ * in a Redis Cluster, one call per hash tag (a script's keys must share
+ * a slot, and one tag per call never meets a slot half migrated).  A
+ * decision whose zones have several tags is then decided zone by zone:
+ * a zone that admits counts the request even if another refuses it, a
+ * cost on the safe side.
+ */
 
 static void
 ngx_http_v3xy_limit_flush(ngx_event_t *ev)
 {
-    u_char                       *p;
-    size_t                        size;
-    ngx_str_t                    *args, *keys, *argv;
-    ngx_uint_t                    i, j, m, nkeys, nargs;
-    ngx_queue_t                  *q;
-    ngx_http_v3xy_zone_t         *zone;
-    ngx_http_v3xy_limit_ctx_t    *lctx;
-    ngx_http_v3xy_limit_batch_t  *batch;
-    ngx_http_v3xy_main_conf_t    *vmcf;
+    ngx_uint_t                   i, j, m, nparts, cluster;
+    ngx_queue_t                 *q;
+    ngx_http_v3xy_limit_ctx_t   *lctx;
+    ngx_http_v3xy_limit_part_t  *parts;
 
     m = ngx_http_v3xy_limit_npending;
-    nkeys = ngx_http_v3xy_limit_nkeys;
 
     if (m == 0) {
         return;
     }
 
+    cluster = ngx_http_v3xy_redis_cluster();
+    nparts = cluster ? ngx_http_v3xy_limit_nkeys : m;
+
+    parts = ngx_alloc(nparts * sizeof(ngx_http_v3xy_limit_part_t), ev->log);
+
+    i = 0;
+
+    while (!ngx_queue_empty(&ngx_http_v3xy_limit_pending)) {
+        q = ngx_queue_head(&ngx_http_v3xy_limit_pending);
+        lctx = ngx_queue_data(q, ngx_http_v3xy_limit_ctx_t, queue);
+
+        ngx_queue_remove(q);
+        lctx->queued = 0;
+        lctx->nrefs = 0;
+        lctx->waiting = 0;
+        lctx->failed = 0;
+        lctx->admitted = 1;
+
+        if (parts == NULL) {
+            /* no memory for the batches: it falls back now */
+            lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+            if (lctx->ev.timer_set) {
+                ngx_del_timer(&lctx->ev);
+            }
+
+            ngx_post_event(&lctx->ev, &ngx_posted_events);
+            continue;
+        }
+
+        for (j = 0; j < (cluster ? lctx->n : 1); j++) {
+            parts[i].lctx = lctx;
+            parts[i].first = j;
+            parts[i].zones = cluster ? 1 : lctx->n;
+            i++;
+        }
+    }
+
+    ngx_http_v3xy_limit_npending = 0;
+    ngx_http_v3xy_limit_nkeys = 0;
+
+    if (parts) {
+        if (cluster) {
+            ngx_qsort(parts, nparts, sizeof(ngx_http_v3xy_limit_part_t),
+                      ngx_http_v3xy_limit_part_cmp);
+        }
+
+        /* runs of one key (Cluster), or all at once */
+
+        for (i = 0; i < nparts; i = j) {
+            for (j = i + 1; cluster && j < nparts; j++) {
+                if (ngx_http_v3xy_limit_part_cmp(&parts[i], &parts[j]) != 0)
+                {
+                    break;
+                }
+            }
+
+            if (!cluster) {
+                j = nparts;
+            }
+
+            if (ngx_http_v3xy_limit_send(&parts[i], j - i, ev->log)
+                != NGX_OK)
+            {
+                while (i < j) {
+                    parts[i++].lctx->failed = 1;
+                }
+            }
+        }
+    }
+
+    /*
+     * Redis went away since the decisions were queued: a decision of
+     * which no part went falls back now; one with parts under way, when
+     * they are answered.
+     */
+
+    for (i = 0; parts && i < nparts; i++) {
+        lctx = parts[i].lctx;
+
+        if (lctx->waiting == 0 && lctx->state == NGX_HTTP_V3XY_LIMIT_WAITING)
+        {
+            lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+            if (lctx->ev.timer_set) {
+                ngx_del_timer(&lctx->ev);
+            }
+
+            ngx_post_event(&lctx->ev, &ngx_posted_events);
+        }
+    }
+
+    if (parts) {
+        ngx_free(parts);
+    }
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_v3xy_limit_part_cmp(const void *one, const void *two)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                   *k1, *k2;
+    const ngx_http_v3xy_limit_part_t  *p1 = one, *p2 = two;
+
+    k1 = &p1->lctx->keys[p1->first];
+    k2 = &p2->lctx->keys[p2->first];
+
+    if (k1->len != k2->len) {
+        return k1->len < k2->len ? -1 : 1;
+    }
+
+    rc = ngx_memcmp(k1->data, k2->data, k1->len);
+
+    return rc < 0 ? -1 : (rc > 0 ? 1 : 0);
+}
+
+
+/* one script call for m parts of decisions */
+
+static ngx_int_t
+ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
+    ngx_log_t *log)
+{
+    u_char                       *p;
+    size_t                        size;
+    ngx_str_t                    *args, *keys, *argv;
+    ngx_uint_t                    i, j, z, nkeys, nargs;
+    ngx_http_v3xy_zone_t         *zone;
+    ngx_http_v3xy_limit_ctx_t    *lctx;
+    ngx_http_v3xy_limit_ref_t    *ref;
+    ngx_http_v3xy_limit_batch_t  *batch;
+    ngx_http_v3xy_main_conf_t    *vmcf;
+
     vmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_v3xy_module);
+
+    nkeys = 0;
+
+    for (i = 0; i < m; i++) {
+        nkeys += parts[i].zones;
+    }
 
     /* KEYS, then ARGV: m, and per decision n and 3 per zone */
 
     nargs = nkeys + 1 + m + 3 * nkeys;
 
     size = sizeof(ngx_http_v3xy_limit_batch_t)
-           + m * (sizeof(ngx_http_v3xy_limit_ctx_t *) + sizeof(ngx_uint_t))
+           + m * (sizeof(ngx_http_v3xy_limit_ctx_t *) + 3 * sizeof(ngx_uint_t))
            + nargs * sizeof(ngx_str_t) + (1 + m) * NGX_INT_T_LEN;
 
-    batch = ngx_alloc(size, ev->log);
-
+    batch = ngx_alloc(size, log);
     if (batch == NULL) {
-        args = NULL;
-        goto failed;
+        return NGX_ERROR;
     }
 
     batch->n = m;
     batch->lctx = (ngx_http_v3xy_limit_ctx_t **) (batch + 1);
-    batch->zones = (ngx_uint_t *) (batch->lctx + m);
-    args = (ngx_str_t *) (batch->zones + m);
+    batch->first = (ngx_uint_t *) (batch->lctx + m);
+    batch->zones = batch->first + m;
+    batch->ref = batch->zones + m;
+    args = (ngx_str_t *) (batch->ref + m);
 
     keys = args;
     argv = args + nkeys;
@@ -916,86 +1088,54 @@ ngx_http_v3xy_limit_flush(ngx_event_t *ev)
     argv[0].len = p - argv[0].data;
     argv++;
 
-    i = 0;
-
-    for (q = ngx_queue_head(&ngx_http_v3xy_limit_pending);
-         q != ngx_queue_sentinel(&ngx_http_v3xy_limit_pending);
-         q = ngx_queue_next(q))
-    {
-        lctx = ngx_queue_data(q, ngx_http_v3xy_limit_ctx_t, queue);
+    for (i = 0; i < m; i++) {
+        lctx = parts[i].lctx;
 
         batch->lctx[i] = lctx;
-        batch->zones[i] = lctx->n;
+        batch->first[i] = parts[i].first;
+        batch->zones[i] = parts[i].zones;
 
         argv[0].data = p;
-        p = ngx_sprintf(p, "%ui", lctx->n);
+        p = ngx_sprintf(p, "%ui", parts[i].zones);
         argv[0].len = p - argv[0].data;
         argv++;
 
-        for (j = 0; j < lctx->n; j++) {
-            zone = lctx->zones[j];
+        for (j = 0; j < parts[i].zones; j++) {
+            z = parts[i].first + j;
+            zone = lctx->zones[z];
 
-            *keys++ = lctx->keys[j];
+            *keys++ = lctx->keys[z];
             *argv++ = zone->args[0];
             *argv++ = zone->args[1];
             *argv++ = zone->args[2];
         }
-
-        i++;
     }
 
     /* the zones' own numbers were formatted at configuration time */
 
-    if (ngx_http_v3xy_redis_eval(&vmcf->limit_script, nkeys, args, nargs,
-                                 ngx_http_v3xy_limit_reply, batch)
-        == NULL)
-    {
-        goto failed;
+    batch->cmd = ngx_http_v3xy_redis_eval(&vmcf->limit_script, nkeys, args,
+                                          nargs, ngx_http_v3xy_limit_reply,
+                                          batch);
+    if (batch->cmd == NULL) {
+        ngx_free(batch);
+        return NGX_ERROR;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
                    "v3xy: %ui limit decisions, %ui keys in one script call",
                    m, nkeys);
 
     for (i = 0; i < m; i++) {
-        lctx = batch->lctx[i];
+        lctx = parts[i].lctx;
 
-        ngx_queue_remove(&lctx->queue);
-        lctx->queued = 0;
-        lctx->batch = batch;
-        lctx->index = i;
+        batch->ref[i] = lctx->nrefs;
+        ref = &lctx->refs[lctx->nrefs++];
+        ref->batch = batch;
+        ref->index = i;
+        lctx->waiting++;
     }
 
-    ngx_http_v3xy_limit_npending = 0;
-    ngx_http_v3xy_limit_nkeys = 0;
-
-    return;
-
-failed:
-
-    /* Redis went away since the decisions were queued: each falls back */
-
-    while (!ngx_queue_empty(&ngx_http_v3xy_limit_pending)) {
-        q = ngx_queue_head(&ngx_http_v3xy_limit_pending);
-        lctx = ngx_queue_data(q, ngx_http_v3xy_limit_ctx_t, queue);
-
-        ngx_queue_remove(q);
-        lctx->queued = 0;
-        lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
-
-        if (lctx->ev.timer_set) {
-            ngx_del_timer(&lctx->ev);
-        }
-
-        ngx_post_event(&lctx->ev, &ngx_posted_events);
-    }
-
-    ngx_http_v3xy_limit_npending = 0;
-    ngx_http_v3xy_limit_nkeys = 0;
-
-    if (batch) {
-        ngx_free(batch);
-    }
+    return NGX_OK;
 }
 
 
@@ -1046,16 +1186,17 @@ ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
             continue;
         }
 
-        lctx->batch = NULL;
-        lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+        lctx->refs[batch->ref[i]].batch = NULL;
 
         if (reply != NULL) {
             e = reply->element + k;
 
-            lctx->admitted = (e[0]->integer == 1);
+            if (e[0]->integer != 1) {
+                lctx->admitted = 0;
+            }
 
-            for (j = 0; j < lctx->n; j++) {
-                v = &lctx->items[j].verdict;
+            for (j = 0; j < batch->zones[i]; j++) {
+                v = &lctx->items[batch->first[i] + j].verdict;
 
                 v->remaining = e[1 + 3 * j]->integer;
                 v->reset_ms = e[2 + 3 * j]->integer;
@@ -1063,10 +1204,18 @@ ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
                 v->admitted = (v->retry_ms == 0);
             }
 
-            lctx->state = NGX_HTTP_V3XY_LIMIT_REPLIED;
+        } else {
+            lctx->failed = 1;
         }
 
         k += 1 + 3 * batch->zones[i];
+
+        if (--lctx->waiting) {
+            continue;
+        }
+
+        lctx->state = lctx->failed ? NGX_HTTP_V3XY_LIMIT_FAILED
+                                   : NGX_HTTP_V3XY_LIMIT_REPLIED;
 
         if (lctx->ev.timer_set) {
             ngx_del_timer(&lctx->ev);
@@ -1084,6 +1233,8 @@ ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
 static void
 ngx_http_v3xy_limit_forget(ngx_http_v3xy_limit_ctx_t *lctx)
 {
+    ngx_uint_t  i;
+
     if (lctx->queued) {
         ngx_queue_remove(&lctx->queue);
         lctx->queued = 0;
@@ -1091,10 +1242,14 @@ ngx_http_v3xy_limit_forget(ngx_http_v3xy_limit_ctx_t *lctx)
         ngx_http_v3xy_limit_nkeys -= lctx->n;
     }
 
-    if (lctx->batch) {
-        lctx->batch->lctx[lctx->index] = NULL;
-        lctx->batch = NULL;
+    for (i = 0; i < lctx->nrefs; i++) {
+        if (lctx->refs[i].batch) {
+            lctx->refs[i].batch->lctx[lctx->refs[i].index] = NULL;
+            lctx->refs[i].batch = NULL;
+        }
     }
+
+    lctx->waiting = 0;
 }
 
 
@@ -1103,8 +1258,10 @@ ngx_http_v3xy_limit_event(ngx_event_t *ev)
 {
     ngx_http_v3xy_limit_ctx_t  *lctx = ev->data;
 
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_uint_t                  i;
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_http_v3xy_redis_cmd_t  *cmd;
 
     r = lctx->request;
     c = r->connection;
@@ -1113,10 +1270,24 @@ ngx_http_v3xy_limit_event(ngx_event_t *ev)
         ev->timedout = 0;
 
         if (lctx->state == NGX_HTTP_V3XY_LIMIT_WAITING) {
+
+            /* a command still unanswered: its node is blamed */
+
+            cmd = NULL;
+
+            for (i = 0; i < lctx->nrefs; i++) {
+                if (lctx->refs[i].batch) {
+                    cmd = lctx->refs[i].batch->cmd;
+                    break;
+                }
+            }
+
             ngx_http_v3xy_limit_forget(lctx);
 
             lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
-            ngx_http_v3xy_redis_timed_out(ev->log);
+
+            /* last: this may drop a connection and answer other batches */
+            ngx_http_v3xy_redis_timed_out(cmd, ev->log);
         }
     }
 
@@ -1325,12 +1496,16 @@ ngx_http_v3xy_header_filter(ngx_http_request_t *r)
     /*
      * A webhook delivery that passed the replay guard but that the backend
      * did not take (not 2xx) will be delivered again by V3XY, maybe with
-     * the same signature: the guard forgets it.
+     * the same signature: the guard forgets it.  In a Redis Cluster the
+     * guard is decided apart from the limits (another hash tag): it has
+     * counted a delivery that a limit refused, and forgets it too.
      */
 
     if (ctx->webhook_ok
         && ctx->limit
-        && ctx->limit->admitted
+        && (ctx->limit->admitted
+            || (ngx_http_v3xy_redis_cluster()
+                && ctx->limit->state == NGX_HTTP_V3XY_LIMIT_REPLIED))
         && (r->headers_out.status < NGX_HTTP_OK
             || r->headers_out.status >= NGX_HTTP_SPECIAL_RESPONSE))
     {
@@ -1383,6 +1558,11 @@ ngx_http_v3xy_replay_release(ngx_http_request_t *r,
         zone = lctx->zones[i];
 
         if (!zone->replay) {
+            continue;
+        }
+
+        if (!lctx->admitted && !lctx->items[i].verdict.admitted) {
+            /* refused as a replay: the first delivery's mark stays */
             continue;
         }
 

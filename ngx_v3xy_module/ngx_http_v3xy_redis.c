@@ -7,12 +7,29 @@
  * the next, so the commands of every request of that pass go out in one
  * write (pipelining without a queue of our own).  Connect timeouts and
  * reconnects with backoff are nginx timers; hiredis 0.14 has no timer hook
- * and none is needed.  Nothing here blocks: the address is numeric
- * (resolved at configuration time), the connect is non-blocking.
+ * and none is needed.  Nothing here blocks: every address is numeric
+ * (resolved at configuration time, or checked to be numeric when a Cluster
+ * or the sentinels name it), every connect is non-blocking.
+ *
+ * A node is one server and this worker's connection to it.  The handshake
+ * (AUTH, SELECT, ROLE where the master must be checked, else PING) is
+ * written right after the connect, before any command, so that a
+ * Cluster's node takes commands while its connection is being made.
+ *
+ * Cluster: the slot map comes from CLUSTER SLOTS of any node (the seeds
+ * first), again after a MOVED, a node's failure or CLUSTERDOWN, at most
+ * every 100 ms.  A MOVED also points its slot at the new owner at once;
+ * an ASK sends ASKING and the command to the node named, once.
+ *
+ * Sentinel: the master is what SENTINEL get-master-addr-by-name says, asked
+ * at start, every second, and at once when the master's connection is lost
+ * or a command finds it read-only; a server becomes the master only after
+ * ROLE says "master", so nothing is written to a replica.
  */
 
 #include "ngx_http_v3xy_module.h"
 #include "ngx_http_v3xy_redis.h"
+#include "v3xy_cluster.h"
 
 #include <hiredis/async.h>
 #include <openssl/sha.h>
@@ -28,12 +45,51 @@
 /* consecutive command timeouts after which the connection is dropped */
 #define NGX_HTTP_V3XY_REDIS_MAX_TIMEOUTS  3
 
+/* MOVED and ASK followed for one command */
+#define NGX_HTTP_V3XY_REDIS_MAX_REDIRECTS  5
+
+/* the slot map or the master asked for again at most this often */
+#define NGX_HTTP_V3XY_REDIS_REFRESH_MIN  100
+
+/* the sentinels asked for the master this often when nothing happens */
+#define NGX_HTTP_V3XY_REDIS_SENTINEL_POLL  1000
+
+/* the kind of a node */
+#define NGX_HTTP_V3XY_REDIS_KIND_DATA      0
+#define NGX_HTTP_V3XY_REDIS_KIND_SENTINEL  1
+
+
+typedef struct ngx_http_v3xy_redis_node_s  ngx_http_v3xy_redis_node_t;
+
+struct ngx_http_v3xy_redis_node_s {
+    ngx_str_t                      addr;      /* for logs */
+    u_char                         host[NGX_SOCKADDR_STRLEN + 1];
+    int                            port;
+    ngx_uint_t                     kind;
+    redisAsyncContext             *ac;
+    ngx_connection_t              *conn;
+    ngx_event_t                    timer;     /* connect timeout, backoff */
+    ngx_uint_t                     state;
+    ngx_uint_t                     handshake; /* replies still awaited */
+    ngx_uint_t                     timeouts;
+    ngx_msec_t                     backoff;
+    ngx_http_v3xy_redis_node_t    *next;
+    unsigned                       logged:1;  /* outage already logged */
+    unsigned                       was_ready:1;  /* for the reconnects */
+    unsigned                       eager:1;   /* commands while connecting */
+    unsigned                       role:1;    /* ROLE in the handshake */
+};
+
 
 struct ngx_http_v3xy_redis_cmd_s {
     ngx_http_v3xy_redis_done_pt    done;     /* NULL: cancelled */
     void                          *data;
     ngx_http_v3xy_redis_script_t  *script;   /* NULL: a plain command */
     ngx_uint_t                     evalsha;  /* EVALSHA sent, not EVAL */
+    ngx_http_v3xy_redis_node_t    *node;     /* sent there */
+    ngx_http_v3xy_redis_node_t    *ask;      /* ASK: send there, once */
+    ngx_uint_t                     slot;
+    ngx_uint_t                     redirects;
     int                            argc;
     const char                   **argv;
     size_t                        *argvlen;
@@ -43,27 +99,45 @@ struct ngx_http_v3xy_redis_cmd_s {
 
 typedef struct {
     ngx_http_v3xy_redis_conf_t    *conf;
-    redisAsyncContext             *ac;
-    ngx_connection_t              *conn;
-    ngx_event_t                    timer;     /* connect timeout, backoff */
     ngx_log_t                     *log;
-    ngx_uint_t                     state;
-    ngx_uint_t                     handshake; /* replies still awaited */
-    ngx_uint_t                     timeouts;
-    ngx_uint_t                     outage;    /* number of outages */
-    ngx_uint_t                     logged;    /* outage already logged */
-    ngx_uint_t                     connections;  /* made ready */
-    ngx_msec_t                     backoff;
+    ngx_pool_t                    *pool;     /* nodes, the slot table */
+    ngx_http_v3xy_redis_node_t    *nodes;    /* every node known */
+    ngx_http_v3xy_redis_node_t    *master;   /* single, sentinel */
+
+    /* cluster: the owner of each slot, the map being read */
+    ngx_http_v3xy_redis_node_t   **slots;
+    v3xy_cluster_map_t            *map;
+    ngx_uint_t                     map_known;
+
+    /* cluster: the slot map; sentinel: the master's address */
+    ngx_event_t                    refresh;
+    ngx_http_v3xy_redis_node_t    *asked;    /* the request under way */
+    ngx_msec_t                     refreshed;
+    ngx_msec_t                     refresh_backoff;
+    ngx_uint_t                     next_seed;
+    ngx_http_v3xy_redis_node_t   **seeds;
+    ngx_uint_t                     nseeds;
+    unsigned                       wanted:1;
+    unsigned                       master_logged:1;
+
+    ngx_uint_t                     outage;   /* number of outages */
     time_t                         error_logged;
 } ngx_http_v3xy_redis_t;
 
 
-static void ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_t *rd);
-static void ngx_http_v3xy_redis_down(ngx_http_v3xy_redis_t *rd,
+static ngx_int_t ngx_http_v3xy_redis_parse_seeds(ngx_conf_t *cf,
+    ngx_http_v3xy_redis_conf_t *rcf, ngx_str_t *list);
+static ngx_http_v3xy_redis_node_t *ngx_http_v3xy_redis_node(u_char *host,
+    size_t len, int port, ngx_uint_t kind);
+static ngx_int_t ngx_http_v3xy_redis_numeric(u_char *host, size_t len);
+static void ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_node_t *node);
+static void ngx_http_v3xy_redis_close(ngx_http_v3xy_redis_node_t *node);
+static void ngx_http_v3xy_redis_down(ngx_http_v3xy_redis_node_t *node,
     const char *reason);
-static void ngx_http_v3xy_redis_trouble(ngx_http_v3xy_redis_t *rd,
+static void ngx_http_v3xy_redis_trouble(ngx_http_v3xy_redis_node_t *node,
     const char *reason);
-static void ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_t *rd);
+static void ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_node_t *node);
+static void ngx_http_v3xy_redis_gauge(void);
 static void ngx_http_v3xy_redis_timer_handler(ngx_event_t *ev);
 static void ngx_http_v3xy_redis_on_connect(const redisAsyncContext *ac,
     int status);
@@ -71,11 +145,29 @@ static void ngx_http_v3xy_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac,
     void *r, void *privdata);
+static ngx_int_t ngx_http_v3xy_redis_usable(
+    ngx_http_v3xy_redis_node_t *node);
 static void ngx_http_v3xy_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static ngx_int_t ngx_http_v3xy_redis_redirect(ngx_http_v3xy_redis_cmd_t *cmd,
+    redisReply *reply);
 static ngx_int_t ngx_http_v3xy_redis_send(ngx_http_v3xy_redis_cmd_t *cmd);
+static ngx_http_v3xy_redis_cmd_t *ngx_http_v3xy_redis_cmd(ngx_uint_t argc,
+    size_t extra, ngx_str_t *key);
 
-static ngx_int_t ngx_http_v3xy_redis_attach(ngx_http_v3xy_redis_t *rd);
+static void ngx_http_v3xy_redis_refresh_soon(void);
+static void ngx_http_v3xy_redis_refresh_handler(ngx_event_t *ev);
+static void ngx_http_v3xy_redis_refresh_failed(void);
+static void ngx_http_v3xy_redis_refresh_done(ngx_msec_t next);
+static void ngx_http_v3xy_redis_slots_done(redisAsyncContext *ac, void *r,
+    void *privdata);
+static ngx_int_t ngx_http_v3xy_redis_slots_apply(
+    ngx_http_v3xy_redis_node_t *from, redisReply *reply);
+static void ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
+    void *privdata);
+
+static ngx_int_t ngx_http_v3xy_redis_attach(
+    ngx_http_v3xy_redis_node_t *node);
 static void ngx_http_v3xy_redis_event_handler(ngx_event_t *ev);
 static void ngx_http_v3xy_redis_add_read(void *privdata);
 static void ngx_http_v3xy_redis_del_read(void *privdata);
@@ -104,7 +196,29 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
     rcf->connect_timeout = 1000;
     rcf->timeout = 100;
 
-    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+    if (value[1].len > 8 && ngx_strncmp(value[1].data, "cluster=", 8) == 0) {
+        rcf->mode = NGX_HTTP_V3XY_REDIS_CLUSTER;
+        s.data = value[1].data + 8;
+        s.len = value[1].len - 8;
+
+        if (ngx_http_v3xy_redis_parse_seeds(cf, rcf, &s) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (value[1].len > 9
+               && ngx_strncmp(value[1].data, "sentinel=", 9) == 0)
+    {
+        rcf->mode = NGX_HTTP_V3XY_REDIS_SENTINEL;
+        s.data = value[1].data + 9;
+        s.len = value[1].len - 9;
+
+        if (ngx_http_v3xy_redis_parse_seeds(cf, rcf, &s) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (value[1].len > 5
+               && ngx_strncmp(value[1].data, "unix:", 5) == 0)
+    {
         rcf->unix_path.len = value[1].len - 5;
         rcf->unix_path.data = ngx_pnalloc(cf->pool, rcf->unix_path.len + 1);
         if (rcf->unix_path.data == NULL) {
@@ -156,7 +270,23 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
                 goto invalid;
             }
 
+            if (n != 0 && rcf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "v3xy_redis: a Redis Cluster has "
+                                   "database 0 only");
+                return NGX_CONF_ERROR;
+            }
+
             rcf->db = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "master=", 7) == 0
+            && rcf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL
+            && value[i].len > 7)
+        {
+            rcf->master.data = value[i].data + 7;
+            rcf->master.len = value[i].len - 7;
             continue;
         }
 
@@ -204,6 +334,12 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
         goto invalid;
     }
 
+    if (rcf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL && rcf->master.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_redis sentinel= needs master=NAME");
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 
 invalid:
@@ -211,6 +347,84 @@ invalid:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V\"", &value[i]);
     return NGX_CONF_ERROR;
+}
+
+
+/* HOST:PORT[,HOST:PORT...], each resolved now, to numeric addresses */
+
+static ngx_int_t
+ngx_http_v3xy_redis_parse_seeds(ngx_conf_t *cf,
+    ngx_http_v3xy_redis_conf_t *rcf, ngx_str_t *list)
+{
+    u_char                      *p, *last, *comma;
+    ngx_url_t                    u;
+    ngx_uint_t                   i;
+    ngx_http_v3xy_redis_addr_t  *a;
+
+    rcf->seeds = ngx_array_create(cf->pool, 4,
+                                  sizeof(ngx_http_v3xy_redis_addr_t));
+    if (rcf->seeds == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = list->data;
+    last = list->data + list->len;
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url.data = p;
+        u.url.len = comma - p;
+        u.default_port = (rcf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL)
+                         ? 26379 : 6379;
+
+        if (u.url.len == 0 || ngx_parse_url(cf->pool, &u) != NGX_OK
+            || u.naddrs == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_redis: invalid address \"%V\"%s%s",
+                               &u.url, u.err ? ": " : "",
+                               u.err ? u.err : "");
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < u.naddrs; i++) {
+            a = ngx_array_push(rcf->seeds);
+            if (a == NULL) {
+                return NGX_ERROR;
+            }
+
+            a->host.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+            a->addr.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN);
+            if (a->host.data == NULL || a->addr.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            a->host.len = ngx_sock_ntop(u.addrs[i].sockaddr,
+                                        u.addrs[i].socklen, a->host.data,
+                                        NGX_SOCKADDR_STRLEN, 0);
+            a->host.data[a->host.len] = '\0';
+            a->port = ngx_inet_get_port(u.addrs[i].sockaddr);
+            a->addr.len = ngx_sock_ntop(u.addrs[i].sockaddr,
+                                        u.addrs[i].socklen, a->addr.data,
+                                        NGX_SOCKADDR_STRLEN, 1);
+        }
+
+        p = comma + 1;
+    }
+
+    if (rcf->seeds->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_redis: no address in \"%V\"", list);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -229,26 +443,80 @@ ngx_http_v3xy_redis_script_init(ngx_http_v3xy_redis_script_t *s)
 }
 
 
-/* the connection */
+/* the worker's nodes */
 
 ngx_int_t
 ngx_http_v3xy_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_v3xy_redis_conf_t *rcf)
 {
-    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+    ngx_uint_t                   i;
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_addr_t  *a;
 
     ngx_memzero(rd, sizeof(ngx_http_v3xy_redis_t));
 
     rd->conf = rcf;
     rd->log = cycle->log;
-    rd->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
 
-    rd->timer.handler = ngx_http_v3xy_redis_timer_handler;
-    rd->timer.data = rd;
-    rd->timer.log = cycle->log;
-    rd->timer.cancelable = 1;
+    rd->pool = ngx_create_pool(4096, cycle->log);
+    if (rd->pool == NULL) {
+        return NGX_ERROR;
+    }
 
-    ngx_http_v3xy_redis_connect(rd);
+    rd->refresh.handler = ngx_http_v3xy_redis_refresh_handler;
+    rd->refresh.data = rd;
+    rd->refresh.log = cycle->log;
+    rd->refresh.cancelable = 1;
+    rd->refresh_backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
+
+    if (rcf->mode == NGX_HTTP_V3XY_REDIS_SINGLE) {
+        rd->master = ngx_http_v3xy_redis_node(rcf->host.data, rcf->host.len,
+                                              rcf->port,
+                                              NGX_HTTP_V3XY_REDIS_KIND_DATA);
+        if (rd->master == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* as configured: host:port or unix:PATH */
+        rd->master->addr = rcf->addr;
+
+        ngx_http_v3xy_redis_connect(rd->master);
+
+        return NGX_OK;
+    }
+
+    rd->nseeds = rcf->seeds->nelts;
+    rd->seeds = ngx_palloc(rd->pool, rd->nseeds * sizeof(void *));
+    if (rd->seeds == NULL) {
+        return NGX_ERROR;
+    }
+
+    a = rcf->seeds->elts;
+
+    for (i = 0; i < rd->nseeds; i++) {
+        rd->seeds[i] = ngx_http_v3xy_redis_node(a[i].host.data, a[i].host.len,
+                                   a[i].port,
+                                   rcf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER
+                                   ? NGX_HTTP_V3XY_REDIS_KIND_DATA
+                                   : NGX_HTTP_V3XY_REDIS_KIND_SENTINEL);
+        if (rd->seeds[i] == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rcf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER) {
+        rd->slots = ngx_pcalloc(rd->pool,
+                                V3XY_CLUSTER_SLOTS * sizeof(void *));
+        rd->map = ngx_palloc(rd->pool, sizeof(v3xy_cluster_map_t));
+        if (rd->slots == NULL || rd->map == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* each worker starts with another seed: the load is spread */
+    rd->next_seed = ngx_pid % rd->nseeds;
+
+    ngx_http_v3xy_redis_refresh_handler(&rd->refresh);
 
     return NGX_OK;
 }
@@ -257,32 +525,45 @@ ngx_http_v3xy_redis_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_v3xy_redis_exit_process(ngx_cycle_t *cycle)
 {
-    redisAsyncContext      *ac;
-    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *node;
 
     if (rd->conf == NULL) {
         return;
     }
 
-    if (rd->timer.timer_set) {
-        ngx_del_timer(&rd->timer);
+    if (rd->refresh.timer_set) {
+        ngx_del_timer(&rd->refresh);
     }
 
-    ac = rd->ac;
-    rd->ac = NULL;
-    rd->state = NGX_HTTP_V3XY_REDIS_DOWN;
     rd->conf = NULL;
+    rd->master = NULL;
+    rd->map_known = 0;
 
-    if (ac) {
-        redisAsyncFree(ac);
+    for (node = rd->nodes; node; node = node->next) {
+        ngx_http_v3xy_redis_close(node);
     }
+
+    ngx_destroy_pool(rd->pool);
+    rd->pool = NULL;
+    rd->nodes = NULL;
 }
 
 
 ngx_uint_t
 ngx_http_v3xy_redis_ready(void)
 {
-    return ngx_http_v3xy_redis.state == NGX_HTTP_V3XY_REDIS_READY;
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    if (rd->conf == NULL) {
+        return 0;
+    }
+
+    if (rd->conf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER) {
+        return rd->map_known;
+    }
+
+    return rd->master && rd->master->state == NGX_HTTP_V3XY_REDIS_READY;
 }
 
 
@@ -293,119 +574,314 @@ ngx_http_v3xy_redis_outage(void)
 }
 
 
-static void
-ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_t *rd)
+ngx_uint_t
+ngx_http_v3xy_redis_cluster(void)
 {
-    redisAsyncContext           *ac;
-    ngx_http_v3xy_redis_conf_t  *rcf = rd->conf;
+    return ngx_http_v3xy_redis.conf
+           && ngx_http_v3xy_redis.conf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER;
+}
 
-    if (rcf->unix_path.len) {
+
+/* the node of this address, made once; host is numeric */
+
+static ngx_http_v3xy_redis_node_t *
+ngx_http_v3xy_redis_node(u_char *host, size_t len, int port, ngx_uint_t kind)
+{
+    u_char                      *p;
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *node;
+
+    if (len > NGX_SOCKADDR_STRLEN) {
+        return NULL;
+    }
+
+    for (node = rd->nodes; node; node = node->next) {
+        if (node->port == port && node->kind == kind
+            && ngx_strlen(node->host) == len
+            && ngx_strncmp(node->host, host, len) == 0)
+        {
+            return node;
+        }
+    }
+
+    node = ngx_pcalloc(rd->pool, sizeof(ngx_http_v3xy_redis_node_t));
+    if (node == NULL) {
+        return NULL;
+    }
+
+    p = ngx_pnalloc(rd->pool, len + sizeof("[]:65535") - 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(node->host, host, len);
+    node->host[len] = '\0';
+    node->port = port;
+    node->kind = kind;
+
+    node->addr.data = p;
+
+    if (ngx_strlchr(host, host + len, ':')) {
+        p = ngx_sprintf(p, "[%*s]:%d", len, host, port);
+
+    } else {
+        p = ngx_sprintf(p, "%*s:%d", len, host, port);
+    }
+
+    node->addr.len = p - node->addr.data;
+
+    node->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
+    node->eager = (rd->conf->mode != NGX_HTTP_V3XY_REDIS_SINGLE)
+                  && !(rd->conf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL
+                       && kind == NGX_HTTP_V3XY_REDIS_KIND_DATA);
+    node->role = (rd->conf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL
+                  && kind == NGX_HTTP_V3XY_REDIS_KIND_DATA);
+
+    node->timer.handler = ngx_http_v3xy_redis_timer_handler;
+    node->timer.data = node;
+    node->timer.log = rd->log;
+    node->timer.cancelable = 1;
+
+    node->next = rd->nodes;
+    rd->nodes = node;
+
+    return node;
+}
+
+
+/* a host that Redis names: used only if numeric (nothing ever resolves) */
+
+static ngx_int_t
+ngx_http_v3xy_redis_numeric(u_char *host, size_t len)
+{
+#if (NGX_HAVE_INET6)
+    u_char  addr6[16];
+#endif
+
+    if (len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_inet_addr(host, len) != INADDR_NONE) {
+        return NGX_OK;
+    }
+
+#if (NGX_HAVE_INET6)
+    if (ngx_inet6_addr(host, len, addr6) == NGX_OK) {
+        return NGX_OK;
+    }
+#endif
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_node_t *node)
+{
+    char                         db[NGX_INT_T_LEN + 1];
+    redisAsyncContext           *ac;
+    ngx_http_v3xy_redis_conf_t  *rcf = ngx_http_v3xy_redis.conf;
+
+    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_DATA
+        && rcf->unix_path.len)
+    {
         ac = redisAsyncConnectUnix((char *) rcf->unix_path.data);
 
     } else {
-        ac = redisAsyncConnect((char *) rcf->host.data, rcf->port);
+        ac = redisAsyncConnect((char *) node->host, node->port);
     }
 
     if (ac == NULL) {
-        ngx_http_v3xy_redis_down(rd, "out of memory");
+        ngx_http_v3xy_redis_down(node, "out of memory");
         return;
     }
 
     if (ac->err) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_v3xy_redis.log, 0,
                        "v3xy: redis connect: %s", ac->errstr);
         redisAsyncFree(ac);
-        ngx_http_v3xy_redis_down(rd, "cannot connect");
+        ngx_http_v3xy_redis_down(node, "cannot connect");
         return;
     }
 
-    rd->ac = ac;
-    ac->data = rd;
+    node->ac = ac;
+    ac->data = node;
 
-    if (ngx_http_v3xy_redis_attach(rd) != NGX_OK) {
-        rd->ac = NULL;
+    if (ngx_http_v3xy_redis_attach(node) != NGX_OK) {
+        node->ac = NULL;
         redisAsyncFree(ac);
-        ngx_http_v3xy_redis_down(rd, "no free connection");
+        ngx_http_v3xy_redis_down(node, "no free connection");
         return;
     }
 
-    rd->state = NGX_HTTP_V3XY_REDIS_CONNECTING;
+    node->state = NGX_HTTP_V3XY_REDIS_CONNECTING;
+    node->timeouts = 0;
 
     redisAsyncSetConnectCallback(ac, ngx_http_v3xy_redis_on_connect);
     redisAsyncSetDisconnectCallback(ac, ngx_http_v3xy_redis_on_disconnect);
 
-    ngx_add_timer(&rd->timer, rcf->connect_timeout);
+    /*
+     * The handshake goes first, written with the connect: commands sent
+     * while the connection is being made follow it.  AUTH and SELECT, or
+     * a PING (a listener that never answers is down); ROLE where the
+     * server must be the master.
+     */
+
+    node->handshake = 0;
+
+    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_DATA) {
+
+        if (rcf->password.len
+            && redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done, node,
+                                 "AUTH %b", rcf->password.data,
+                                 rcf->password.len)
+               == REDIS_OK)
+        {
+            node->handshake++;
+        }
+
+        if (rcf->db) {
+            *ngx_sprintf((u_char *) db, "%ui", rcf->db) = '\0';
+
+            if (redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done,
+                                  node, "SELECT %s", db)
+                == REDIS_OK)
+            {
+                node->handshake++;
+            }
+        }
+
+        if (node->role
+            && redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done, node,
+                                 "ROLE")
+               == REDIS_OK)
+        {
+            node->handshake++;
+        }
+    }
+
+    if (node->handshake == 0
+        && redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done, node,
+                             "PING")
+           == REDIS_OK)
+    {
+        node->handshake++;
+    }
+
+    if (node->timer.timer_set) {
+        ngx_del_timer(&node->timer);
+    }
+
+    ngx_add_timer(&node->timer, rcf->connect_timeout);
 }
 
 
-/*
- * The connection is gone or never came: log once per outage, and try
- * again after a backoff that doubles up to 2 s.
- */
+/* the connection goes, with no reconnect: the caller decides what next */
 
 static void
-ngx_http_v3xy_redis_down(ngx_http_v3xy_redis_t *rd, const char *reason)
+ngx_http_v3xy_redis_close(ngx_http_v3xy_redis_node_t *node)
 {
     redisAsyncContext  *ac;
 
-    if (rd->state == NGX_HTTP_V3XY_REDIS_READY) {
-        rd->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
+    node->state = NGX_HTTP_V3XY_REDIS_DOWN;
+
+    if (node->timer.timer_set) {
+        ngx_del_timer(&node->timer);
     }
 
-    ngx_http_v3xy_redis_trouble(rd, reason);
-    ngx_http_v3xy_metrics_redis_up(0);
-
-    rd->state = NGX_HTTP_V3XY_REDIS_DOWN;
-    rd->timeouts = 0;
-
-    ac = rd->ac;
-    rd->ac = NULL;
+    ac = node->ac;
+    node->ac = NULL;
 
     if (ac) {
         /* pending commands get NULL replies: their handlers only post */
         redisAsyncFree(ac);
     }
 
-    if (rd->timer.timer_set) {
-        ngx_del_timer(&rd->timer);
+    ngx_http_v3xy_redis_gauge();
+}
+
+
+/* v3xy_redis_up of this worker: commands can go (a Cluster: its map) */
+
+static void
+ngx_http_v3xy_redis_gauge(void)
+{
+    ngx_http_v3xy_metrics_redis_up(ngx_http_v3xy_redis_ready() ? 1 : 0);
+}
+
+
+/*
+ * The connection is gone or never came: log once per outage, and try
+ * again after a backoff that doubles up to 2 s.  A Cluster's node or a
+ * sentinel is then connected again on demand; the map or the master is
+ * asked for again.
+ */
+
+static void
+ngx_http_v3xy_redis_down(ngx_http_v3xy_redis_node_t *node,
+    const char *reason)
+{
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    if (node->state == NGX_HTTP_V3XY_REDIS_READY) {
+        node->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
     }
+
+    ngx_http_v3xy_redis_trouble(node, reason);
+
+    ngx_http_v3xy_redis_close(node);
+    node->timeouts = 0;
 
     if (rd->conf == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
         return;
     }
 
-    ngx_add_timer(&rd->timer, rd->backoff);
+    ngx_add_timer(&node->timer, node->backoff);
 
-    rd->backoff = ngx_min(rd->backoff * 2, NGX_HTTP_V3XY_REDIS_BACKOFF_MAX);
+    node->backoff = ngx_min(node->backoff * 2,
+                            NGX_HTTP_V3XY_REDIS_BACKOFF_MAX);
+
+    if (rd->conf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER
+        || (rd->conf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL
+            && node == rd->master))
+    {
+        ngx_http_v3xy_redis_refresh_soon();
+    }
 }
 
 
-/* the first sign of an outage is logged, once, until Redis answers again */
+/* the first sign of an outage is logged, once, until the node answers */
 
 static void
-ngx_http_v3xy_redis_trouble(ngx_http_v3xy_redis_t *rd, const char *reason)
+ngx_http_v3xy_redis_trouble(ngx_http_v3xy_redis_node_t *node,
+    const char *reason)
 {
-    if (rd->logged) {
+    if (node->logged) {
         return;
     }
 
-    rd->logged = 1;
-    rd->outage++;
+    node->logged = 1;
+    ngx_http_v3xy_redis.outage++;
 
-    ngx_log_error(NGX_LOG_WARN, rd->log, 0,
-                  "v3xy: redis %V unavailable: %s", &rd->conf->addr, reason);
+    ngx_log_error(NGX_LOG_WARN, ngx_http_v3xy_redis.log, 0,
+                  "v3xy: redis %s%V unavailable: %s",
+                  node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
+                  ? "sentinel " : "", &node->addr, reason);
 }
 
 
 static void
-ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_t *rd)
+ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_node_t *node)
 {
-    rd->timeouts = 0;
+    node->timeouts = 0;
 
-    if (rd->logged) {
-        rd->logged = 0;
-        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
-                      "v3xy: redis %V is back", &rd->conf->addr);
+    if (node->logged) {
+        node->logged = 0;
+        ngx_log_error(NGX_LOG_NOTICE, ngx_http_v3xy_redis.log, 0,
+                      "v3xy: redis %s%V is back",
+                      node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
+                      ? "sentinel " : "", &node->addr);
     }
 }
 
@@ -413,15 +889,19 @@ ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_t *rd)
 static void
 ngx_http_v3xy_redis_timer_handler(ngx_event_t *ev)
 {
-    ngx_http_v3xy_redis_t  *rd = ev->data;
+    ngx_http_v3xy_redis_node_t  *node = ev->data;
 
-    if (rd->state == NGX_HTTP_V3XY_REDIS_CONNECTING) {
-        ngx_http_v3xy_redis_down(rd, "connect timed out");
+    if (node->state == NGX_HTTP_V3XY_REDIS_CONNECTING) {
+        ngx_http_v3xy_redis_down(node, "connect timed out");
         return;
     }
 
-    if (rd->state == NGX_HTTP_V3XY_REDIS_DOWN) {
-        ngx_http_v3xy_redis_connect(rd);
+    /* the backoff is over: one Redis or the master connect at once */
+
+    if (node->state == NGX_HTTP_V3XY_REDIS_DOWN
+        && node == ngx_http_v3xy_redis.master)
+    {
+        ngx_http_v3xy_redis_connect(node);
     }
 }
 
@@ -429,54 +909,12 @@ ngx_http_v3xy_redis_timer_handler(ngx_event_t *ev)
 static void
 ngx_http_v3xy_redis_on_connect(const redisAsyncContext *cac, int status)
 {
-    ngx_http_v3xy_redis_t  *rd = cac->data;
-
-    char                        db[NGX_INT_T_LEN + 1];
-    redisAsyncContext          *ac;
-    ngx_http_v3xy_redis_conf_t *rcf;
+    ngx_http_v3xy_redis_node_t  *node = cac->data;
 
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback */
-        rd->ac = NULL;
-        ngx_http_v3xy_redis_down(rd, cac->errstr);
-        return;
-    }
-
-    ac = rd->ac;
-    rcf = rd->conf;
-
-    /* AUTH and SELECT, or a PING: a listener that never answers is down */
-
-    rd->handshake = 0;
-
-    if (rcf->password.len) {
-        if (redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done, rd,
-                              "AUTH %b", rcf->password.data,
-                              rcf->password.len)
-            == REDIS_OK)
-        {
-            rd->handshake++;
-        }
-    }
-
-    if (rcf->db) {
-        *ngx_sprintf((u_char *) db, "%ui", rcf->db) = '\0';
-
-        if (redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done, rd,
-                              "SELECT %s", db)
-            == REDIS_OK)
-        {
-            rd->handshake++;
-        }
-    }
-
-    if (rd->handshake == 0) {
-        if (redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done, rd,
-                              "PING")
-            == REDIS_OK)
-        {
-            rd->handshake++;
-        }
+        node->ac = NULL;
+        ngx_http_v3xy_redis_down(node, cac->errstr);
     }
 }
 
@@ -485,11 +923,11 @@ static void
 ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac, void *r,
     void *privdata)
 {
-    ngx_http_v3xy_redis_t  *rd = privdata;
+    ngx_http_v3xy_redis_node_t  *node = privdata;
 
     redisReply  *reply = r;
 
-    if (rd->ac != ac || rd->state != NGX_HTTP_V3XY_REDIS_CONNECTING) {
+    if (node->ac != ac || node->state != NGX_HTTP_V3XY_REDIS_CONNECTING) {
         return;
     }
 
@@ -499,53 +937,135 @@ ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac, void *r,
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+        ngx_log_error(NGX_LOG_WARN, ngx_http_v3xy_redis.log, 0,
                       "v3xy: redis %V refused the handshake: %*s",
-                      &rd->conf->addr, (size_t) reply->len, reply->str);
-        ngx_http_v3xy_redis_down(rd, "handshake refused");
+                      &node->addr, (size_t) ngx_min(reply->len, 200),
+                      reply->str);
+        ngx_http_v3xy_redis_down(node, "handshake refused");
         return;
     }
 
-    if (--rd->handshake) {
+    /* ROLE's first element: "master", or "slave" (or "sentinel") */
+
+    if (node->role && reply->type == REDIS_REPLY_ARRAY) {
+        if (reply->elements == 0
+            || reply->element[0]->type != REDIS_REPLY_STRING
+            || reply->element[0]->len != 6
+            || ngx_strncmp(reply->element[0]->str, "master", 6) != 0)
+        {
+            ngx_http_v3xy_redis_down(node, "not a master");
+            return;
+        }
+    }
+
+    if (--node->handshake) {
         return;
     }
 
-    if (rd->timer.timer_set) {
-        ngx_del_timer(&rd->timer);
+    if (node->timer.timer_set) {
+        ngx_del_timer(&node->timer);
     }
 
-    rd->state = NGX_HTTP_V3XY_REDIS_READY;
-    rd->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
+    node->state = NGX_HTTP_V3XY_REDIS_READY;
+    node->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
 
-    if (rd->connections++) {
-        ngx_http_v3xy_count(ngx_http_v3xy_metrics.redis,
-                            NGX_HTTP_V3XY_REDIS_RECONNECTS);
+    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_DATA) {
+        if (node->was_ready) {
+            ngx_http_v3xy_count(ngx_http_v3xy_metrics.redis,
+                                NGX_HTTP_V3XY_REDIS_RECONNECTS);
+        }
+
+        node->was_ready = 1;
+        ngx_http_v3xy_redis_gauge();
     }
 
-    ngx_http_v3xy_metrics_redis_up(1);
-
-    ngx_http_v3xy_redis_fine(rd);
+    ngx_http_v3xy_redis_fine(node);
 }
 
 
 static void
 ngx_http_v3xy_redis_on_disconnect(const redisAsyncContext *cac, int status)
 {
-    ngx_http_v3xy_redis_t  *rd = cac->data;
+    ngx_http_v3xy_redis_node_t  *node = cac->data;
 
-    if (rd->ac != cac) {
+    if (node->ac != cac) {
         /* we dropped it ourselves */
         return;
     }
 
     /* hiredis frees the context after this callback */
-    rd->ac = NULL;
-    ngx_http_v3xy_redis_down(rd, status == REDIS_OK ? "connection closed"
-                                                    : cac->errstr);
+    node->ac = NULL;
+    ngx_http_v3xy_redis_down(node, status == REDIS_OK ? "connection closed"
+                                                      : cac->errstr);
 }
 
 
 /* commands */
+
+/*
+ * May a command go to this node now?  A Cluster's node or a sentinel out
+ * of its backoff is connected on demand; the command follows the
+ * handshake.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_redis_usable(ngx_http_v3xy_redis_node_t *node)
+{
+    if (node == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (node->state == NGX_HTTP_V3XY_REDIS_READY) {
+        return NGX_OK;
+    }
+
+    if (!node->eager) {
+        return NGX_DECLINED;
+    }
+
+    if (node->state == NGX_HTTP_V3XY_REDIS_DOWN && !node->timer.timer_set) {
+        ngx_http_v3xy_redis_connect(node);
+    }
+
+    return node->state == NGX_HTTP_V3XY_REDIS_CONNECTING ? NGX_OK
+                                                         : NGX_DECLINED;
+}
+
+
+/* argc arguments and "extra" bytes for their text, one allocation */
+
+static ngx_http_v3xy_redis_cmd_t *
+ngx_http_v3xy_redis_cmd(ngx_uint_t argc, size_t extra, ngx_str_t *key)
+{
+    ngx_http_v3xy_redis_t      *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_cmd_t  *cmd;
+
+    if (!ngx_http_v3xy_redis_ready()) {
+        return NULL;
+    }
+
+    cmd = ngx_alloc(sizeof(ngx_http_v3xy_redis_cmd_t)
+                    + argc * (sizeof(char *) + sizeof(size_t)) + extra,
+                    rd->log);
+    if (cmd == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(cmd, sizeof(ngx_http_v3xy_redis_cmd_t));
+
+    cmd->sent = ngx_http_v3xy_metrics_clock();
+
+    cmd->argc = argc;
+    cmd->argv = (const char **) (cmd + 1);
+    cmd->argvlen = (size_t *) (cmd->argv + argc);
+
+    if (key && rd->conf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER) {
+        cmd->slot = v3xy_cluster_key_slot(key->data, key->len);
+    }
+
+    return cmd;
+}
+
 
 ngx_http_v3xy_redis_cmd_t *
 ngx_http_v3xy_redis_eval(ngx_http_v3xy_redis_script_t *script,
@@ -554,43 +1074,29 @@ ngx_http_v3xy_redis_eval(ngx_http_v3xy_redis_script_t *script,
 {
     u_char                     *p;
     size_t                      size;
-    ngx_uint_t                  i, argc;
+    ngx_uint_t                  i;
     ngx_http_v3xy_redis_cmd_t  *cmd;
-
-    if (ngx_http_v3xy_redis.state != NGX_HTTP_V3XY_REDIS_READY) {
-        return NULL;
-    }
 
     /* EVALSHA sha numkeys args...: one allocation for all of it */
 
-    argc = 3 + nargs;
-    size = sizeof(ngx_http_v3xy_redis_cmd_t)
-           + argc * (sizeof(char *) + sizeof(size_t)) + NGX_INT_T_LEN;
+    size = NGX_INT_T_LEN;
 
     for (i = 0; i < nargs; i++) {
         size += args[i].len;
     }
 
-    cmd = ngx_alloc(size, ngx_http_v3xy_redis.log);
+    cmd = ngx_http_v3xy_redis_cmd(3 + nargs, size, nkeys ? &args[0] : NULL);
     if (cmd == NULL) {
         return NULL;
     }
 
     cmd->done = done;
     cmd->data = data;
-    cmd->sent = ngx_http_v3xy_metrics_clock();
     cmd->script = script;
     cmd->evalsha = 1;
-    cmd->argc = argc;
-    cmd->argv = (const char **) (cmd + 1);
-    cmd->argvlen = (size_t *) (cmd->argv + argc);
 
-    p = (u_char *) (cmd->argvlen + argc);
+    p = (u_char *) (cmd->argvlen + cmd->argc);
 
-    cmd->argv[0] = "EVALSHA";
-    cmd->argvlen[0] = sizeof("EVALSHA") - 1;
-    cmd->argv[1] = (const char *) script->sha1;
-    cmd->argvlen[1] = 40;
     cmd->argv[2] = (const char *) p;
     p = ngx_sprintf(p, "%ui", nkeys);
     cmd->argvlen[2] = p - (u_char *) cmd->argv[2];
@@ -610,7 +1116,7 @@ ngx_http_v3xy_redis_eval(ngx_http_v3xy_redis_script_t *script,
 }
 
 
-/* a command of its own (HMGET ...): argv as given, one allocation */
+/* a command of its own (HMGET key ...): argv as given, one allocation */
 
 ngx_http_v3xy_redis_cmd_t *
 ngx_http_v3xy_redis_command(ngx_str_t *args, ngx_uint_t nargs,
@@ -621,30 +1127,19 @@ ngx_http_v3xy_redis_command(ngx_str_t *args, ngx_uint_t nargs,
     ngx_uint_t                  i;
     ngx_http_v3xy_redis_cmd_t  *cmd;
 
-    if (ngx_http_v3xy_redis.state != NGX_HTTP_V3XY_REDIS_READY) {
-        return NULL;
-    }
-
-    size = sizeof(ngx_http_v3xy_redis_cmd_t)
-           + nargs * (sizeof(char *) + sizeof(size_t));
+    size = 0;
 
     for (i = 0; i < nargs; i++) {
         size += args[i].len;
     }
 
-    cmd = ngx_alloc(size, ngx_http_v3xy_redis.log);
+    cmd = ngx_http_v3xy_redis_cmd(nargs, size, nargs > 1 ? &args[1] : NULL);
     if (cmd == NULL) {
         return NULL;
     }
 
     cmd->done = done;
     cmd->data = data;
-    cmd->sent = ngx_http_v3xy_metrics_clock();
-    cmd->script = NULL;
-    cmd->evalsha = 0;
-    cmd->argc = nargs;
-    cmd->argv = (const char **) (cmd + 1);
-    cmd->argvlen = (size_t *) (cmd->argv + nargs);
 
     p = (u_char *) (cmd->argvlen + nargs);
 
@@ -703,10 +1198,23 @@ ngx_http_v3xy_redis_error(ngx_log_t *log, redisReply *reply)
 void
 ngx_http_v3xy_redis_del(ngx_str_t *key)
 {
-    const char  *argv[2];
-    size_t       argvlen[2];
+    const char                  *argv[2];
+    size_t                       argvlen[2];
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *node;
 
-    if (ngx_http_v3xy_redis.state != NGX_HTTP_V3XY_REDIS_READY) {
+    if (!ngx_http_v3xy_redis_ready()) {
+        return;
+    }
+
+    if (rd->conf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER) {
+        node = rd->slots[v3xy_cluster_key_slot(key->data, key->len)];
+
+    } else {
+        node = rd->master;
+    }
+
+    if (ngx_http_v3xy_redis_usable(node) != NGX_OK) {
         return;
     }
 
@@ -715,8 +1223,7 @@ ngx_http_v3xy_redis_del(ngx_str_t *key)
     argv[1] = (const char *) key->data;
     argvlen[1] = key->len;
 
-    (void) redisAsyncCommandArgv(ngx_http_v3xy_redis.ac, NULL, NULL, 2, argv,
-                                 argvlen);
+    (void) redisAsyncCommandArgv(node->ac, NULL, NULL, 2, argv, argvlen);
 }
 
 
@@ -734,21 +1241,24 @@ ngx_http_v3xy_redis_cancel(ngx_http_v3xy_redis_cmd_t *cmd)
  */
 
 void
-ngx_http_v3xy_redis_timed_out(ngx_log_t *log)
+ngx_http_v3xy_redis_timed_out(ngx_http_v3xy_redis_cmd_t *cmd,
+    ngx_log_t *log)
 {
-    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *node;
 
     ngx_http_v3xy_count(ngx_http_v3xy_metrics.redis,
                         NGX_HTTP_V3XY_REDIS_TIMEOUTS);
 
-    if (rd->state != NGX_HTTP_V3XY_REDIS_READY) {
+    node = cmd ? cmd->node : ngx_http_v3xy_redis.master;
+
+    if (node == NULL || node->state != NGX_HTTP_V3XY_REDIS_READY) {
         return;
     }
 
-    ngx_http_v3xy_redis_trouble(rd, "reply timed out");
+    ngx_http_v3xy_redis_trouble(node, "reply timed out");
 
-    if (++rd->timeouts >= NGX_HTTP_V3XY_REDIS_MAX_TIMEOUTS) {
-        ngx_http_v3xy_redis_down(rd, "replies timed out");
+    if (++node->timeouts >= NGX_HTTP_V3XY_REDIS_MAX_TIMEOUTS) {
+        ngx_http_v3xy_redis_down(node, "replies timed out");
     }
 }
 
@@ -756,6 +1266,27 @@ ngx_http_v3xy_redis_timed_out(ngx_log_t *log)
 static ngx_int_t
 ngx_http_v3xy_redis_send(ngx_http_v3xy_redis_cmd_t *cmd)
 {
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *node;
+
+    if (rd->conf == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (cmd->ask) {
+        node = cmd->ask;
+
+    } else if (rd->conf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER) {
+        node = rd->slots[cmd->slot];
+
+    } else {
+        node = rd->master;
+    }
+
+    if (ngx_http_v3xy_redis_usable(node) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* a script's call is EVALSHA, or EVAL after NOSCRIPT */
 
     if (cmd->script && cmd->evalsha) {
@@ -771,13 +1302,21 @@ ngx_http_v3xy_redis_send(ngx_http_v3xy_redis_cmd_t *cmd)
         cmd->argvlen[1] = cmd->script->text.len;
     }
 
-    if (redisAsyncCommandArgv(ngx_http_v3xy_redis.ac,
-                              ngx_http_v3xy_redis_reply, cmd, cmd->argc,
-                              cmd->argv, cmd->argvlen)
+    if (cmd->ask
+        && redisAsyncCommand(node->ac, NULL, NULL, "ASKING") != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (redisAsyncCommandArgv(node->ac, ngx_http_v3xy_redis_reply, cmd,
+                              cmd->argc, cmd->argv, cmd->argvlen)
         != REDIS_OK)
     {
         return NGX_ERROR;
     }
+
+    cmd->node = node;
+    cmd->ask = NULL;
 
     return NGX_OK;
 }
@@ -788,26 +1327,53 @@ ngx_http_v3xy_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     ngx_http_v3xy_redis_cmd_t  *cmd = privdata;
 
-    redisReply  *reply = r;
+    ngx_int_t                    rc;
+    redisReply                  *reply = r;
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *node;
+
+    node = ac->data;
 
     if (reply && reply->type != REDIS_REPLY_ERROR) {
-        ngx_http_v3xy_redis_fine(&ngx_http_v3xy_redis);
+        ngx_http_v3xy_redis_fine(node);
     }
 
-    if (reply) {
+    if (reply && reply->type == REDIS_REPLY_ERROR && rd->conf) {
 
         /* SCRIPT FLUSH, a restart or a new Redis: load the script again */
 
         if (cmd->evalsha
-            && reply->type == REDIS_REPLY_ERROR
             && reply->len >= 8
             && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
-            && ngx_http_v3xy_redis.ac == ac)
+            && node->ac == ac)
         {
             cmd->evalsha = 0;
 
             if (ngx_http_v3xy_redis_send(cmd) == NGX_OK) {
                 return;
+            }
+
+            reply = NULL;
+
+        } else if (rd->conf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER) {
+            rc = ngx_http_v3xy_redis_redirect(cmd, reply);
+
+            if (rc == NGX_OK) {
+                return;
+            }
+
+            if (rc == NGX_ERROR) {
+                reply = NULL;
+            }
+
+        } else if (rd->conf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL
+                   && reply->len >= 8
+                   && ngx_strncmp(reply->str, "READONLY", 8) == 0)
+        {
+            /* a replica now: the sentinels know the new master */
+
+            if (node == rd->master && node->ac == ac) {
+                ngx_http_v3xy_redis_down(node, "read-only (a replica now)");
             }
 
             reply = NULL;
@@ -827,27 +1393,513 @@ ngx_http_v3xy_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 
+/*
+ * Cluster errors.  NGX_OK: the command went again, elsewhere; NGX_ERROR:
+ * it failed as a lost connection would (the caller falls back);
+ * NGX_DECLINED: an error of the command's own, for its caller.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_redis_redirect(ngx_http_v3xy_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    u_char                      *host;
+    size_t                       len;
+    v3xy_redirect_t              rr;
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *to;
+
+    if ((reply->len >= 11 && ngx_strncmp(reply->str, "CLUSTERDOWN", 11) == 0)
+        || (reply->len >= 8 && ngx_strncmp(reply->str, "TRYAGAIN", 8) == 0))
+    {
+        /* a slot without a master, or a key split by a migration */
+        ngx_http_v3xy_redis_refresh_soon();
+        return NGX_ERROR;
+    }
+
+    if (v3xy_cluster_redirect_parse(reply->str, reply->len, &rr) != 0) {
+        return NGX_ERROR;
+    }
+
+    if (rr.type == V3XY_REDIRECT_NONE) {
+        return NGX_DECLINED;
+    }
+
+    if (++cmd->redirects > NGX_HTTP_V3XY_REDIS_MAX_REDIRECTS) {
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "v3xy: redis cluster: slot %ui redirected %ui times",
+                      cmd->slot, cmd->redirects - 1);
+        return NGX_ERROR;
+    }
+
+    /* an empty host: the node that answered */
+
+    host = (u_char *) rr.addr.host;
+    len = ngx_strlen(host);
+
+    if (len == 0) {
+        host = cmd->node->host;
+        len = ngx_strlen(host);
+    }
+
+    if (ngx_http_v3xy_redis_numeric(host, len) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "v3xy: redis cluster: not a numeric address in "
+                      "\"%*s\"", (size_t) ngx_min(reply->len, 200),
+                      reply->str);
+        return NGX_ERROR;
+    }
+
+    to = ngx_http_v3xy_redis_node(host, len, rr.addr.port,
+                                  NGX_HTTP_V3XY_REDIS_KIND_DATA);
+    if (to == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "v3xy: redis cluster: %s slot %ui to %V",
+                   rr.type == V3XY_REDIRECT_MOVED ? "MOVED" : "ASK",
+                   (ngx_uint_t) rr.slot, &to->addr);
+
+    if (rr.type == V3XY_REDIRECT_MOVED) {
+        /* the slot has a new owner for good: the map is behind */
+        rd->slots[rr.slot] = to;
+        ngx_http_v3xy_redis_refresh_soon();
+
+    } else {
+        cmd->ask = to;
+    }
+
+    if (ngx_http_v3xy_redis_send(cmd) != NGX_OK) {
+        cmd->ask = NULL;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the slot map (Cluster), the master's address (Sentinel) */
+
+static void
+ngx_http_v3xy_redis_refresh_soon(void)
+{
+    ngx_msec_t              elapsed, delay;
+    ngx_msec_int_t          sooner;
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    if (rd->conf == NULL || rd->conf->mode == NGX_HTTP_V3XY_REDIS_SINGLE
+        || ngx_exiting || ngx_terminate || ngx_quit)
+    {
+        return;
+    }
+
+    if (rd->asked) {
+        /* under way: once more when it is done */
+        rd->wanted = 1;
+        return;
+    }
+
+    elapsed = ngx_current_msec - rd->refreshed;
+    delay = (elapsed >= NGX_HTTP_V3XY_REDIS_REFRESH_MIN)
+            ? 0 : NGX_HTTP_V3XY_REDIS_REFRESH_MIN - elapsed;
+
+    if (rd->refresh.timer_set) {
+        sooner = (ngx_msec_int_t)
+                     (rd->refresh.timer.key - (ngx_current_msec + delay));
+
+        if (sooner <= 0) {
+            return;
+        }
+
+        ngx_del_timer(&rd->refresh);
+    }
+
+    ngx_add_timer(&rd->refresh, delay);
+}
+
+
+static void
+ngx_http_v3xy_redis_refresh_handler(ngx_event_t *ev)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, cluster;
+    ngx_http_v3xy_redis_t       *rd = ev->data;
+    ngx_http_v3xy_redis_node_t  *node, *asked;
+
+    if (rd->conf == NULL) {
+        return;
+    }
+
+    if (rd->asked) {
+        /* no answer in time */
+        asked = rd->asked;
+        rd->asked = NULL;
+        ngx_http_v3xy_redis_trouble(asked, "no answer to the topology "
+                                           "request");
+        ngx_http_v3xy_redis_refresh_failed();
+        return;
+    }
+
+    cluster = (rd->conf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER);
+
+    rd->refreshed = ngx_current_msec;
+    rd->wanted = 0;
+
+    /* one being asked blocks any other refresh meanwhile */
+    rd->asked = (ngx_http_v3xy_redis_node_t *) -1;
+
+    node = NULL;
+
+    /* a Cluster's node already connected, else the seeds in turn */
+
+    if (cluster) {
+        for (node = rd->nodes; node; node = node->next) {
+            if (node->state == NGX_HTTP_V3XY_REDIS_READY) {
+                break;
+            }
+        }
+    }
+
+    for (i = 0; node == NULL && i < rd->nseeds; i++) {
+        node = rd->seeds[rd->next_seed++ % rd->nseeds];
+
+        if (ngx_http_v3xy_redis_usable(node) != NGX_OK) {
+            node = NULL;
+        }
+    }
+
+    rd->asked = NULL;
+
+    if (node == NULL) {
+        ngx_http_v3xy_redis_refresh_failed();
+        return;
+    }
+
+    if (cluster) {
+        rc = redisAsyncCommand(node->ac, ngx_http_v3xy_redis_slots_done,
+                               node, "CLUSTER SLOTS");
+
+    } else {
+        rc = redisAsyncCommand(node->ac, ngx_http_v3xy_redis_master_done,
+                               node, "SENTINEL get-master-addr-by-name %b",
+                               rd->conf->master.data, rd->conf->master.len);
+    }
+
+    if (rc != REDIS_OK) {
+        ngx_http_v3xy_redis_refresh_failed();
+        return;
+    }
+
+    rd->asked = node;
+
+    if (rd->refresh.timer_set) {
+        ngx_del_timer(&rd->refresh);
+    }
+
+    ngx_add_timer(&rd->refresh, rd->conf->connect_timeout
+                                + rd->conf->timeout);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0, "v3xy: redis: %s asked %V",
+                   cluster ? "CLUSTER SLOTS" : "the master", &node->addr);
+}
+
+
+/* again after a backoff, another seed first */
+
+static void
+ngx_http_v3xy_redis_refresh_failed(void)
+{
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    rd->asked = NULL;
+
+    if (rd->refresh.timer_set) {
+        ngx_del_timer(&rd->refresh);
+    }
+
+    if (rd->conf == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    ngx_add_timer(&rd->refresh, rd->refresh_backoff);
+
+    rd->refresh_backoff = ngx_min(rd->refresh_backoff * 2,
+                                  NGX_HTTP_V3XY_REDIS_SENTINEL_POLL);
+}
+
+
+static void
+ngx_http_v3xy_redis_refresh_done(ngx_msec_t next)
+{
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    rd->asked = NULL;
+    rd->refresh_backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
+
+    if (rd->refresh.timer_set) {
+        ngx_del_timer(&rd->refresh);
+    }
+
+    if (next) {
+        ngx_add_timer(&rd->refresh, next);
+    }
+
+    if (rd->wanted) {
+        rd->wanted = 0;
+        ngx_http_v3xy_redis_refresh_soon();
+    }
+}
+
+
+static void
+ngx_http_v3xy_redis_slots_done(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_v3xy_redis_node_t  *node = privdata;
+
+    redisReply             *reply = r;
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    if (rd->conf == NULL || rd->asked != node) {
+        return;
+    }
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || ngx_http_v3xy_redis_slots_apply(node, reply) != NGX_OK)
+    {
+        if (reply) {
+            ngx_http_v3xy_redis_error(rd->log, reply);
+        }
+
+        ngx_http_v3xy_redis_refresh_failed();
+        return;
+    }
+
+    ngx_http_v3xy_redis_refresh_done(0);
+}
+
+
+/*
+ * CLUSTER SLOTS: [[start, end, [host, port, id, ...], replicas...], ...].
+ * Only masters are used; an empty host or "?" is the node that answered.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_redis_slots_apply(ngx_http_v3xy_redis_node_t *from,
+    redisReply *reply)
+{
+    u_char                      *host;
+    size_t                       i, len, n;
+    redisReply                  *e, *m;
+    ngx_uint_t                   s, changed;
+    v3xy_cluster_map_t          *map;
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *nodes[V3XY_CLUSTER_MAX_NODES], *node;
+
+    map = rd->map;
+    v3xy_cluster_map_init(map);
+
+    for (i = 0; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3
+            || e->element[0]->type != REDIS_REPLY_INTEGER
+            || e->element[1]->type != REDIS_REPLY_INTEGER
+            || e->element[2]->type != REDIS_REPLY_ARRAY
+            || e->element[2]->elements < 2
+            || e->element[0]->integer < 0
+            || e->element[1]->integer < 0)
+        {
+            return NGX_ERROR;
+        }
+
+        m = e->element[2];
+
+        if (m->element[0]->type != REDIS_REPLY_STRING
+            || m->element[1]->type != REDIS_REPLY_INTEGER)
+        {
+            return NGX_ERROR;
+        }
+
+        host = (u_char *) m->element[0]->str;
+        len = m->element[0]->len;
+
+        if (len == 0 || (len == 1 && host[0] == '?')) {
+            host = from->host;
+            len = ngx_strlen(host);
+        }
+
+        if (ngx_http_v3xy_redis_numeric(host, len) != NGX_OK) {
+            ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                          "v3xy: redis cluster: \"%*s\" is not a numeric "
+                          "address (cluster-preferred-endpoint-type ip)",
+                          ngx_min(len, 100), host);
+            return NGX_ERROR;
+        }
+
+        if (v3xy_cluster_map_add(map, (unsigned) e->element[0]->integer,
+                                 (unsigned) e->element[1]->integer,
+                                 (char *) host, len,
+                                 (int) m->element[1]->integer)
+            < 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (map->covered == 0) {
+        return NGX_ERROR;
+    }
+
+    for (n = 0; n < map->nnodes; n++) {
+        nodes[n] = ngx_http_v3xy_redis_node((u_char *) map->nodes[n].host,
+                                            ngx_strlen(map->nodes[n].host),
+                                            map->nodes[n].port,
+                                            NGX_HTTP_V3XY_REDIS_KIND_DATA);
+        if (nodes[n] == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    changed = !rd->map_known;
+
+    for (s = 0; s < V3XY_CLUSTER_SLOTS; s++) {
+        node = (map->owner[s] == V3XY_CLUSTER_NO_NODE)
+               ? NULL : nodes[map->owner[s]];
+
+        if (rd->slots[s] != node) {
+            rd->slots[s] = node;
+            changed = 1;
+        }
+    }
+
+    rd->map_known = 1;
+    ngx_http_v3xy_redis_gauge();
+
+    if (changed) {
+        ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                      "v3xy: redis cluster: %uz masters own %uz of %d slots "
+                      "(map from %V)", map->nnodes, map->covered,
+                      V3XY_CLUSTER_SLOTS, &from->addr);
+    }
+
+    return NGX_OK;
+}
+
+
+/* SENTINEL get-master-addr-by-name: [ip, port], or nil for a wrong name */
+
+static void
+ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_v3xy_redis_node_t  *node = privdata;
+
+    ngx_int_t                    port;
+    redisReply                  *reply = r;
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *master, *old;
+
+    if (rd->conf == NULL || rd->asked != node) {
+        return;
+    }
+
+    if (reply == NULL) {
+        ngx_http_v3xy_redis_refresh_failed();
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING
+        || ngx_http_v3xy_redis_numeric((u_char *) reply->element[0]->str,
+                                       reply->element[0]->len)
+           != NGX_OK)
+    {
+        if (!rd->master_logged) {
+            rd->master_logged = 1;
+            ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                          "v3xy: redis sentinel %V does not name a master "
+                          "\"%V\"", &node->addr, &rd->conf->master);
+        }
+
+        ngx_http_v3xy_redis_refresh_failed();
+        return;
+    }
+
+    port = ngx_atoi((u_char *) reply->element[1]->str,
+                    reply->element[1]->len);
+
+    if (port <= 0 || port > 65535) {
+        ngx_http_v3xy_redis_refresh_failed();
+        return;
+    }
+
+    rd->master_logged = 0;
+
+    master = ngx_http_v3xy_redis_node((u_char *) reply->element[0]->str,
+                                      reply->element[0]->len, (int) port,
+                                      NGX_HTTP_V3XY_REDIS_KIND_DATA);
+    if (master == NULL) {
+        ngx_http_v3xy_redis_refresh_failed();
+        return;
+    }
+
+    if (master != rd->master) {
+        old = rd->master;
+        rd->master = master;
+
+        if (old) {
+            ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                          "v3xy: redis sentinel: the master \"%V\" is %V, "
+                          "was %V", &rd->conf->master, &master->addr,
+                          &old->addr);
+
+            /* its commands under way fail and fall back */
+            ngx_http_v3xy_redis_close(old);
+
+        } else {
+            ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                          "v3xy: redis sentinel: the master \"%V\" is %V",
+                          &rd->conf->master, &master->addr);
+        }
+
+        master->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
+        ngx_http_v3xy_redis_connect(master);
+
+    } else if (master->state == NGX_HTTP_V3XY_REDIS_DOWN
+               && !master->timer.timer_set)
+    {
+        ngx_http_v3xy_redis_connect(master);
+    }
+
+    ngx_http_v3xy_redis_refresh_done(NGX_HTTP_V3XY_REDIS_SENTINEL_POLL);
+}
+
+
 /* the adapter */
 
 static ngx_int_t
-ngx_http_v3xy_redis_attach(ngx_http_v3xy_redis_t *rd)
+ngx_http_v3xy_redis_attach(ngx_http_v3xy_redis_node_t *node)
 {
     ngx_connection_t   *c;
-    redisAsyncContext  *ac = rd->ac;
+    ngx_log_t          *log = ngx_http_v3xy_redis.log;
+    redisAsyncContext  *ac = node->ac;
 
-    c = ngx_get_connection(ac->c.fd, rd->log);
+    c = ngx_get_connection(ac->c.fd, log);
     if (c == NULL) {
         return NGX_ERROR;
     }
 
-    c->data = rd;
-    c->log = rd->log;
+    c->data = node;
+    c->log = log;
     c->read->handler = ngx_http_v3xy_redis_event_handler;
     c->write->handler = ngx_http_v3xy_redis_event_handler;
-    c->read->log = rd->log;
-    c->write->log = rd->log;
+    c->read->log = log;
+    c->write->log = log;
 
-    rd->conn = c;
+    node->conn = c;
 
     ac->ev.data = c;
     ac->ev.addRead = ngx_http_v3xy_redis_add_read;
@@ -863,18 +1915,18 @@ ngx_http_v3xy_redis_attach(ngx_http_v3xy_redis_t *rd)
 static void
 ngx_http_v3xy_redis_event_handler(ngx_event_t *ev)
 {
-    ngx_connection_t       *c = ev->data;
-    ngx_http_v3xy_redis_t  *rd = c->data;
+    ngx_connection_t            *c = ev->data;
+    ngx_http_v3xy_redis_node_t  *node = c->data;
 
-    if (rd->ac == NULL || rd->conn != c) {
+    if (node->ac == NULL || node->conn != c) {
         return;
     }
 
     if (ev->write) {
-        redisAsyncHandleWrite(rd->ac);
+        redisAsyncHandleWrite(node->ac);
 
     } else {
-        redisAsyncHandleRead(rd->ac);
+        redisAsyncHandleRead(node->ac);
     }
 }
 
@@ -938,8 +1990,8 @@ ngx_http_v3xy_redis_del_write(void *privdata)
 static void
 ngx_http_v3xy_redis_cleanup(void *privdata)
 {
-    ngx_connection_t       *c = privdata;
-    ngx_http_v3xy_redis_t  *rd = c->data;
+    ngx_connection_t            *c = privdata;
+    ngx_http_v3xy_redis_node_t  *node = c->data;
 
     ngx_http_v3xy_redis_del_read(c);
     ngx_http_v3xy_redis_del_write(c);
@@ -952,8 +2004,8 @@ ngx_http_v3xy_redis_cleanup(void *privdata)
         ngx_delete_posted_event(c->write);
     }
 
-    if (rd->conn == c) {
-        rd->conn = NULL;
+    if (node->conn == c) {
+        node->conn = NULL;
     }
 
     /* nginx's slot for the fd goes back with the connection; hiredis closes */

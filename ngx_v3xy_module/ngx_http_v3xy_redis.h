@@ -1,10 +1,17 @@
 /*
- * ngx_http_v3xy_redis: one pipelined Redis connection per worker, driven
- * by nginx's event loop (hiredis's async API on an ngx_connection_t, level
+ * ngx_http_v3xy_redis: pipelined Redis connections of a worker, driven by
+ * nginx's event loop (hiredis's async API on an ngx_connection_t, level
  * triggered), with nginx timers for connect timeouts and reconnects.
+ * Three forms: one Redis (one connection); a Redis Cluster (a connection
+ * per master, made on demand, each command routed by its key's slot,
+ * MOVED and ASK followed); a primary found through Sentinel (one
+ * connection, to whichever server the sentinels name and that says it is
+ * the master).
  *
- * Commands are only accepted while the connection is ready (connected,
- * AUTH and SELECT done); callers fall back at once otherwise.  A reply
+ * Commands are only accepted while a connection is ready (connected,
+ * AUTH and SELECT done) or, for a Cluster's node, being made; callers
+ * fall back at once otherwise.  A command's key is its first argument
+ * after the command's name (EVALSHA: the first of KEYS).  A reply
  * reaches the caller's handler inside hiredis's callback: the handler
  * must copy what it needs and must not run request phases from there
  * (post an event instead).  A caller whose request goes away cancels its
@@ -22,7 +29,23 @@
 #include <hiredis/hiredis.h>
 
 
+#define NGX_HTTP_V3XY_REDIS_SINGLE    0
+#define NGX_HTTP_V3XY_REDIS_CLUSTER   1
+#define NGX_HTTP_V3XY_REDIS_SENTINEL  2
+
+
+/* an address of cluster= or sentinel= */
 typedef struct {
+    ngx_str_t                  addr;       /* host:port, numeric */
+    ngx_str_t                  host;       /* NUL-terminated */
+    int                        port;
+} ngx_http_v3xy_redis_addr_t;
+
+
+typedef struct {
+    ngx_uint_t                 mode;
+    ngx_array_t               *seeds;      /* cluster=, sentinel= */
+    ngx_str_t                  master;     /* sentinel's master=NAME */
     ngx_str_t                  addr;       /* as configured, for logs */
     ngx_str_t                  host;       /* numeric address */
     int                        port;
@@ -66,7 +89,9 @@ ngx_http_v3xy_redis_cmd_t *ngx_http_v3xy_redis_command(ngx_str_t *args,
 void ngx_http_v3xy_redis_cancel(ngx_http_v3xy_redis_cmd_t *cmd);
 void ngx_http_v3xy_redis_del(ngx_str_t *key);
 void ngx_http_v3xy_redis_error(ngx_log_t *log, redisReply *reply);
-void ngx_http_v3xy_redis_timed_out(ngx_log_t *log);
+void ngx_http_v3xy_redis_timed_out(ngx_http_v3xy_redis_cmd_t *cmd,
+    ngx_log_t *log);
+ngx_uint_t ngx_http_v3xy_redis_cluster(void);
 
 
 #endif /* _NGX_HTTP_V3XY_REDIS_H_INCLUDED_ */

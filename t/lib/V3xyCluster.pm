@@ -1,0 +1,409 @@
+# Fixtures for the suites of Redis at fleet scale (t/035, t/036): a Redis
+# Cluster of real redis-servers, a primary with a replica watched by three
+# sentinels, a second nginx (instance B) beside Test::Nginx's, and a client
+# that keeps many requests in flight.  Everything on 127.0.0.1.
+
+package V3xyCluster;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes ();
+
+use V3xy qw(free_port);
+
+our @EXPORT_OK = qw(start_cluster node_cli kill_node restart_node node_id
+                    slot_owner cluster_ok start_sentinels sentinel_cli
+                    sentinel_master blast start_b stop_b b_port b_log
+                    wait_until keyslot name_in_slot);
+
+my $dir = tempdir('v3xy-cluster-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $parent = $$;
+my (%server, %args);
+
+sub spawn {
+    my ($port, @a) = @_;
+
+    $args{$port} = \@a;
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        exec 'redis-server', @a or POSIX::_exit(127);
+    }
+
+    $server{$port} = $pid;
+
+    for (1 .. 200) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port);
+        if ($s) {
+            close $s;
+            return $port;
+        }
+        Time::HiRes::sleep(0.02);
+    }
+
+    die "redis-server on port $port did not start\n";
+}
+
+# keyslot(KEY): the Cluster slot of a Redis key (CRC16 of its hash tag)
+sub keyslot {
+    my ($key) = @_;
+    my ($tag) = $key =~ /\{([^}]+)\}/;
+    $tag = $key unless defined $tag && $key =~ /^[^{]*\{\Q$tag\E\}/;
+    my $crc = 0;
+
+    for my $c (unpack 'C*', $tag) {
+        $crc ^= $c << 8;
+        for (1 .. 8) {
+            $crc = ($crc & 0x8000) ? (($crc << 1) ^ 0x1021) & 0xffff
+                                   : ($crc << 1) & 0xffff;
+        }
+    }
+
+    return $crc & 16383;
+}
+
+# name_in_slot(ZONE, SLOT, PREFIX): a key value whose Redis key
+# v3xy:{ZONE:value} is in that slot
+sub name_in_slot {
+    my ($zone, $slot, $prefix) = @_;
+
+    for my $i (0 .. 1_000_000) {
+        return "$prefix$i" if keyslot("v3xy:{$zone:$prefix$i}") == $slot;
+    }
+
+    die "no key in slot $slot\n";
+}
+
+# node_cli(PORT, ARGS...): redis-cli against one server; its output
+sub node_cli {
+    my ($port, @a) = @_;
+    open my $fh, '-|', 'redis-cli', '-h', '127.0.0.1', '-p', $port, @a
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\s+\z//;
+    return $out;
+}
+
+# wait_until(SUB, WHAT): polls SUB (up to 30 s) until it returns true
+sub wait_until {
+    my ($sub, $what) = @_;
+
+    for (1 .. 600) {
+        return 1 if $sub->();
+        Time::HiRes::sleep(0.05);
+    }
+
+    die "timed out waiting for $what\n";
+}
+
+# start_cluster(N): N masters, no replicas, slots spread by redis-cli.
+# cluster-require-full-coverage no: a dead master leaves the other slots
+# served.  Returns the ports.
+sub start_cluster {
+    my ($n) = @_;
+    my @ports;
+
+    for (1 .. $n) {
+        my $port = free_port();
+        my $bus = free_port();
+        push @ports, $port;
+        spawn($port, '--port', $port, '--cluster-port', $bus,
+              '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+              '--cluster-config-file', "$dir/nodes-$port.conf",
+              '--cluster-node-timeout', '1000',
+              '--cluster-require-full-coverage', 'no',
+              '--save', '', '--appendonly', 'no', '--dir', $dir,
+              '--loglevel', 'warning', '--logfile', "$dir/redis-$port.log");
+    }
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        exec 'redis-cli', '--cluster', 'create',
+             (map { "127.0.0.1:$_" } @ports), '--cluster-replicas', '0',
+             '--cluster-yes'
+            or POSIX::_exit(127);
+    }
+
+    waitpid $pid, 0;
+    die "redis-cli --cluster create: status $?\n" if $?;
+
+    wait_until(sub { cluster_ok(@ports) }, 'the cluster');
+
+    return @ports;
+}
+
+# every node says the cluster is ok and knows every other node
+sub cluster_ok {
+    my (@ports) = @_;
+
+    for my $p (@ports) {
+        return 0 unless node_cli($p, 'CLUSTER', 'INFO')
+                        =~ /cluster_state:ok.*cluster_slots_ok:16384/s;
+        my @known = grep { /connected/ && !/fail/ }
+                    split /\n/, node_cli($p, 'CLUSTER', 'NODES');
+        return 0 unless @known == @ports;
+    }
+
+    return 1;
+}
+
+sub node_id {
+    my ($port) = @_;
+    return node_cli($port, 'CLUSTER', 'MYID');
+}
+
+# the port of the master that owns the slot, as PORT's node sees it
+sub slot_owner {
+    my ($port, $slot) = @_;
+
+    for (split /\n/, node_cli($port, 'CLUSTER', 'NODES')) {
+        my @f = split ' ';
+        next unless $f[2] =~ /master/;
+        my ($p) = $f[1] =~ /:(\d+)/;
+        for my $r (@f[8 .. $#f]) {
+            next if $r =~ /^\[/;
+            my ($a, $b) = split /-/, $r;
+            $b //= $a;
+            return $p if $slot >= $a && $slot <= $b;
+        }
+    }
+
+    return undef;
+}
+
+sub kill_node {
+    my ($port) = @_;
+    my $pid = delete $server{$port} or return;
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+}
+
+# the same server again, with its nodes.conf: it takes its slots back
+sub restart_node {
+    my ($port) = @_;
+    spawn($port, @{ $args{$port} });
+}
+
+# A primary, a replica of it and three sentinels (quorum 2, down after
+# 1 s).  Sets TEST_NGINX_SENTINELS (host:port,...); returns
+# (primary port, replica port, sentinel ports...).
+sub start_sentinels {
+    my $primary = free_port();
+    my $replica = free_port();
+    my @common = ('--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                  '--dir', $dir, '--loglevel', 'warning');
+
+    spawn($primary, '--port', $primary, @common,
+          '--logfile', "$dir/redis-$primary.log");
+    spawn($replica, '--port', $replica, @common,
+          '--logfile', "$dir/redis-$replica.log",
+          '--replicaof', '127.0.0.1', $primary);
+
+    wait_until(sub { node_cli($replica, 'INFO', 'replication')
+                     =~ /master_link_status:up/ }, 'the replica');
+
+    my @sentinels;
+
+    for (1 .. 3) {
+        my $port = free_port();
+        my $conf = "$dir/sentinel-$port.conf";
+
+        open my $fh, '>', $conf or die "$conf: $!";
+        print $fh "port $port\nbind 127.0.0.1\ndir $dir\n"
+                  . "logfile $dir/sentinel-$port.log\n"
+                  . "sentinel monitor v3xy 127.0.0.1 $primary 2\n"
+                  . "sentinel down-after-milliseconds v3xy 1000\n"
+                  . "sentinel failover-timeout v3xy 5000\n";
+        close $fh;
+
+        spawn($port, $conf, '--sentinel');
+        push @sentinels, $port;
+    }
+
+    # every sentinel knows the replica and the other sentinels
+    wait_until(sub {
+        for my $s (@sentinels) {
+            my $m = sentinel_cli($s, 'SENTINEL', 'MASTER', 'v3xy');
+            return 0 unless $m =~ /num-slaves\n1\n/
+                            && $m =~ /num-other-sentinels\n2\n/;
+        }
+        return 1;
+    }, 'the sentinels');
+
+    $ENV{TEST_NGINX_SENTINELS} = join ',', map { "127.0.0.1:$_" } @sentinels;
+
+    return ($primary, $replica, @sentinels);
+}
+
+sub sentinel_cli { node_cli(@_) }
+
+# the port of the master the sentinel names
+sub sentinel_master {
+    my ($sentinel) = @_;
+    my $out = sentinel_cli($sentinel, 'SENTINEL', 'get-master-addr-by-name',
+                           'v3xy');
+    my (undef, $port) = split /\n/, $out;
+    return $port;
+}
+
+# blast(PORT, INFLIGHT, REQ...): each REQ [PATH, HEADER => VALUE ...] as
+# an HTTP/1.0 request on a connection of its own, up to INFLIGHT at once;
+# returns their statuses (0: no answer within 10 s), in order.
+sub blast {
+    my ($port, $inflight, @reqs) = @_;
+    my (@status, %of, %buf);
+    my $sel = IO::Select->new;
+    my $next = 0;
+    my $deadline = Time::HiRes::time() + 60;
+
+    my $open = sub {
+        my $i = $next++;
+        my ($path, %h) = @{ $reqs[$i] };
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port);
+        if (!$s) {
+            $status[$i] = 0;
+            return;
+        }
+        my $r = "GET $path HTTP/1.0\r\nHost: localhost\r\n";
+        $r .= "$_: $h{$_}\r\n" for sort keys %h;
+        syswrite $s, "$r\r\n";
+        $of{fileno $s} = $i;
+        $buf{$i} = '';
+        $sel->add($s);
+    };
+
+    $open->() while $next < @reqs && $sel->count < $inflight;
+
+    while ($sel->count) {
+        last if Time::HiRes::time() > $deadline;
+
+        for my $s ($sel->can_read(1)) {
+            my $i = $of{fileno $s};
+            my $n = sysread $s, $buf{$i}, 65536, length $buf{$i};
+            next if $n;
+            $sel->remove($s);
+            close $s;
+            my ($st) = $buf{$i} =~ m{\AHTTP/\d\.\d (\d+)};
+            $status[$i] = $st // 0;
+            $open->() while $next < @reqs && $sel->count < $inflight;
+        }
+    }
+
+    $status[$_] //= 0 for 0 .. $#reqs;
+    return @status;
+}
+
+# Instance B: a second nginx with the module, the same http config and
+# locations (TEST_NGINX_* expanded, from %ENV or from the overrides: its
+# own backend port, say), its own port, two workers.
+my ($bdir, $bport, $bpid);
+
+sub b_port { $bport }
+
+sub start_b {
+    my ($http, $locations, %env) = @_;
+    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $so = $ENV{TEST_NGINX_LOAD_MODULES}
+        or die "TEST_NGINX_LOAD_MODULES is not set\n";
+    my $user = $> == 0 ? "user root;\n" : '';
+
+    $bdir = tempdir('v3xy-b-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    $bport = free_port();
+
+    for ($http, $locations) {
+        s/\$(TEST_NGINX_\w+)/$env{$1} \/\/ $ENV{$1} \/\/ die "no \$$1\n"/ge;
+    }
+
+    open my $fh, '>', "$bdir/nginx.conf" or die "$bdir/nginx.conf: $!";
+    print $fh <<"_EOC_";
+load_module $so;
+${user}daemon on;
+master_process on;
+worker_processes 2;
+pid $bdir/nginx.pid;
+error_log $bdir/error.log info;
+
+events {
+    worker_connections 1024;
+    accept_mutex off;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $bdir/client_body_temp;
+    proxy_temp_path $bdir/proxy_temp;
+    fastcgi_temp_path $bdir/fastcgi_temp;
+    uwsgi_temp_path $bdir/uwsgi_temp;
+    scgi_temp_path $bdir/scgi_temp;
+
+$http
+    server {
+        listen 127.0.0.1:$bport;
+        server_name localhost;
+
+$locations
+    }
+}
+_EOC_
+    close $fh;
+
+    system($bin, '-p', "$bdir/", '-e', "$bdir/error.log",
+           '-c', "$bdir/nginx.conf") == 0
+        or die "instance B did not start (status $?):\n" . b_log();
+
+    wait_until(sub {
+        if (!$bpid && open my $p, '<', "$bdir/nginx.pid") {
+            ($bpid) = (<$p> // '') =~ /(\d+)/;
+        }
+        my $s = $bpid && IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                               PeerPort => $bport);
+        return $s ? 1 : 0;
+    }, 'instance B');
+
+    return $bport;
+}
+
+sub stop_b {
+    return unless $bpid;
+    kill 'TERM', $bpid;
+    for (1 .. 100) {
+        last unless kill 0, $bpid;
+        Time::HiRes::sleep(0.05);
+    }
+    kill 'KILL', $bpid if kill 0, $bpid;
+    $bpid = undef;
+}
+
+sub b_log {
+    open my $fh, '<', "$bdir/error.log" or return "(no error log)\n";
+    local $/;
+    return <$fh>;
+}
+
+END {
+    if ($$ == $parent) {
+        stop_b();
+        # the sentinels first: they would fail over what goes down
+        my @pids = values %server;
+        kill 'TERM', @pids if @pids;
+        waitpid $_, 0 for @pids;
+    }
+}
+
+1;
