@@ -65,6 +65,7 @@ export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
 
 .PHONY: all module deps deps-test run test test-unit test-nginx test-examples \
+        test-nginx-lib \
         test-nodebug \
         valgrind bench clean deb test-deb image docker-test clean-image
 
@@ -108,12 +109,18 @@ fuzz: $(BUILD)/fuzz_sig
 	$(BUILD)/fuzz_sig -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/sig
 
-$(TN_LIB)/Test/Nginx/Socket.pm:
-	@perl -MTest::Nginx::Socket -e1 2>/dev/null \
-	    && mkdir -p $(TN_LIB)/Test/Nginx && touch $@ \
-	    || util/get-test-nginx.sh $(TN_DIR)
+# Test::Nginx: the machine's own if perl finds one (then TN_LIB stays
+# empty, so that PERL5LIB hides nothing), else Debian's, fetched into TN_DIR
+TN_STAMP   := $(TN_DIR)/.ready
 
-test-nginx: module $(TN_LIB)/Test/Nginx/Socket.pm
+$(TN_STAMP):
+	@perl -MTest::Nginx::Socket -e1 2>/dev/null \
+	    || util/get-test-nginx.sh $(TN_DIR)
+	@mkdir -p $(TN_DIR) && touch $@
+
+test-nginx-lib: $(TN_STAMP)
+
+test-nginx: module $(TN_STAMP)
 	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} prove -j$(JOBS) -r t
 
 test-examples: module
@@ -163,7 +170,7 @@ test: deps-test
 # memcheck's findings do not fail Test::Nginx tests: fail on any of them
 valgrind: deps-test
 	@util/deps.sh valgrind
-	$(MAKE) module $(TN_LIB)/Test/Nginx/Socket.pm
+	$(MAKE) module test-nginx-lib
 	@TEST_NGINX_USE_VALGRIND=1 \
 	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} \
 	    prove -j$(JOBS) -r t > $(BUILD)/valgrind.log 2>&1; rc=$$?; \

@@ -393,6 +393,14 @@ ngx_http_v3xy_redis_parse_seeds(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
+        if (u.family == AF_UNIX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_redis: \"%V\": a Cluster's nodes and "
+                               "sentinels are reached over TCP, not a unix "
+                               "socket", &u.url);
+            return NGX_ERROR;
+        }
+
         for (i = 0; i < u.naddrs; i++) {
             a = ngx_array_push(rcf->seeds);
             if (a == NULL) {

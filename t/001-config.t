@@ -230,3 +230,16 @@ v3xy_dev_Config_Test_Secret_0000000
 GET /t
 --- response_body
 v3xy_dev_...6ccbf8a04e49
+
+
+
+=== TEST 17: a Cluster's or sentinels' address is not a unix socket
+--- http_config
+    v3xy_redis cluster=unix:/tmp/v3xy-no-such.sock;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_redis: "unix:\/tmp\/v3xy-no-such.sock": a Cluster's nodes and sentinels are reached over TCP, not a unix socket/
