@@ -152,6 +152,7 @@ docker-test: image
 # the images stay in podman's storage after "make clean"
 clean-image:
 	-podman rmi -f $(IMAGE) $(BASE_IMAGE)
+	-podman image prune -f
 	rm -rf $(BUILD)/image
 
 test: deps-test
