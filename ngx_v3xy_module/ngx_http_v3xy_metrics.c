@@ -819,6 +819,38 @@ ngx_http_v3xy_metrics_handler(ngx_http_request_t *r)
                                   m->key_cache[i]);
     }
 
+#if (NGX_STAT_STUB)
+
+    /* nginx's own counters, as stub_status shows them */
+
+    p = ngx_http_v3xy_mreserve(&out, 1536);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    out.b->last = ngx_sprintf(p,
+        "# HELP v3xy_nginx_connections Client connections of this nginx "
+        "now, by state (as stub_status).\n"
+        "# TYPE v3xy_nginx_connections gauge\n"
+        "v3xy_nginx_connections{state=\"active\"} %uA\n"
+        "v3xy_nginx_connections{state=\"reading\"} %uA\n"
+        "v3xy_nginx_connections{state=\"writing\"} %uA\n"
+        "v3xy_nginx_connections{state=\"waiting\"} %uA\n"
+        "# HELP v3xy_nginx_connections_total Client connections accepted "
+        "and handled since nginx started.\n"
+        "# TYPE v3xy_nginx_connections_total counter\n"
+        "v3xy_nginx_connections_total{state=\"accepted\"} %uA\n"
+        "v3xy_nginx_connections_total{state=\"handled\"} %uA\n"
+        "# HELP v3xy_nginx_http_requests_total Client requests since nginx "
+        "started, all locations.\n"
+        "# TYPE v3xy_nginx_http_requests_total counter\n"
+        "v3xy_nginx_http_requests_total %uA\n",
+        *ngx_stat_active, *ngx_stat_reading, *ngx_stat_writing,
+        *ngx_stat_waiting, *ngx_stat_accepted, *ngx_stat_handled,
+        *ngx_stat_requests);
+
+#endif
+
     /* upstreams */
 
     if (ngx_http_v3xy_mfamily(&out, "v3xy_upstream_response_seconds",

@@ -190,7 +190,11 @@ main::changed($before, main::scrape(),
     'v3xy_limit_decisions_total{zone="create",decision="admitted"}' => $n + 3,
     'v3xy_limit_decisions_total{zone="create",decision="refused"}' => 2,
     'v3xy_upstream_response_seconds_count{upstream="primary"}' => $n + 3,
-    'v3xy_limit_fallbacks_total{mode="local"}' => 0);
+    'v3xy_limit_fallbacks_total{mode="local"}' => 0,
+    # nginx's own: every request on its own connection, the scrapes too
+    # (the second one is counted before it reads the counters)
+    'v3xy_nginx_http_requests_total' => $n + 8,
+    'v3xy_nginx_connections_total{state="accepted"}' => $n + 8);
 --- no_error_log
 [error]
 
