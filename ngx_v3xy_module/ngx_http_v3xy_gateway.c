@@ -104,6 +104,8 @@ static ngx_int_t ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
     ngx_uint_t answer, ngx_uint_t why, v3xy_ks_entry_t *e,
     ngx_str_t *key_id);
+static void ngx_http_v3xy_key_cache_result(ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t result);
 static ngx_int_t ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r,
     const char *failure, ngx_str_t *key_id);
 static ngx_int_t ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r,
@@ -662,8 +664,7 @@ ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "v3xy: key cache: miss, key %V", key_id);
 
-        ngx_http_v3xy_count(ngx_http_v3xy_metrics.key_cache,
-                            NGX_HTTP_V3XY_KC_MISS);
+        ngx_http_v3xy_key_cache_result(ctx, NGX_HTTP_V3XY_KC_MISS);
 
         return ngx_http_v3xy_key_lookup(r, ks, ctx, digest, key_id);
     }
@@ -671,9 +672,9 @@ ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "v3xy: key cache: hit (%ui), key %V", answer, key_id);
 
-    ngx_http_v3xy_count(ngx_http_v3xy_metrics.key_cache,
-                        answer == NGX_HTTP_V3XY_KEY_VALID
-                        ? NGX_HTTP_V3XY_KC_HIT : NGX_HTTP_V3XY_KC_NEGATIVE);
+    ngx_http_v3xy_key_cache_result(ctx, answer == NGX_HTTP_V3XY_KEY_VALID
+                                        ? NGX_HTTP_V3XY_KC_HIT
+                                        : NGX_HTTP_V3XY_KC_NEGATIVE);
 
     if (answer == NGX_HTTP_V3XY_KEY_VALID) {
         /* the account outlives buf: $v3xy_account, X-V3XY-Account */
@@ -823,6 +824,19 @@ ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
 }
 
 
+/* what the cache said (NGX_HTTP_V3XY_KC_*): metrics, $v3xy_key_cache */
+
+static void
+ngx_http_v3xy_key_cache_result(ngx_http_v3xy_ctx_t *ctx, ngx_uint_t result)
+{
+    ngx_http_v3xy_count(ngx_http_v3xy_metrics.key_cache, result);
+
+    if (ctx) {
+        ctx->key_cache = result + 1;
+    }
+}
+
+
 /* Redis failed for a key not in the cache: 503, logged once an outage */
 
 static ngx_int_t
@@ -833,8 +847,8 @@ ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r, const char *failure,
 
     outage = ngx_http_v3xy_redis_outage();
 
-    ngx_http_v3xy_count(ngx_http_v3xy_metrics.key_cache,
-                        NGX_HTTP_V3XY_KC_FAILED);
+    ngx_http_v3xy_key_cache_result(ngx_http_v3xy_find_ctx(r),
+                                   NGX_HTTP_V3XY_KC_FAILED);
 
     if (ngx_http_v3xy_key_fail_logged != outage) {
         ngx_http_v3xy_key_fail_logged = outage;

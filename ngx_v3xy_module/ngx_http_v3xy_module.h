@@ -227,6 +227,7 @@ typedef struct {
     ngx_str_t                  webhook_signature;  /* the v1 that matched */
 
     ngx_str_t                  key_id;     /* gateway: the presented key's */
+    ngx_uint_t                 key_cache;  /* NGX_HTTP_V3XY_KC_* + 1 */
     ngx_str_t                  account;    /* and its account */
 
     ngx_uint_t                 upstream;   /* NGX_HTTP_V3XY_UPSTREAM_* */

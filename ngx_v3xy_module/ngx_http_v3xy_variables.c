@@ -14,6 +14,7 @@
  *   $v3xy_limit_zone  the tightest zone: the one that refused, if any
  *   $v3xy_limit_fallback  the v3xy_limit_fail mode that decided, if Redis
  *                     could not
+ *   $v3xy_key_cache   hit | negative | miss | failed: the Redis key store
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -38,6 +39,7 @@ static ngx_int_t ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
 #define NGX_HTTP_V3XY_VAR_ROLE           0
 #define NGX_HTTP_V3XY_VAR_LIMIT_ZONE     1
 #define NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK 2
+#define NGX_HTTP_V3XY_VAR_KEY_CACHE      3
 
 
 static ngx_str_t  ngx_http_v3xy_role_names[] = {
@@ -45,6 +47,15 @@ static ngx_str_t  ngx_http_v3xy_role_names[] = {
     ngx_string("sidecar"),
     ngx_string("webhook"),
     ngx_string("gateway"),
+};
+
+
+static ngx_str_t  ngx_http_v3xy_key_cache_names[] = {
+    ngx_null_string,
+    ngx_string("hit"),
+    ngx_string("negative"),
+    ngx_string("miss"),
+    ngx_string("failed"),
 };
 
 
@@ -107,6 +118,10 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
 
     { ngx_string("v3xy_limit_fallback"), NULL,
       ngx_http_v3xy_decision_variable, NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_key_cache"), NULL,
+      ngx_http_v3xy_decision_variable, NGX_HTTP_V3XY_VAR_KEY_CACHE,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -350,9 +365,14 @@ ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
         s = (ctx && ctx->limit_zone) ? &ctx->limit_zone->name : NULL;
         break;
 
-    default: /* NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK */
+    case NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK:
         s = (ctx && ctx->limit_fallback)
             ? &ngx_http_v3xy_fallback_names[ctx->limit_fallback] : NULL;
+        break;
+
+    default: /* NGX_HTTP_V3XY_VAR_KEY_CACHE */
+        s = (ctx && ctx->key_cache)
+            ? &ngx_http_v3xy_key_cache_names[ctx->key_cache] : NULL;
         break;
     }
 

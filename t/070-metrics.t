@@ -25,7 +25,8 @@ master_on();
 workers(2);
 
 # get(PORT, PATH, HEADER => VALUE ..., method => M, body => B): one
-# request; returns the status, the worker that answered (X-Worker), the body
+# request; returns the status, the worker that answered (X-Worker), the
+# body, the head
 sub get {
     my ($port, $path, %h) = @_;
     my $method = delete $h{method} // 'GET';
@@ -33,7 +34,7 @@ sub get {
     my ($status, $head, $rb) = V3xy::http_req($method, $path, $body,
                                               %h, port => $port);
     my ($pid) = $head =~ /^X-Worker: (\d+)/mi;
-    return ($status, $pid // 0, $rb);
+    return ($status, $pid // 0, $rb, $head);
 }
 
 sub spread { get($ENV{TEST_NGINX_SPREAD_PORT}, @_) }
@@ -259,6 +260,7 @@ main::changed($before, main::scrape(),
     location /v1/ {
         v3xy_key_store redis cache=60s;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+        add_header X-Key-Cache $v3xy_key_cache always;
     }
 --- init
 my $key = 'v3xy_dev_Metrics_Valid_0123456789abcdef';
@@ -283,14 +285,17 @@ for (1 .. 400) {
 Test::More::is($up, 2, 'v3xy_redis_up: both workers');
 
 my $before = main::scrape();
-my @st;
-push @st, (main::get($port, '/v1/payments', 'X-V3XY-API-Key' => $key))[0]
-    for 1 .. 3;
-push @st, (main::get($port, '/v1/payments', 'X-V3XY-API-Key' => $unknown))[0]
-    for 1 .. 2;
-push @st, (main::get($port, '/v1/payments', 'X-V3XY-API-Key' => $wrong))[0];
-push @st, (main::get($port, '/v1/payments'))[0];
+my (@st, @kc);
+for my $k (($key) x 3, ($unknown) x 2, $wrong, undef) {
+    my ($st, undef, undef, $head) = main::get($port, '/v1/payments',
+        defined $k ? ('X-V3XY-API-Key' => $k) : ());
+    my ($kc) = $head =~ /^X-Key-Cache: (\S+)/mi;
+    push @st, $st;
+    push @kc, $kc // '-';
+}
 Test::More::is("@st", '200 200 200 403 403 503 401', 'statuses');
+Test::More::is("@kc", 'miss hit hit miss negative failed -',
+               '$v3xy_key_cache');
 
 my $after = main::scrape();
 
