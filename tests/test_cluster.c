@@ -152,14 +152,14 @@ test_map_full(void **state)
     v3xy_cluster_map_init(map);
 
     for (i = 0; i < V3XY_CLUSTER_MAX_NODES; i++) {
-        assert_int_equal(v3xy_cluster_map_add(map, i, i, "10.0.0.1", 8,
+        assert_int_equal(v3xy_cluster_map_add(map, i, i, "127.0.0.9", 9,
                                               1000 + i), i);
     }
 
     /* no room for one more, a known one still fits */
-    assert_int_equal(v3xy_cluster_map_add(map, 300, 300, "10.0.0.1", 8, 999),
+    assert_int_equal(v3xy_cluster_map_add(map, 300, 300, "127.0.0.9", 9, 999),
                      -1);
-    assert_int_equal(v3xy_cluster_map_add(map, 300, 300, "10.0.0.1", 8, 1000),
+    assert_int_equal(v3xy_cluster_map_add(map, 300, 300, "127.0.0.9", 9, 1000),
                      0);
     assert_int_equal(map->covered, V3XY_CLUSTER_MAX_NODES + 1);
 
