@@ -154,9 +154,10 @@ static const char  *ngx_http_v3xy_fail_names[3] = {
  * slot then a ring of the last "limit" admission times (ms), written with
  * SETRANGE (cheaper in Redis than building and setting the whole string
  * again: measured, a SET ... PX of the whole string built in Lua, one call
- * instead of DEL, three SETRANGEs and PEXPIRE, cost Redis 15-20 % more per
- * decision).  A request is admitted iff the oldest is out of the window,
- * i.e. fewer than "limit" admissions happened in the last "window" ms.
+ * instead of up to DEL, three SETRANGEs and PEXPIRE, cost Redis 2-19 %
+ * more per decision).  A request is admitted iff the oldest is out of the
+ * window, i.e. fewer than "limit" admissions happened in the last "window"
+ * ms.
  * GCRA: one number, the theoretical arrival time in microseconds.  The
  * arithmetic and the verdicts are those of src/v3xy_window.c (see there),
  * numbers stay below 2^53 so Lua's doubles are exact.  Time is Redis's
