@@ -12,7 +12,9 @@
 # Every request carries one of LIMIT_KEYS distinct X-Merchant values; the
 # rate admits everything, so a refusal or a Redis failure (fail closed:
 # 503) is a non-2xx response and ends the run.  Rounds alternate S and C.
-# The goal: C within 5% of S.
+# The goal: C within 5% of S.  Then, over the measured runs: script calls
+# per request on each side, and the CPU per request of each side's nginx
+# worker and of its Redis server(s) (C: the three together).
 #
 # Environment: ROUNDS (5), DURATION (5s), THREADS (1), CONNECTIONS (50),
 # LIMIT_KEYS (10000), LIMIT_ZONE ("rate=100r/s").
@@ -209,8 +211,14 @@ echo "cluster: $LIMIT_KEYS keys, zone $LIMIT_ZONE; wrk -t$THREADS" \
      "-c$CONNECTIONS -d$DURATION, $ROUNDS rounds; S: one redis-server," \
      "C: a Cluster of three masters"
 
+# CPU time (ticks) of processes so far, from /proc
+cpu() { cat "${@/#//proc/}" 2>/dev/null | awk '{ t += $14 + $15 }
+                                              END { print t + 0 }'; }
+
 run() {
-    local out reqs non2xx
+    local out reqs non2xx t0 r0
+
+    t0=$(cpu ${procs[$1]}) r0=$(cpu ${procs[$1r]})
 
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
               -s "$dir/keys.lua" "http://127.0.0.1:$2/") \
@@ -222,6 +230,20 @@ run() {
 
     [ -n "$rps" ] && [ "${reqs:-0}" -gt 0 ] || die "$1: cannot parse wrk"
     [ -z "$non2xx" ] || die "$1: $non2xx non-2xx/3xx responses"
+
+    total[$1]=$(( ${total[$1]} + reqs ))
+    ticks[$1]=$(( ${ticks[$1]} + $(cpu ${procs[$1]}) - t0 ))
+    ticks[$1r]=$(( ${ticks[$1r]} + $(cpu ${procs[$1r]}) - r0 ))
+}
+
+# script calls (EVALSHA, EVAL) a redis-server has run so far
+scripts() {
+    redis-cli -p "$1" info commandstats | tr -d '\r' | awk -F'[:,=]' '
+        $1 ~ /^cmdstat_eval(sha)?$/ { n += $3 } END { print n + 0 }'
+}
+
+cluster_scripts() {
+    echo $(( $(scripts "$n1") + $(scripts "$n2") + $(scripts "$n3") ))
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
@@ -232,9 +254,23 @@ median() {
         printf "%.3f", m }'
 }
 
+declare -A total ticks procs
+
+# the processes whose CPU a run costs: the nginx worker, the Redis servers
+procs[s]="$(pgrep -P "$(cat "$dir/s/nginx.pid")")/stat"
+procs[sr]="$(cat "$dir/redis-$p_r.pid")/stat"
+procs[c]="$(pgrep -P "$(cat "$dir/c/nginx.pid")")/stat"
+procs[cr]=
+for p in "$n1" "$n2" "$n3"; do
+    procs[cr]="${procs[cr]} $(cat "$dir/redis-$p.pid")/stat"
+done
+
 # warm-up: fills both stores with the keys
+total=([s]=0 [c]=0) ticks=([s]=0 [c]=0 [sr]=0 [cr]=0)
 run s "$p_s"
 run c "$p_c"
+total=([s]=0 [c]=0) ticks=([s]=0 [c]=0 [sr]=0 [cr]=0)
+calls_s=$(scripts "$p_r") calls_c=$(cluster_scripts)
 
 printf '%-6s %11s %11s %6s\n' round "single/s" "cluster/s" ratio
 rs=() rc=() rr=()
@@ -255,6 +291,22 @@ done
 
 printf '%-6s %11s %11s %6s\n' median "$(median "${rs[@]}")" \
        "$(median "${rc[@]}")" "$(median "${rr[@]}")"
+
+# one call carries the decisions of one event-loop pass: of every key with
+# one Redis, of the keys of one master in a Cluster (and one per key that
+# a master could not decide)
+echo "script calls per request: single" \
+     "$(ratio $(( $(scripts "$p_r") - calls_s )) "${total[s]}")," \
+     "cluster $(ratio $(( $(cluster_scripts) - calls_c )) "${total[c]}")" \
+     "(requests: ${total[s]}, ${total[c]})"
+hz=$(getconf CLK_TCK)
+us() { awk -v t="$1" -v n="$2" -v hz="$hz" \
+           'BEGIN { printf "%.1f", 1e6 * t / hz / n }'; }
+echo "cpu us per request: nginx worker: single" \
+     "$(us "${ticks[s]}" "${total[s]}"), cluster" \
+     "$(us "${ticks[c]}" "${total[c]}"); redis-servers: single" \
+     "$(us "${ticks[sr]}" "${total[s]}"), cluster (three)" \
+     "$(us "${ticks[cr]}" "${total[c]}") ($(nproc) cores)"
 
 keys=0
 for p in "$n1" "$n2" "$n3"; do

@@ -68,6 +68,7 @@ struct ngx_http_v3xy_limit_batch_s {
     ngx_uint_t                  *zones;      /* how many zones each */
     ngx_uint_t                  *ref;        /* the part's ref there */
     ngx_http_v3xy_redis_cmd_t   *cmd;
+    void                        *node;       /* a Cluster node's call */
 };
 
 
@@ -76,6 +77,7 @@ typedef struct {
     ngx_http_v3xy_limit_ctx_t   *lctx;
     ngx_uint_t                   first;
     ngx_uint_t                   zones;
+    void                        *node;       /* Cluster: its key's node */
 } ngx_http_v3xy_limit_part_t;
 
 
@@ -89,7 +91,9 @@ static void ngx_http_v3xy_limit_flush(ngx_event_t *ev);
 static int ngx_libc_cdecl ngx_http_v3xy_limit_part_cmp(const void *one,
     const void *two);
 static ngx_int_t ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts,
-    ngx_uint_t m, ngx_log_t *log);
+    ngx_uint_t m, void *node, ngx_log_t *log);
+static void ngx_http_v3xy_limit_resend(ngx_http_v3xy_limit_batch_t *batch,
+    ngx_uint_t i);
 static void ngx_http_v3xy_limit_reply(void *data, redisReply *reply);
 static void ngx_http_v3xy_limit_forget(ngx_http_v3xy_limit_ctx_t *lctx);
 static void ngx_http_v3xy_limit_event(ngx_event_t *ev);
@@ -135,11 +139,25 @@ static const char  *ngx_http_v3xy_fail_names[3] = {
  * retry ms}.  Within a decision every zone is checked first and counted
  * only if all admit, so a refused request costs no zone anything.
  *
+ * A Cluster's node gets the same body with another head: the keys are
+ * not declared (ARGV[1] is their number, then the keys, then the numbers
+ * as above) and may be of any slot of that node (the shebang's
+ * allow-cross-slot-keys, Redis 7.0 and later).  Their GETs go through
+ * redis.pcall: a key that this node cannot serve (a slot that moved, or
+ * that is migrating and does not have the key) fails its GET before the
+ * decision wrote anything, and the decision's admitted is 2: "not decided
+ * here", sent again alone, its keys declared, through MOVED and ASK.
+ * Once a decision's GETs succeeded, its writes touch the same keys in the
+ * same atomic call, so they cannot fail that way.
+ *
  * Exact window: a string of limit + 1 doubles, the index of the oldest
  * slot then a ring of the last "limit" admission times (ms), written with
  * SETRANGE (cheaper in Redis than building and setting the whole string
- * again).  A request is admitted iff the oldest is out of the window,
- * i.e. fewer than "limit" admissions happened in the last "window" ms.
+ * again: measured, a SET ... PX of the whole string built in Lua, one call
+ * instead of up to DEL, three SETRANGEs and PEXPIRE, cost Redis 2-19 %
+ * more per decision).  A request is admitted iff the oldest is out of the
+ * window, i.e. fewer than "limit" admissions happened in the last "window"
+ * ms.
  * GCRA: one number, the theoretical arrival time in microseconds.  The
  * arithmetic and the verdicts are those of src/v3xy_window.c (see there),
  * numbers stay below 2^53 so Lua's doubles are exact.  Time is Redis's
@@ -147,100 +165,113 @@ static const char  *ngx_http_v3xy_fail_names[3] = {
  * of it is judged at that instant (clamp).
  */
 
+#define NGX_HTTP_V3XY_LIMIT_LUA_BODY                                          \
+"local unpack, pack, floor, max = struct.unpack, struct.pack, math.floor,\n"  \
+"                                 math.max\n"                                 \
+"local t = redis.call('TIME')\n"                                              \
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"     \
+"local out = {}\n"                                                            \
+"for d = 1, m do\n"                                                           \
+"local n = tonumber(ARGV[ai])\n"                                              \
+"ai = ai + 1\n"                                                               \
+"local base, todo, ok = #out + 1, {}, 1\n"                                    \
+"out[base] = 0\n"                                                             \
+"for i = 1, n do\n"                                                           \
+"  local k = K[ki]\n"                                                         \
+"  local limit = tonumber(ARGV[ai])\n"                                        \
+"  local win = tonumber(ARGV[ai + 1])\n"                                      \
+"  local burst = tonumber(ARGV[ai + 2])\n"                                    \
+"  ki, ai = ki + 1, ai + 3\n"                                                 \
+"  local rem, reset, retry = 0, 0, 0\n"                                       \
+"  local s = ok ~= 2 and call('GET', k)\n"                                    \
+"  if type(s) == 'table' then ok = 2 end\n"                                   \
+"  if ok == 2 then\n"                                                         \
+"  elseif burst == 0 then\n"                                                  \
+"    if not s or #s ~= 8 * (limit + 1) then s = nil end\n"                    \
+"    local idx = s and unpack('>d', s, 1) or 0\n"                             \
+"    local tnow, lo, hi = now, 0, limit\n"                                    \
+"    if s then\n"                                                             \
+"      local newest = unpack('>d', s, 9 + 8 * ((idx + limit - 1) % limit))\n" \
+"      tnow = max(now, newest)\n"                                             \
+"      local edge = tnow - win\n"                                             \
+"      while lo < hi do\n"                                                    \
+"        local mid = floor((lo + hi) / 2)\n"                                  \
+"        if unpack('>d', s, 9 + 8 * ((idx + mid) % limit)) > edge then\n"     \
+"          hi = mid else lo = mid + 1 end\n"                                  \
+"      end\n"                                                                 \
+"    else\n"                                                                  \
+"      lo = limit\n"                                                          \
+"    end\n"                                                                   \
+"    local count = limit - lo\n"                                              \
+"    if count < limit then\n"                                                 \
+"      rem = limit - count - 1\n"                                             \
+"      if count > 0 then\n"                                                   \
+"        reset = unpack('>d', s, 9 + 8 * ((idx + lo) % limit)) + win - tnow\n"\
+"      else\n"                                                                \
+"        reset = win\n"                                                       \
+"      end\n"                                                                 \
+"      todo[#todo + 1] = {k, 0, s == nil, idx, tnow, limit, win}\n"           \
+"    else\n"                                                                  \
+"      ok = 0\n"                                                              \
+"      retry = unpack('>d', s, 9 + 8 * (idx % limit)) + win - tnow\n"         \
+"      reset = retry\n"                                                       \
+"    end\n"                                                                   \
+"  else\n"                                                                    \
+"    local tu = math.ceil(win * 1000 / limit)\n"                              \
+"    local bt = burst * tu\n"                                                 \
+"    local nowu = now * 1000\n"                                               \
+"    local tat = tonumber(s or '0') or 0\n"                                   \
+"    if tat > nowu + bt + win * 1000 then tat = nowu + bt end\n"              \
+"    if tat > nowu + bt - tu then\n"                                          \
+"      ok = 0\n"                                                              \
+"      retry = math.ceil((tat - (bt - tu) - nowu) / 1000)\n"                  \
+"      reset = retry\n"                                                       \
+"    else\n"                                                                  \
+"      local nt = math.max(tat, nowu) + tu\n"                                 \
+"      local x = math.max(nowu + bt - nt, 0)\n"                               \
+"      rem = math.floor(x / tu)\n"                                            \
+"      reset = math.ceil(((rem + 1) * tu - x) / 1000)\n"                      \
+"      todo[#todo + 1] = {k, 1, nt, math.ceil((nt - nowu) / 1000)}\n"         \
+"    end\n"                                                                   \
+"  end\n"                                                                     \
+"  out[#out + 1] = rem\n"                                                     \
+"  out[#out + 1] = reset\n"                                                   \
+"  out[#out + 1] = retry\n"                                                   \
+"end\n"                                                                       \
+"if ok == 1 then\n"                                                           \
+"  for _, e in ipairs(todo) do\n"                                             \
+"    if e[2] == 0 then\n"                                                     \
+"      local k, limit = e[1], e[6]\n"                                         \
+"      if e[3] then\n"                                                        \
+"        redis.call('DEL', k)\n"                                              \
+"        redis.call('SETRANGE', k, 8 * limit, pack('>d', 0))\n"               \
+"      end\n"                                                                 \
+"      redis.call('SETRANGE', k, 8 + 8 * e[4], pack('>d', e[5]))\n"           \
+"      redis.call('SETRANGE', k, 0, pack('>d', (e[4] + 1) % limit))\n"        \
+"      redis.call('PEXPIRE', k, e[7])\n"                                      \
+"    else\n"                                                                  \
+"      redis.call('SET', e[1], string.format('%.0f', e[3]), 'PX',\n"          \
+"                 math.max(e[4], 1))\n"                                       \
+"    end\n"                                                                   \
+"  end\n"                                                                     \
+"end\n"                                                                       \
+"out[base] = ok\n"                                                            \
+"end\n"                                                                       \
+"return out\n"
+
+/* KEYS declared: one Redis, or one hash tag of a Cluster */
 static u_char  ngx_http_v3xy_limit_lua[] =
-"local unpack, floor, max = struct.unpack, math.floor, math.max\n"
-"local t = redis.call('TIME')\n"
-"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-"local out, ki, ai = {}, 1, 2\n"
-"for d = 1, tonumber(ARGV[1]) do\n"
-"local n = tonumber(ARGV[ai])\n"
-"ai = ai + 1\n"
-"local base, todo, ok = #out + 1, {}, 1\n"
-"out[base] = 0\n"
-"for i = 1, n do\n"
-"  local k = KEYS[ki]\n"
-"  local limit = tonumber(ARGV[ai])\n"
-"  local win = tonumber(ARGV[ai + 1])\n"
-"  local burst = tonumber(ARGV[ai + 2])\n"
-"  ki, ai = ki + 1, ai + 3\n"
-"  local rem, reset, retry\n"
-"  if burst == 0 then\n"
-"    local s = redis.call('GET', k)\n"
-"    if not s or #s ~= 8 * (limit + 1) then s = nil end\n"
-"    local idx = s and unpack('>d', s, 1) or 0\n"
-"    local tnow, lo, hi = now, 0, limit\n"
-"    if s then\n"
-"      local newest = unpack('>d', s, 9 + 8 * ((idx + limit - 1) % limit))\n"
-"      tnow = max(now, newest)\n"
-"      local edge = tnow - win\n"
-"      while lo < hi do\n"
-"        local mid = floor((lo + hi) / 2)\n"
-"        if unpack('>d', s, 9 + 8 * ((idx + mid) % limit)) > edge then\n"
-"          hi = mid else lo = mid + 1 end\n"
-"      end\n"
-"    else\n"
-"      lo = limit\n"
-"    end\n"
-"    local count = limit - lo\n"
-"    if count < limit then\n"
-"      rem = limit - count - 1\n"
-"      if count > 0 then\n"
-"        reset = unpack('>d', s, 9 + 8 * ((idx + lo) % limit)) + win - tnow\n"
-"      else\n"
-"        reset = win\n"
-"      end\n"
-"      retry = 0\n"
-"      todo[#todo + 1] = {k, 0, s == nil, idx, tnow, limit, win}\n"
-"    else\n"
-"      ok = 0\n"
-"      rem = 0\n"
-"      retry = unpack('>d', s, 9 + 8 * (idx % limit)) + win - tnow\n"
-"      reset = retry\n"
-"    end\n"
-"  else\n"
-"    local tu = math.ceil(win * 1000 / limit)\n"
-"    local bt = burst * tu\n"
-"    local nowu = now * 1000\n"
-"    local tat = tonumber(redis.call('GET', k) or '0') or 0\n"
-"    if tat > nowu + bt + win * 1000 then tat = nowu + bt end\n"
-"    if tat > nowu + bt - tu then\n"
-"      ok = 0\n"
-"      rem = 0\n"
-"      retry = math.ceil((tat - (bt - tu) - nowu) / 1000)\n"
-"      reset = retry\n"
-"    else\n"
-"      local nt = math.max(tat, nowu) + tu\n"
-"      local x = math.max(nowu + bt - nt, 0)\n"
-"      rem = math.floor(x / tu)\n"
-"      reset = math.ceil(((rem + 1) * tu - x) / 1000)\n"
-"      retry = 0\n"
-"      todo[#todo + 1] = {k, 1, nt, math.ceil((nt - nowu) / 1000)}\n"
-"    end\n"
-"  end\n"
-"  out[#out + 1] = rem\n"
-"  out[#out + 1] = reset\n"
-"  out[#out + 1] = retry\n"
-"end\n"
-"if ok == 1 then\n"
-"  for _, e in ipairs(todo) do\n"
-"    if e[2] == 0 then\n"
-"      local k, limit = e[1], e[6]\n"
-"      if e[3] then\n"
-"        redis.call('DEL', k)\n"
-"        redis.call('SETRANGE', k, 8 * limit, struct.pack('>d', 0))\n"
-"      end\n"
-"      redis.call('SETRANGE', k, 8 + 8 * e[4], struct.pack('>d', e[5]))\n"
-"      redis.call('SETRANGE', k, 0, struct.pack('>d', (e[4] + 1) % limit))\n"
-"      redis.call('PEXPIRE', k, e[7])\n"
-"    else\n"
-"      redis.call('SET', e[1], string.format('%.0f', e[3]), 'PX',\n"
-"                 math.max(e[4], 1))\n"
-"    end\n"
-"  end\n"
-"end\n"
-"out[base] = ok\n"
-"end\n"
-"return out\n";
+"local K, ki, ai, call = KEYS, 1, 2, redis.call\n"
+"local m = tonumber(ARGV[1])\n"
+NGX_HTTP_V3XY_LIMIT_LUA_BODY;
+
+/* a Cluster's node: the keys in ARGV, undeclared, of any of its slots */
+static u_char  ngx_http_v3xy_limit_lua_node[] =
+"#!lua flags=allow-cross-slot-keys\n"
+"local K, ki, call = ARGV, 2, redis.pcall\n"
+"local ai = tonumber(ARGV[1]) + 3\n"
+"local m = tonumber(ARGV[ai - 1])\n"
+NGX_HTTP_V3XY_LIMIT_LUA_BODY;
 
 
 /* configuration */
@@ -559,6 +590,15 @@ ngx_http_v3xy_limit_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    vmcf->limit_script_node.text.data = ngx_http_v3xy_limit_lua_node;
+    vmcf->limit_script_node.text.len = sizeof(ngx_http_v3xy_limit_lua_node)
+                                       - 1;
+
+    if (ngx_http_v3xy_redis_script_init(&vmcf->limit_script_node) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ngx_queue_init(&ngx_http_v3xy_limit_pending);
     ngx_http_v3xy_limit_npending = 0;
     ngx_http_v3xy_limit_nkeys = 0;
@@ -835,7 +875,9 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    lctx->refs = ngx_palloc(r->pool, n * sizeof(ngx_http_v3xy_limit_ref_t));
+    /* a part sent to a Cluster's node may go again, alone: 2n at most */
+    lctx->refs = ngx_palloc(r->pool,
+                            2 * n * sizeof(ngx_http_v3xy_limit_ref_t));
     if (lctx->refs == NULL) {
         return NGX_ERROR;
     }
@@ -893,11 +935,15 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
 
 /*
  * The end of the event-loop pass: the waiting decisions in one call, or,
- * in a Redis Cluster, one call per hash tag (a script's keys must share
- * a slot, and one tag per call never meets a slot half migrated).  A
- * decision whose zones have several tags is then decided zone by zone:
- * a zone that admits counts the request even if another refuses it, a
- * cost on the safe side.
+ * in a Redis Cluster, one call per master: the zones of the pass sorted
+ * by the node that serves their slot (and by key, so that the decisions
+ * of one key stay together), each node's run in one call of the node's
+ * script, whose keys are undeclared (see ngx_http_v3xy_limit_lua_node).
+ * A zone that this node turns out not to serve (a slot moved or
+ * migrating) is sent again alone, its key declared, and follows MOVED
+ * and ASK (ngx_http_v3xy_limit_resend).  In a Cluster a decision whose
+ * zones have several tags is decided zone by zone: a zone that admits
+ * counts the request even if another refuses it, a cost on the safe side.
  */
 
 static void
@@ -948,6 +994,9 @@ ngx_http_v3xy_limit_flush(ngx_event_t *ev)
             parts[i].lctx = lctx;
             parts[i].first = j;
             parts[i].zones = cluster ? 1 : lctx->n;
+            parts[i].node = cluster
+                            ? ngx_http_v3xy_redis_key_node(&lctx->keys[j])
+                            : NULL;
             i++;
         }
     }
@@ -961,11 +1010,17 @@ ngx_http_v3xy_limit_flush(ngx_event_t *ev)
                       ngx_http_v3xy_limit_part_cmp);
         }
 
-        /* runs of one key (Cluster), or all at once */
+        /*
+         * runs of one node (Cluster; of one key where the slot has no
+         * node known), or all at once
+         */
 
         for (i = 0; i < nparts; i = j) {
             for (j = i + 1; cluster && j < nparts; j++) {
-                if (ngx_http_v3xy_limit_part_cmp(&parts[i], &parts[j]) != 0)
+                if (parts[j].node != parts[i].node
+                    || (parts[i].node == NULL
+                        && ngx_http_v3xy_limit_part_cmp(&parts[i], &parts[j])
+                           != 0))
                 {
                     break;
                 }
@@ -975,7 +1030,8 @@ ngx_http_v3xy_limit_flush(ngx_event_t *ev)
                 j = nparts;
             }
 
-            if (ngx_http_v3xy_limit_send(&parts[i], j - i, ev->log)
+            if (ngx_http_v3xy_limit_send(&parts[i], j - i, parts[i].node,
+                                         ev->log)
                 != NGX_OK)
             {
                 while (i < j) {
@@ -1012,12 +1068,18 @@ ngx_http_v3xy_limit_flush(ngx_event_t *ev)
 }
 
 
+/* by node, then by key */
+
 static int ngx_libc_cdecl
 ngx_http_v3xy_limit_part_cmp(const void *one, const void *two)
 {
     ngx_int_t                    rc;
     ngx_str_t                   *k1, *k2;
     const ngx_http_v3xy_limit_part_t  *p1 = one, *p2 = two;
+
+    if (p1->node != p2->node) {
+        return (uintptr_t) p1->node < (uintptr_t) p2->node ? -1 : 1;
+    }
 
     k1 = &p1->lctx->keys[p1->first];
     k2 = &p2->lctx->keys[p2->first];
@@ -1032,11 +1094,14 @@ ngx_http_v3xy_limit_part_cmp(const void *one, const void *two)
 }
 
 
-/* one script call for m parts of decisions */
+/*
+ * One script call for m parts of decisions: its keys declared, or, to a
+ * Cluster's node, in ARGV after their number (see the scripts).
+ */
 
 static ngx_int_t
 ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
-    ngx_log_t *log)
+    void *node, ngx_log_t *log)
 {
     u_char                       *p;
     size_t                        size;
@@ -1057,13 +1122,16 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
         nkeys += parts[i].zones;
     }
 
-    /* KEYS, then ARGV: m, and per decision n and 3 per zone */
+    /*
+     * KEYS, then ARGV: m, and per decision n and 3 per zone; to a node,
+     * the number of keys first
+     */
 
-    nargs = nkeys + 1 + m + 3 * nkeys;
+    nargs = (node ? 1 : 0) + nkeys + 1 + m + 3 * nkeys;
 
     size = sizeof(ngx_http_v3xy_limit_batch_t)
            + m * (sizeof(ngx_http_v3xy_limit_ctx_t *) + 3 * sizeof(ngx_uint_t))
-           + nargs * sizeof(ngx_str_t) + (1 + m) * NGX_INT_T_LEN;
+           + nargs * sizeof(ngx_str_t) + (2 + m) * NGX_INT_T_LEN;
 
     batch = ngx_alloc(size, log);
     if (batch == NULL) {
@@ -1071,17 +1139,24 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
     }
 
     batch->n = m;
+    batch->node = node;
     batch->lctx = (ngx_http_v3xy_limit_ctx_t **) (batch + 1);
     batch->first = (ngx_uint_t *) (batch->lctx + m);
     batch->zones = batch->first + m;
     batch->ref = batch->zones + m;
     args = (ngx_str_t *) (batch->ref + m);
 
-    keys = args;
-    argv = args + nkeys;
+    keys = node ? args + 1 : args;
+    argv = keys + nkeys;
 
     /* the counts are written after the arguments, in the same allocation */
     p = (u_char *) (args + nargs);
+
+    if (node) {
+        args[0].data = p;
+        p = ngx_sprintf(p, "%ui", nkeys);
+        args[0].len = p - args[0].data;
+    }
 
     argv[0].data = p;
     p = ngx_sprintf(p, "%ui", m);
@@ -1113,9 +1188,19 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
 
     /* the zones' own numbers were formatted at configuration time */
 
-    batch->cmd = ngx_http_v3xy_redis_eval(&vmcf->limit_script, nkeys, args,
-                                          nargs, ngx_http_v3xy_limit_reply,
-                                          batch);
+    if (node) {
+        batch->cmd = ngx_http_v3xy_redis_eval_at(node,
+                                                 &vmcf->limit_script_node, 0,
+                                                 args, nargs,
+                                                 ngx_http_v3xy_limit_reply,
+                                                 batch);
+
+    } else {
+        batch->cmd = ngx_http_v3xy_redis_eval(&vmcf->limit_script, nkeys,
+                                              args, nargs,
+                                              ngx_http_v3xy_limit_reply,
+                                              batch);
+    }
     if (batch->cmd == NULL) {
         ngx_free(batch);
         return NGX_ERROR;
@@ -1139,19 +1224,25 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
 }
 
 
-/* inside hiredis's callback: copy the verdicts, post the requests */
+/*
+ * Inside hiredis's callback: copy the verdicts, post the requests.  A
+ * node's call that failed as a whole (an error reply: not a lost
+ * connection) sends each of its parts again alone, as does a part that
+ * the node did not decide.
+ */
 
 static void
 ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
 {
     ngx_http_v3xy_limit_batch_t *batch = data;
 
-    ngx_uint_t                  i, j, k, want;
+    ngx_uint_t                  i, j, k, want, again;
     redisReply                **e;
     v3xy_verdict_t             *v;
     ngx_http_v3xy_limit_ctx_t  *lctx;
 
     want = 0;
+    again = 0;
 
     for (i = 0; i < batch->n; i++) {
         want += 1 + 3 * batch->zones[i];
@@ -1161,6 +1252,7 @@ ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
         && (reply->type != REDIS_REPLY_ARRAY || reply->elements != want))
     {
         ngx_http_v3xy_redis_error(ngx_cycle->log, reply);
+        again = (batch->node != NULL);
         reply = NULL;
     }
 
@@ -1170,6 +1262,7 @@ ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
         for (k = 0; k < want; k++) {
             if (e[k]->type != REDIS_REPLY_INTEGER || e[k]->integer < 0) {
                 ngx_http_v3xy_redis_error(ngx_cycle->log, reply);
+                again = (batch->node != NULL);
                 reply = NULL;
                 break;
             }
@@ -1188,7 +1281,13 @@ ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
 
         lctx->refs[batch->ref[i]].batch = NULL;
 
-        if (reply != NULL) {
+        if (again
+            || (reply != NULL && batch->node != NULL
+                && reply->element[k]->integer == 2))
+        {
+            ngx_http_v3xy_limit_resend(batch, i);
+
+        } else if (reply != NULL) {
             e = reply->element + k;
 
             if (e[0]->integer != 1) {
@@ -1225,6 +1324,25 @@ ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
     }
 
     ngx_free(batch);
+}
+
+
+/* a part of a node's call, again alone: its key declared, redirected */
+
+static void
+ngx_http_v3xy_limit_resend(ngx_http_v3xy_limit_batch_t *batch,
+    ngx_uint_t i)
+{
+    ngx_http_v3xy_limit_part_t  part;
+
+    part.lctx = batch->lctx[i];
+    part.first = batch->first[i];
+    part.zones = batch->zones[i];
+    part.node = NULL;
+
+    if (ngx_http_v3xy_limit_send(&part, 1, NULL, ngx_cycle->log) != NGX_OK) {
+        part.lctx->failed = 1;
+    }
 }
 
 

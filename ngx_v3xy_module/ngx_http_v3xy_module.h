@@ -168,6 +168,7 @@ typedef struct {
     ngx_array_t                 zones;     /* of ngx_http_v3xy_zone_t * */
     ngx_array_t                 replay_zones;  /* one per tolerance */
     ngx_http_v3xy_redis_script_t limit_script;
+    ngx_http_v3xy_redis_script_t limit_script_node;  /* a Cluster node's */
     ngx_array_t                 backups;   /* ngx_http_v3xy_backup_t * */
     ngx_shm_zone_t             *breaker_zone;
     ngx_uint_t                  breakers;  /* distinct breakers */

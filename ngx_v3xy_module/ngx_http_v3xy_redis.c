@@ -88,6 +88,8 @@ struct ngx_http_v3xy_redis_cmd_s {
     ngx_uint_t                     evalsha;  /* EVALSHA sent, not EVAL */
     ngx_http_v3xy_redis_node_t    *node;     /* sent there */
     ngx_http_v3xy_redis_node_t    *ask;      /* ASK: send there, once */
+    ngx_http_v3xy_redis_node_t    *to;       /* this node, whatever the
+                                                slot (cluster) */
     ngx_uint_t                     slot;
     ngx_uint_t                     redirects;
     int                            argc;
@@ -1075,8 +1077,41 @@ ngx_http_v3xy_redis_cmd(ngx_uint_t argc, size_t extra, ngx_str_t *key)
 }
 
 
+/* a Cluster: the node that serves a key's slot now, if any */
+
+void *
+ngx_http_v3xy_redis_key_node(ngx_str_t *key)
+{
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    if (rd->conf == NULL || rd->conf->mode != NGX_HTTP_V3XY_REDIS_CLUSTER
+        || !rd->map_known)
+    {
+        return NULL;
+    }
+
+    return rd->slots[v3xy_cluster_key_slot(key->data, key->len)];
+}
+
+
 ngx_http_v3xy_redis_cmd_t *
 ngx_http_v3xy_redis_eval(ngx_http_v3xy_redis_script_t *script,
+    ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_v3xy_redis_done_pt done, void *data)
+{
+    return ngx_http_v3xy_redis_eval_at(NULL, script, nkeys, args, nargs,
+                                       done, data);
+}
+
+
+/*
+ * A script call to one node of a Cluster (a node of
+ * ngx_http_v3xy_redis_key_node()), whichever slots its keys are of: they
+ * are not declared, so nothing redirects the call itself.
+ */
+
+ngx_http_v3xy_redis_cmd_t *
+ngx_http_v3xy_redis_eval_at(void *to, ngx_http_v3xy_redis_script_t *script,
     ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
     ngx_http_v3xy_redis_done_pt done, void *data)
 {
@@ -1102,6 +1137,7 @@ ngx_http_v3xy_redis_eval(ngx_http_v3xy_redis_script_t *script,
     cmd->data = data;
     cmd->script = script;
     cmd->evalsha = 1;
+    cmd->to = to;
 
     p = (u_char *) (cmd->argvlen + cmd->argc);
 
@@ -1283,6 +1319,9 @@ ngx_http_v3xy_redis_send(ngx_http_v3xy_redis_cmd_t *cmd)
 
     if (cmd->ask) {
         node = cmd->ask;
+
+    } else if (cmd->to) {
+        node = cmd->to;
 
     } else if (rd->conf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER) {
         node = rd->slots[cmd->slot];

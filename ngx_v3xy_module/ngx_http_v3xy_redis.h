@@ -84,6 +84,11 @@ ngx_http_v3xy_redis_cmd_t *ngx_http_v3xy_redis_eval(
     ngx_http_v3xy_redis_script_t *script, ngx_uint_t nkeys,
     ngx_str_t *args, ngx_uint_t nargs, ngx_http_v3xy_redis_done_pt done,
     void *data);
+ngx_http_v3xy_redis_cmd_t *ngx_http_v3xy_redis_eval_at(void *to,
+    ngx_http_v3xy_redis_script_t *script, ngx_uint_t nkeys,
+    ngx_str_t *args, ngx_uint_t nargs, ngx_http_v3xy_redis_done_pt done,
+    void *data);
+void *ngx_http_v3xy_redis_key_node(ngx_str_t *key);
 ngx_http_v3xy_redis_cmd_t *ngx_http_v3xy_redis_command(ngx_str_t *args,
     ngx_uint_t nargs, ngx_http_v3xy_redis_done_pt done, void *data);
 void ngx_http_v3xy_redis_cancel(ngx_http_v3xy_redis_cmd_t *cmd);
