@@ -16,7 +16,17 @@
 # that wrk does the same work for all four.  The rate admits everything: a
 # refusal or a Redis failure is a non-2xx response and ends the run.
 #
+# Then instructions per request under callgrind (bench/callgrind.sh), which
+# do not swing with the machine's load: each instance alone, master_process
+# off, its plain front and its limit front, REQUESTS requests each on one
+# keepalive connection, every one with a key of its own (nothing refused;
+# a new key is the dearest case).  User space only: what the module adds
+# to nginx's own work, not to the kernel's (most of a request's CPU time
+# here), and for B not Redis's; on one connection each decision is alone
+# in its script call (no batching).
+#
 # Environment: ROUNDS (5), DURATION (5s), THREADS (1), CONNECTIONS (50),
+# REQUESTS (5000; 0: no callgrind run),
 # LIMIT_KEYS (10000), LIMIT_ZONE ("rate=100r/s": the zone's rate, burst).
 
 set -euo pipefail
@@ -29,6 +39,7 @@ DURATION=${DURATION:-5s}
 THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-50}
 LIMIT_KEYS=${LIMIT_KEYS:-10000}
+REQUESTS=${REQUESTS:-5000}
 # An exact window (the default algorithm) holds one slot per admission:
 # 100r/s costs about 1 KiB a key (10 MiB for 10,000 keys, hence size=32m),
 # and 10,000 keys at even 100,000 requests/s see 10 a second each.  Far
@@ -126,6 +137,7 @@ conf() {
     cat > "$dir/$1/nginx.conf" <<EOF
 load_module $dir/module.so;
 
+${MAIN:-}
 worker_processes 1;
 pid $dir/$1/nginx.pid;
 error_log $dir/$1/error.log warn;
@@ -405,3 +417,36 @@ echo "ratio shm/plain (nginx A, median of $ROUNDS):" \
      "$(median "${r_shm[@]}")"
 echo "ratio redis/plain (nginx B, median of $ROUNDS):" \
      "$(median "${r_redis[@]}")"
+
+[ "$REQUESTS" -gt 0 ] || exit 0
+
+. "$(dirname "$0")/callgrind.sh"
+
+stop "nginx A" "$dir/a/nginx.pid"
+stop "nginx B" "$dir/b/nginx.pid"
+rm -f "$dir/a/nginx.pid" "$dir/b/nginx.pid"
+
+echo "callgrind: $REQUESTS requests a front on one keepalive connection," \
+     "master_process off"
+
+MAIN="master_process off; daemon off;" conf a "$p_back_a" "$p_plain_a" "$p_shm"
+cg_start a "$nginx" "$dir/a" "$dir/a/nginx.conf" "$p_plain_a"
+ir_pa=$(cg_ir "$p_plain_a" /p 0 "$REQUESTS")
+ir_shm=$(cg_ir "$p_shm" /s 0 "$REQUESTS")
+cg_stop
+
+MAIN="master_process off; daemon off;" conf b "$p_back_b" "$p_plain_b" \
+    "$p_redis" "v3xy_redis 127.0.0.1:$p_rs timeout=1s;"
+cg_start b "$nginx" "$dir/b" "$dir/b/nginx.conf" "$p_plain_b"
+ir_pb=$(cg_ir "$p_plain_b" /p 0 "$REQUESTS")
+ir_redis=$(cg_ir "$p_redis" /r 0 "$REQUESTS")
+cg_stop
+
+echo "instructions per request: A plain $ir_pa, shm $ir_shm;" \
+     "B plain $ir_pb, redis $ir_redis (the worker only)"
+# user space only: the kernel's part of a request (most of its CPU time
+# here) is not counted, so these ratios overstate what a limit costs
+echo "ratio plain/shm of nginx's user-space instructions:" \
+     "$(awk -v a="$ir_pa" -v b="$ir_shm" 'BEGIN { printf "%.4f", a / b }')"
+echo "ratio plain/redis of nginx's user-space instructions:" \
+     "$(awk -v a="$ir_pb" -v b="$ir_redis" 'BEGIN { printf "%.4f", a / b }')"

@@ -14,9 +14,10 @@
 # (the two instances compete with wrk and each other), far more than the
 # 1 % that the goal allows.  So the script then counts instructions, which
 # do not depend on the load: each instance alone, master_process off,
-# under callgrind (instrumented only after a warm-up), serves the same
-# REQUESTS requests from one keepalive client; instructions per request,
-# off against on, are the cost of the metrics in CPU.
+# under callgrind (bench/callgrind.sh, instrumented after a warm-up),
+# serves the same REQUESTS requests from one keepalive client; nginx's
+# user-space instructions per request, off against on, bound the cost of
+# the metrics from above (the kernel's part of a request is not counted).
 #
 # Environment: ROUNDS (5), DURATION (5s), THREADS (1), CONNECTIONS (50),
 # REQUESTS (5000; 0: no callgrind run).
@@ -33,6 +34,7 @@ CONNECTIONS=${CONNECTIONS:-50}
 REQUESTS=${REQUESTS:-5000}
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/callgrind.sh"
 
 # lib.sh stops $dir/nginx.pid; the two instances are stopped here first
 stop_both() {
@@ -206,57 +208,17 @@ echo "requests counted by the metrics: $counted; completed by wrk:" \
 echo "ratio on/off (median of $ROUNDS): $(median "${ratios[@]}")"
 
 [ "$REQUESTS" -gt 0 ] || exit 0
-command -v callgrind_control >/dev/null || die "valgrind is not installed"
 
 stop_both
 rm -f "$dir/off/nginx.pid" "$dir/on/nginx.pid"
 
-# the same requests as wrk's on one keepalive connection; prints how many
-# responses were not 200
-cat > "$dir/client.py" <<'EOF'
-import http.client, sys
-port, first, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-c = http.client.HTTPConnection("127.0.0.1", port)
-bad = 0
-for i in range(first, first + n):
-    c.request("GET", "/v1/payments/%d" % i, headers={"X-Merchant": "c%d" % i})
-    r = c.getresponse()
-    r.read()
-    bad += r.status != 200
-print(bad)
-EOF
-
 # instructions NAME FRONT_PORT BACKEND_PORT [METRICS_LOCATION]: the
 # instance alone under callgrind; prints its instructions per request
 instructions() {
-    local pid bad ir
-
     MAIN="master_process off; daemon off;" conf "$1" "$3" "$2" "${4:-}"
-
-    valgrind --tool=callgrind --instr-atstart=no \
-        --callgrind-out-file="$dir/$1/callgrind.out" \
-        "$nginx" -p "$dir/$1" -c "$dir/$1/nginx.conf" -e "$dir/$1/error.log" \
-        2> "$dir/$1/valgrind.log" &
-    pid=$!
-
-    for _ in $(seq 300); do
-        [ "$(status "http://127.0.0.1:$2/v1/warm" 2>/dev/null)" = 200 ] \
-            && break
-        sleep 0.1
-    done
-
-    bad=$(python3 "$dir/client.py" "$2" 0 500)
-    callgrind_control -i on "$pid" >/dev/null 2>&1
-    bad=$(( bad + $(python3 "$dir/client.py" "$2" 1000 "$REQUESTS") ))
-    callgrind_control -i off "$pid" >/dev/null 2>&1
-    kill -TERM "$pid"
-    wait "$pid" || true
-
-    [ "$bad" -eq 0 ] || die "$1: $bad responses were not 200"
-    ir=$(awk '$1 == "totals:" { print $2; exit }' \
-             "$dir/$1/callgrind.out")
-    [ -n "$ir" ] || die "$1: no callgrind totals"
-    echo $(( ir / REQUESTS ))
+    cg_start "$1" "$nginx" "$dir/$1" "$dir/$1/nginx.conf" "$2"
+    cg_ir "$2" /v1/payments/ 0 "$REQUESTS"
+    cg_stop
 }
 
 echo "callgrind: $REQUESTS requests on one keepalive connection," \
@@ -265,5 +227,6 @@ ir_off=$(instructions off "$p_off" "$p_back_off")
 ir_on=$(instructions on "$p_on" "$p_back_on" \
             "location = /metrics { v3xy_metrics; }")
 echo "instructions per request: off $ir_off, on $ir_on"
-echo "ratio off/on (requests per CPU second, on against off):" \
+echo "ratio off/on of nginx's user-space instructions (the kernel's part" \
+     "of a request is not counted: the ratio overstates the cost):" \
      "$(awk -v a="$ir_off" -v b="$ir_on" 'BEGIN { printf "%.4f", a / b }')"
