@@ -76,6 +76,7 @@ struct ngx_http_v3xy_redis_node_s {
     ngx_http_v3xy_redis_node_t    *next;
     unsigned                       logged:1;  /* outage already logged */
     unsigned                       was_ready:1;  /* for the reconnects */
+    unsigned                       tried:1;   /* a first connect ended */
     unsigned                       eager:1;   /* commands while connecting */
     unsigned                       role:1;    /* ROLE in the handshake */
 };
@@ -140,6 +141,7 @@ static void ngx_http_v3xy_redis_trouble(ngx_http_v3xy_redis_node_t *node,
     const char *reason);
 static void ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_node_t *node);
 static void ngx_http_v3xy_redis_gauge(void);
+static ngx_uint_t ngx_http_v3xy_redis_first(ngx_http_v3xy_redis_node_t *node);
 static void ngx_http_v3xy_redis_timer_handler(ngx_event_t *ev);
 static void ngx_http_v3xy_redis_on_connect(const redisAsyncContext *ac,
     int status);
@@ -573,7 +575,26 @@ ngx_http_v3xy_redis_ready(void)
         return rd->map_known;
     }
 
-    return rd->master && rd->master->state == NGX_HTTP_V3XY_REDIS_READY;
+    return rd->master
+           && (rd->master->state == NGX_HTTP_V3XY_REDIS_READY
+               || ngx_http_v3xy_redis_first(rd->master));
+}
+
+
+/*
+ * A worker's first connection, being made (a start, a reload): commands
+ * wait behind its handshake, for at most their timeout, rather than fall
+ * back at once, so that a reload under traffic does not send requests to
+ * v3xy_limit_fail.  Not where the server must prove it is the master
+ * (Sentinel's ROLE), and not after an outage, when falling back at once
+ * is the point.
+ */
+
+static ngx_uint_t
+ngx_http_v3xy_redis_first(ngx_http_v3xy_redis_node_t *node)
+{
+    return node->state == NGX_HTTP_V3XY_REDIS_CONNECTING
+           && !node->tried && !node->role;
 }
 
 
@@ -840,6 +861,7 @@ ngx_http_v3xy_redis_down(ngx_http_v3xy_redis_node_t *node,
 
     ngx_http_v3xy_redis_trouble(node, reason);
 
+    node->tried = 1;
     ngx_http_v3xy_redis_close(node);
     node->timeouts = 0;
 
@@ -978,6 +1000,7 @@ ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac, void *r,
 
     node->state = NGX_HTTP_V3XY_REDIS_READY;
     node->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
+    node->tried = 1;
 
     if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_DATA) {
         if (node->was_ready) {
@@ -1025,7 +1048,9 @@ ngx_http_v3xy_redis_usable(ngx_http_v3xy_redis_node_t *node)
         return NGX_DECLINED;
     }
 
-    if (node->state == NGX_HTTP_V3XY_REDIS_READY) {
+    if (node->state == NGX_HTTP_V3XY_REDIS_READY
+        || ngx_http_v3xy_redis_first(node))
+    {
         return NGX_OK;
     }
 

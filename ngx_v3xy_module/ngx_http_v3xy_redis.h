@@ -9,7 +9,8 @@
  * the master).
  *
  * Commands are only accepted while a connection is ready (connected,
- * AUTH and SELECT done) or, for a Cluster's node, being made; callers
+ * AUTH and SELECT done) or being made: a Cluster's node's, or a worker's
+ * first (at its start, after a reload), behind its handshake; callers
  * fall back at once otherwise.  A command's key is its first argument
  * after the command's name (EVALSHA: the first of KEYS).  A reply
  * reaches the caller's handler inside hiredis's callback: the handler
