@@ -34,6 +34,8 @@ static ngx_int_t ngx_http_v3xy_failover_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_v3xy_var_str(ngx_http_variable_value_t *v,
+    ngx_str_t *s);
 
 
 #define NGX_HTTP_V3XY_VAR_ROLE           0
@@ -295,18 +297,7 @@ ngx_http_v3xy_ctx_str_variable(ngx_http_request_t *r,
 
     s = (ngx_str_t *) ((char *) ctx + data);
 
-    if (s->len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_v3xy_var_str(v, s->len ? s : NULL);
 }
 
 
@@ -320,18 +311,7 @@ ngx_http_v3xy_failover_variable(ngx_http_request_t *r,
 
     s = ngx_http_v3xy_failover_var(r, data);
 
-    if (s == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_v3xy_var_str(v, s);
 }
 
 
@@ -376,6 +356,15 @@ ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
         break;
     }
 
+    return ngx_http_v3xy_var_str(v, s);
+}
+
+
+/* the value of a string, or not found for NULL */
+
+static ngx_int_t
+ngx_http_v3xy_var_str(ngx_http_variable_value_t *v, ngx_str_t *s)
+{
     if (s == NULL) {
         v->not_found = 1;
         return NGX_OK;
