@@ -6,7 +6,7 @@
  * every zone of a request: with v3xy_redis, one EVALSHA of one Lua script
  * (Redis's own clock, check and count in one atomic call, a count only if
  * every zone admits), one call for all the decisions that one event-loop
- * pass of the worker brings (in a Redis Cluster: one call per hash tag,
+ * pass of the worker brings (in a Redis Cluster: one call per master,
  * see ngx_http_v3xy_limit_flush); without it, or when Redis fails and
  * v3xy_limit_fail says "local", the shared-memory store of
  * ngx_http_v3xy_shm.c with the same math (src/v3xy_window.c).  A header
@@ -875,9 +875,13 @@ ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    /* a part sent to a Cluster's node may go again, alone: 2n at most */
-    lctx->refs = ngx_palloc(r->pool,
-                            2 * n * sizeof(ngx_http_v3xy_limit_ref_t));
+    /*
+     * One Redis: the decision goes whole, in one batch.  A Cluster: a part
+     * per zone, and one sent to a node may go again, alone: 2n at most.
+     */
+    lctx->refs = ngx_palloc(r->pool, (ngx_http_v3xy_redis_cluster() ? 2 * n
+                                                                     : 1)
+                                     * sizeof(ngx_http_v3xy_limit_ref_t));
     if (lctx->refs == NULL) {
         return NGX_ERROR;
     }
