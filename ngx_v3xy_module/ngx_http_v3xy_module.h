@@ -131,6 +131,8 @@ typedef struct {
 typedef struct {
     ngx_str_t                  name;
     ngx_http_complex_value_t   key;
+    ngx_int_t                  key_index;  /* a key that is one variable
+                                              alone: its index, else -1 */
     v3xy_rate_t                rate;
     ngx_shm_zone_t            *shm_zone;
     ngx_str_t                  policy;     /* RateLimit-Policy value */

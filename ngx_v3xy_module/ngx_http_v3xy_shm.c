@@ -4,8 +4,11 @@
  *
  * A zone is a slab pool whose data is the shared context: a red-black
  * tree of nodes and an LRU queue, most recently used first.  A node is
- * found by a digest of its key, the first 128 bits of its SHA-256: every
- * node of a zone then has the same size, so forgetting the least recently
+ * found by a digest of its key, its SipHash-2-4-128 under a random key of
+ * the zone (src/v3xy_siphash.h: no client-sent key, an API key perhaps,
+ * sits in shared memory, and only who can read the zone could choose keys
+ * that collide, at a tenth of SHA-256's cost): every node of a zone then
+ * has the same size, so forgetting the least recently
  * used one always makes room for a new one (nodes of variable length
  * would fragment the slab classes and need unbounded evictions), and a
  * client-chosen key of any length costs the same memory.  The first bytes
@@ -33,7 +36,10 @@
 #include "ngx_http_v3xy_shm.h"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
+
+#include "v3xy_siphash.h"
 
 
 /* warnings of a zone, at most once per this many ms */
@@ -67,6 +73,7 @@ typedef struct {
     uint64_t                   full_logged;   /* ms of the last warnings */
     uint64_t                   nomem_logged;
     ngx_uint_t                 forgotten;     /* since the last warning */
+    u_char                     hash_key[V3XY_SIPHASH_KEY_LEN];
 } ngx_http_v3xy_shm_sh_t;
 
 
@@ -90,9 +97,10 @@ static ngx_int_t ngx_http_v3xy_shm_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_v3xy_shm_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_int_t ngx_http_v3xy_shm_digest(ngx_str_t *key, u_char *digest);
+static void ngx_http_v3xy_shm_digest(ngx_http_v3xy_shm_ctx_t *ctx,
+    ngx_str_t *key, u_char *digest);
 #if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
-static void ngx_http_v3xy_shm_digest_cleanup(void *data);
+static void ngx_http_v3xy_sha256_cleanup(void *data);
 #endif
 static void ngx_http_v3xy_shm_lock(ngx_http_v3xy_shm_item_t *items,
     ngx_uint_t n, ngx_uint_t lock);
@@ -229,14 +237,7 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
         items[i].node = NULL;
         ngx_memzero(&items[i].verdict, sizeof(v3xy_verdict_t));
 
-        if (ngx_http_v3xy_shm_digest(&items[i].key, items[i].digest)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ALERT, log, 0,
-                          "v3xy_limit_zone \"%V\": SHA-256 failed",
-                          &ctx->name);
-            return NGX_ERROR;
-        }
+        ngx_http_v3xy_shm_digest(ctx, &items[i].key, items[i].digest);
     }
 
     ngx_memzero(&report, sizeof(ngx_http_v3xy_shm_report_t));
@@ -330,11 +331,9 @@ ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key)
     ngx_http_v3xy_shm_ctx_t   *ctx;
     ngx_http_v3xy_shm_node_t  *node;
 
-    if (ngx_http_v3xy_shm_digest(key, digest) != NGX_OK) {
-        return;
-    }
-
     ctx = shm_zone->data;
+
+    ngx_http_v3xy_shm_digest(ctx, key, digest);
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -405,6 +404,14 @@ ngx_http_v3xy_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&ctx->sh->lru);
 
+    /* the zone's own: a reload that keeps the zone keeps it too */
+    if (RAND_bytes(ctx->sh->hash_key, V3XY_SIPHASH_KEY_LEN) != 1) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "v3xy_limit_zone \"%V\": RAND_bytes() failed",
+                      &ctx->name);
+        return NGX_ERROR;
+    }
+
     len = sizeof(" in v3xy_limit_zone \"\"") + ctx->name.len;
 
     ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
@@ -461,20 +468,14 @@ ngx_http_v3xy_shm_insert_value(ngx_rbtree_node_t *temp,
 }
 
 
-/* SHA-256 of the key, truncated */
+/* the key's SipHash-2-4-128 under the zone's key: no lock, no failure */
 
-static ngx_int_t
-ngx_http_v3xy_shm_digest(ngx_str_t *key, u_char *digest)
+static void
+ngx_http_v3xy_shm_digest(ngx_http_v3xy_shm_ctx_t *ctx, ngx_str_t *key,
+    u_char *digest)
 {
-    u_char  md[SHA256_DIGEST_LENGTH];
-
-    if (ngx_http_v3xy_sha256(key->data, key->len, md) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(digest, md, NGX_HTTP_V3XY_SHM_DIGEST);
-
-    return NGX_OK;
+    v3xy_siphash(ctx->sh->hash_key, key->data, key->len, digest,
+                 NGX_HTTP_V3XY_SHM_DIGEST);
 }
 
 
@@ -498,7 +499,7 @@ ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md)
             return NGX_ERROR;
         }
 
-        cln->handler = ngx_http_v3xy_shm_digest_cleanup;
+        cln->handler = ngx_http_v3xy_sha256_cleanup;
 
         ngx_http_v3xy_shm_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
         ngx_http_v3xy_shm_md_ctx = EVP_MD_CTX_new();
@@ -506,7 +507,7 @@ ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md)
         if (ngx_http_v3xy_shm_sha256 == NULL
             || ngx_http_v3xy_shm_md_ctx == NULL)
         {
-            ngx_http_v3xy_shm_digest_cleanup(NULL);
+            ngx_http_v3xy_sha256_cleanup(NULL);
             return NGX_ERROR;
         }
     }
@@ -525,7 +526,7 @@ ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md)
 
 
 static void
-ngx_http_v3xy_shm_digest_cleanup(void *data)
+ngx_http_v3xy_sha256_cleanup(void *data)
 {
     EVP_MD_CTX_free(ngx_http_v3xy_shm_md_ctx);
     EVP_MD_free(ngx_http_v3xy_shm_sha256);

@@ -8,7 +8,7 @@
  *
  * Memory per key (64-bit): a node of 96 bytes plus the state, 8 * (N + 2)
  * bytes for an exact window of N, 8 bytes for GCRA, whatever the key's
- * length (the tree holds 128 bits of the key's SHA-256, not the key).
+ * length (the tree holds the key's 128-bit SipHash, not the key).
  * The slab allocator rounds a node up to a power of two up to half a page
  * and to whole pages above:
  *

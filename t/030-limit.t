@@ -362,3 +362,51 @@ X-Merchant: m20
 --- error_code: 200
 --- response_headers
 RateLimit: "create";r=2;t=60
+
+
+
+=== TEST 21: keys of one variable (also ${...}) and of several: counted by their value
+--- http_config
+    v3xy_limit_zone one rate=1r/m key=$http_x_a;
+    v3xy_limit_zone braced rate=1r/m key=${http_x_a};
+    v3xy_limit_zone pair rate=1r/m key=$http_x_a:${http_x_b};
+    v3xy_limit_zone suffix rate=1r/m key=${http_x_a}s;
+--- config
+    location /one/ {
+        v3xy_limit one;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+    location /braced/ {
+        v3xy_limit braced;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+    location /pair/ {
+        v3xy_limit pair;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+    location /suffix/ {
+        v3xy_limit suffix;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /one/", "GET /one/", "GET /one/", "GET /one/", "GET /one/",
+ "GET /braced/", "GET /braced/", "GET /braced/",
+ "GET /pair/", "GET /pair/", "GET /pair/", "GET /pair/",
+ "GET /suffix/", "GET /suffix/", "GET /suffix/"]
+--- more_headers eval
+["X-A: a", "X-A: a", "X-A: b", "X-B: a", "X-B: a",
+ "X-A: a", "X-A: a", "X-B: a",
+ "X-A: a\nX-B: b", "X-A: a\nX-B: c", "X-A: a\nX-B: b", "X-B: b",
+ "X-A: a", "X-A: a", "X-B: b"]
+--- error_code eval
+[200, 429, 200, 200, 200,
+ 200, 429, 200,
+ 200, 200, 429, 200,
+ 200, 429, 200]
+--- response_headers eval
+["RateLimit: \"one\";r=0;t=60", "", "RateLimit: \"one\";r=0;t=60",
+ "!RateLimit", "!RateLimit",
+ "RateLimit: \"braced\";r=0;t=60", "", "!RateLimit",
+ "RateLimit: \"pair\";r=0;t=60", "RateLimit: \"pair\";r=0;t=60", "",
+ "RateLimit: \"pair\";r=0;t=60",
+ "RateLimit: \"suffix\";r=0;t=60", "", "RateLimit: \"suffix\";r=0;t=60"]
