@@ -92,6 +92,7 @@ run: module
 $(BUILD)/tests/%: tests/%.c $(CORE_SRCS) $(CORE_HDRS) tests/v3xy_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_FLAGS) -pthread -o $@ $< $(CORE_SRCS) -lcmocka -ljansson \
+	    -lhiredis \
 	    -lcrypto
 
 test-unit: $(UNIT_TESTS)

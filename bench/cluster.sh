@@ -17,7 +17,7 @@
 # worker and of its Redis server(s) (C: the three together).
 #
 # Environment: ROUNDS (5), DURATION (5s), THREADS (1), CONNECTIONS (50),
-# LIMIT_KEYS (10000), LIMIT_ZONE ("rate=100r/s").
+# PIN (1: bench/pin.sh), LIMIT_KEYS (10000), LIMIT_ZONE ("rate=100r/s").
 
 set -euo pipefail
 
@@ -73,6 +73,8 @@ trap 'exit 1' INT TERM
 
 die() { echo "bench: $*" >&2; exit 1; }
 
+. "$(dirname "$0")/pin.sh"
+
 chmod 0755 "$dir"
 mkdir -p "$dir/s/tmp" "$dir/c/tmp"
 cp "$module" "$dir/module.so"
@@ -90,7 +92,8 @@ print(*(s.getsockname()[1] for s in ss))
 redis() {
     local port=$1
     shift
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    $pin_others redis-server --port "$port" --bind 127.0.0.1 --save '' \
+        --appendonly no \
         --daemonize yes --pidfile "$dir/redis-$port.pid" --dir "$dir" \
         --logfile "$dir/redis-$port.log" "$@" >/dev/null \
         || die "redis-server on $port did not start"
@@ -133,6 +136,7 @@ conf() {
 load_module $dir/module.so;
 
 worker_processes 1;
+$pin_nginx
 pid $dir/$1/nginx.pid;
 error_log $dir/$1/error.log warn;
 
@@ -210,6 +214,7 @@ echo
 echo "cluster: $LIMIT_KEYS keys, zone $LIMIT_ZONE; wrk -t$THREADS" \
      "-c$CONNECTIONS -d$DURATION, $ROUNDS rounds; S: one redis-server," \
      "C: a Cluster of three masters"
+pin_note
 
 # CPU time (ticks) of processes so far, from /proc
 cpu() { cat "${@/#//proc/}" 2>/dev/null | awk '{ t += $14 + $15 }
@@ -220,7 +225,7 @@ run() {
 
     t0=$(cpu ${procs[$1]}) r0=$(cpu ${procs[$1r]})
 
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+    out=$($pin_others wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
               -s "$dir/keys.lua" "http://127.0.0.1:$2/") \
         || die "$1: wrk failed"
 

@@ -26,7 +26,7 @@
 # in its script call (no batching).
 #
 # Environment: ROUNDS (5), DURATION (5s), THREADS (1), CONNECTIONS (50),
-# REQUESTS (5000; 0: no callgrind run),
+# REQUESTS (5000; 0: no callgrind run), PIN (1: bench/pin.sh),
 # LIMIT_KEYS (10000), LIMIT_ZONE ("rate=100r/s": the zone's rate, burst).
 
 set -euo pipefail
@@ -89,6 +89,8 @@ trap 'exit 1' INT TERM
 
 die() { echo "bench: $*" >&2; exit 1; }
 
+. "$(dirname "$0")/pin.sh"
+
 # under root the workers run as nobody: they must reach the temp dirs
 chmod 0755 "$dir"
 mkdir -p "$dir/a/tmp" "$dir/b/tmp"
@@ -121,7 +123,8 @@ scripts() {
 }
 
 # no persistence: nothing but the limiter's own work on Redis's CPU
-redis-server --port "$p_rs" --bind 127.0.0.1 --save '' --appendonly no \
+$pin_others redis-server --port "$p_rs" --bind 127.0.0.1 --save '' \
+    --appendonly no \
     --daemonize yes --pidfile "$dir/redis.pid" --dir "$dir" \
     --logfile "$dir/redis.log" >/dev/null || die "redis-server did not start"
 
@@ -139,6 +142,7 @@ load_module $dir/module.so;
 
 ${MAIN:-}
 worker_processes 1;
+$pin_nginx
 pid $dir/$1/nginx.pid;
 error_log $dir/$1/error.log warn;
 
@@ -268,6 +272,7 @@ echo "limits: $LIMIT_KEYS keys (X-Merchant), zone $LIMIT_ZONE;" \
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds;" \
      "nginx A: plain :$p_plain_a, shm :$p_shm;" \
      "nginx B (v3xy_redis): plain :$p_plain_b, redis :$p_redis"
+pin_note
 
 # CPU time (ticks) of a process so far, from /proc
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -295,7 +300,7 @@ run() {
 
     t0=$(cpu "$worker") r0=$(cpu "$redis_pid")
 
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+    out=$($pin_others wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
               -s "$dir/keys.lua" "http://127.0.0.1:$2/") \
         || die "$1: wrk failed"
 

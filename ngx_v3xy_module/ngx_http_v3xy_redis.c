@@ -30,6 +30,7 @@
 #include "ngx_http_v3xy_module.h"
 #include "ngx_http_v3xy_redis.h"
 #include "v3xy_cluster.h"
+#include "v3xy_resp.h"
 
 #include <hiredis/async.h>
 #include <openssl/sha.h>
@@ -125,6 +126,10 @@ typedef struct {
 
     ngx_uint_t                     outage;   /* number of outages */
     time_t                         error_logged;
+
+    /* a script call in RESP, before hiredis copies it to its buffer */
+    u_char                        *resp;
+    size_t                         resp_size;
 } ngx_http_v3xy_redis_t;
 
 
@@ -559,6 +564,12 @@ ngx_http_v3xy_redis_exit_process(ngx_cycle_t *cycle)
     ngx_destroy_pool(rd->pool);
     rd->pool = NULL;
     rd->nodes = NULL;
+
+    if (rd->resp) {
+        ngx_free(rd->resp);
+        rd->resp = NULL;
+        rd->resp_size = 0;
+    }
 }
 
 
@@ -1335,6 +1346,8 @@ ngx_http_v3xy_redis_timed_out(ngx_http_v3xy_redis_cmd_t *cmd,
 static ngx_int_t
 ngx_http_v3xy_redis_send(ngx_http_v3xy_redis_cmd_t *cmd)
 {
+    u_char                      *p;
+    size_t                       len;
     ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
     ngx_http_v3xy_redis_node_t  *node;
 
@@ -1380,8 +1393,32 @@ ngx_http_v3xy_redis_send(ngx_http_v3xy_redis_cmd_t *cmd)
         return NGX_ERROR;
     }
 
-    if (redisAsyncCommandArgv(node->ac, ngx_http_v3xy_redis_reply, cmd,
-                              cmd->argc, cmd->argv, cmd->argvlen)
+    /*
+     * Formatted here (src/v3xy_resp.c), not by redisAsyncCommandArgv():
+     * hiredis 0.14's sdscatfmt() costs some 400 instructions an argument,
+     * and a batch of decisions has five arguments each.
+     */
+
+    len = v3xy_resp_len(cmd->argc, cmd->argv, cmd->argvlen);
+
+    if (len > rd->resp_size) {
+        p = ngx_alloc(ngx_max(len, 2 * rd->resp_size), ngx_cycle->log);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (rd->resp) {
+            ngx_free(rd->resp);
+        }
+
+        rd->resp = p;
+        rd->resp_size = ngx_max(len, 2 * rd->resp_size);
+    }
+
+    (void) v3xy_resp_write(rd->resp, cmd->argc, cmd->argv, cmd->argvlen);
+
+    if (redisAsyncFormattedCommand(node->ac, ngx_http_v3xy_redis_reply, cmd,
+                                   (const char *) rd->resp, len)
         != REDIS_OK)
     {
         return NGX_ERROR;
