@@ -22,9 +22,12 @@
  * an ASK sends ASKING and the command to the node named, once.
  *
  * Sentinel: the master is what SENTINEL get-master-addr-by-name says, asked
- * at start, every second, and at once when the master's connection is lost
- * or a command finds it read-only; a server becomes the master only after
- * ROLE says "master", so nothing is written to a replica.
+ * at start, every sentinel_poll, and at once when the master's connection
+ * is lost, a command finds it read-only, or the sentinel publishes
+ * +switch-master (a subscribed connection of its own).  The sentinels are
+ * asked in the order given, the one that answered again.  A server named
+ * becomes the master only after ROLE says "master", so nothing is written
+ * to a replica; until then the master in use stays.
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -51,12 +54,16 @@
 /* the slot map or the master asked for again at most this often */
 #define NGX_HTTP_V3XY_REDIS_REFRESH_MIN  100
 
-/* the sentinels asked for the master this often when nothing happens */
+/*
+ * The sentinels asked for the master this often when nothing happens (the
+ * default of sentinel_poll=), and at most this far apart after failures
+ */
 #define NGX_HTTP_V3XY_REDIS_SENTINEL_POLL  1000
 
 /* the kind of a node */
 #define NGX_HTTP_V3XY_REDIS_KIND_DATA      0
 #define NGX_HTTP_V3XY_REDIS_KIND_SENTINEL  1
+#define NGX_HTTP_V3XY_REDIS_KIND_EVENTS    2  /* a sentinel, subscribed */
 
 
 typedef struct ngx_http_v3xy_redis_node_s  ngx_http_v3xy_redis_node_t;
@@ -112,6 +119,9 @@ typedef struct {
     /* sentinel: named, not yet proven the master by ROLE; who named it */
     ngx_http_v3xy_redis_node_t    *candidate;
     ngx_http_v3xy_redis_node_t    *named_by;
+
+    /* sentinel: subscribed to +switch-master on the sentinel asked */
+    ngx_http_v3xy_redis_node_t    *events;
 
     /* cluster: the owner of each slot, the map being read */
     ngx_http_v3xy_redis_node_t   **slots;
@@ -182,6 +192,10 @@ static ngx_int_t ngx_http_v3xy_redis_slots_apply(
     ngx_http_v3xy_redis_node_t *from, redisReply *reply);
 static void ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_v3xy_redis_subscribe(
+    ngx_http_v3xy_redis_node_t *sentinel);
+static void ngx_http_v3xy_redis_switch_master(redisAsyncContext *ac,
+    void *r, void *privdata);
 
 static ngx_int_t ngx_http_v3xy_redis_attach(
     ngx_http_v3xy_redis_node_t *node);
@@ -212,6 +226,7 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
     rcf->addr = value[1];
     rcf->connect_timeout = 1000;
     rcf->timeout = 100;
+    rcf->sentinel_poll = NGX_HTTP_V3XY_REDIS_SENTINEL_POLL;
 
     if (value[1].len > 8 && ngx_strncmp(value[1].data, "cluster=", 8) == 0) {
         rcf->mode = NGX_HTTP_V3XY_REDIS_CLUSTER;
@@ -314,6 +329,22 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
             rcf->connect_timeout = ngx_parse_time(&s, 0);
             if (rcf->connect_timeout == (ngx_msec_t) NGX_ERROR
                 || rcf->connect_timeout == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sentinel_poll=", 14) == 0
+            && rcf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL)
+        {
+            s.data = value[i].data + 14;
+            s.len = value[i].len - 14;
+
+            rcf->sentinel_poll = ngx_parse_time(&s, 0);
+            if (rcf->sentinel_poll == (ngx_msec_t) NGX_ERROR
+                || rcf->sentinel_poll < NGX_HTTP_V3XY_REDIS_REFRESH_MIN)
             {
                 goto invalid;
             }
@@ -593,6 +624,7 @@ ngx_http_v3xy_redis_exit_process(ngx_cycle_t *cycle)
     rd->master = NULL;
     rd->candidate = NULL;
     rd->named_by = NULL;
+    rd->events = NULL;
     rd->map_known = 0;
 
     for (node = rd->nodes; node; node = node->next) {
@@ -835,7 +867,7 @@ ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_node_t *node)
         }
     }
 
-    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
+    if (node->kind != NGX_HTTP_V3XY_REDIS_KIND_DATA
         && rcf->sentinel_password.len
         && redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done, node,
                              "AUTH %b", rcf->sentinel_password.data,
@@ -851,6 +883,18 @@ ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_node_t *node)
            == REDIS_OK)
     {
         node->handshake++;
+    }
+
+    /* the subscription's replies come after the handshake's */
+
+    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_EVENTS
+        && redisAsyncCommand(ac, ngx_http_v3xy_redis_switch_master, node,
+                             "SUBSCRIBE +switch-master")
+           != REDIS_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ngx_http_v3xy_redis.log, 0,
+                      "v3xy: redis sentinel %V: SUBSCRIBE failed",
+                      &node->addr);
     }
 
     if (node->timer.timer_set) {
@@ -951,7 +995,7 @@ ngx_http_v3xy_redis_trouble(ngx_http_v3xy_redis_node_t *node,
 
     ngx_log_error(NGX_LOG_WARN, ngx_http_v3xy_redis.log, 0,
                   "v3xy: redis %s%V unavailable: %s",
-                  node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
+                  node->kind != NGX_HTTP_V3XY_REDIS_KIND_DATA
                   ? "sentinel " : "", &node->addr, reason);
 }
 
@@ -965,7 +1009,7 @@ ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_node_t *node)
         node->logged = 0;
         ngx_log_error(NGX_LOG_NOTICE, ngx_http_v3xy_redis.log, 0,
                       "v3xy: redis %s%V is back",
-                      node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
+                      node->kind != NGX_HTTP_V3XY_REDIS_KIND_DATA
                       ? "sentinel " : "", &node->addr);
     }
 }
@@ -985,7 +1029,8 @@ ngx_http_v3xy_redis_timer_handler(ngx_event_t *ev)
 
     if (node->state == NGX_HTTP_V3XY_REDIS_DOWN
         && (node == ngx_http_v3xy_redis.master
-            || node == ngx_http_v3xy_redis.candidate))
+            || node == ngx_http_v3xy_redis.candidate
+            || node == ngx_http_v3xy_redis.events))
     {
         ngx_http_v3xy_redis_connect(node);
     }
@@ -1091,7 +1136,7 @@ ngx_http_v3xy_redis_refused(ngx_http_v3xy_redis_node_t *node,
     const char                  *hint;
     ngx_http_v3xy_redis_conf_t  *rcf = ngx_http_v3xy_redis.conf;
 
-    sentinel = (node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL);
+    sentinel = (node->kind != NGX_HTTP_V3XY_REDIS_KIND_DATA);
     password = sentinel ? &rcf->sentinel_password : &rcf->password;
     len = reply->len;
     hint = "";
@@ -2201,7 +2246,87 @@ ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
         }
     }
 
-    ngx_http_v3xy_redis_refresh_done(NGX_HTTP_V3XY_REDIS_SENTINEL_POLL);
+    ngx_http_v3xy_redis_subscribe(node);
+
+    ngx_http_v3xy_redis_refresh_done(rd->conf->sentinel_poll);
+}
+
+
+/*
+ * A connection of its own to the sentinel that answered, subscribed to
+ * +switch-master: a failover is followed when the sentinels switch, not
+ * at the next poll.  The poll goes on (a message can be lost with the
+ * connection); the address is still asked for and proven by ROLE.
+ */
+
+static void
+ngx_http_v3xy_redis_subscribe(ngx_http_v3xy_redis_node_t *sentinel)
+{
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *events;
+
+    events = ngx_http_v3xy_redis_node(sentinel->host,
+                                      ngx_strlen(sentinel->host),
+                                      sentinel->port,
+                                      NGX_HTTP_V3XY_REDIS_KIND_EVENTS);
+    if (events == NULL) {
+        return;
+    }
+
+    if (events != rd->events) {
+        if (rd->events) {
+            ngx_http_v3xy_redis_close(rd->events);
+        }
+
+        rd->events = events;
+        ngx_http_v3xy_redis_connect(events);
+
+    } else if (events->state == NGX_HTTP_V3XY_REDIS_DOWN
+               && !events->timer.timer_set)
+    {
+        ngx_http_v3xy_redis_connect(events);
+    }
+}
+
+
+/* ["message", "+switch-master", "NAME OLD-IP OLD-PORT NEW-IP NEW-PORT"] */
+
+static void
+ngx_http_v3xy_redis_switch_master(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_v3xy_redis_node_t  *node = privdata;
+
+    redisReply             *reply = r, *msg;
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    if (reply == NULL || node->ac != ac || rd->conf == NULL
+        || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[0]->len != 7
+        || ngx_strncmp(reply->element[0]->str, "message", 7) != 0
+        || reply->element[2]->type != REDIS_REPLY_STRING)
+    {
+        /* freed, the subscription's confirmation, or not for us */
+        return;
+    }
+
+    msg = reply->element[2];
+
+    if (msg->len <= rd->conf->master.len
+        || msg->str[rd->conf->master.len] != ' '
+        || ngx_strncmp(msg->str, rd->conf->master.data,
+                       rd->conf->master.len)
+           != 0)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                  "v3xy: redis sentinel %V: +switch-master %*s",
+                  &node->addr, ngx_min(msg->len, 200), msg->str);
+
+    ngx_http_v3xy_redis_refresh_soon();
 }
 
 

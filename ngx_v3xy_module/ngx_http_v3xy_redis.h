@@ -56,6 +56,7 @@ typedef struct {
     ngx_str_t                  sentinel_password;  /* the sentinels' */
     ngx_msec_t                 connect_timeout;
     ngx_msec_t                 timeout;
+    ngx_msec_t                 sentinel_poll;
 } ngx_http_v3xy_redis_conf_t;
 
 

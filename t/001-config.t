@@ -312,3 +312,16 @@ ok
 --- no_error_log
 Config_Test_Secret
 [emerg]
+
+
+
+=== TEST 23: sentinel_poll is at least 100ms, and with sentinel= only
+--- http_config
+    v3xy_redis sentinel=127.0.0.1:1 master=v3xy sentinel_poll=50ms;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "sentinel_poll=50ms"/

@@ -222,3 +222,49 @@ X-Merchant: liar1
 qr/\[warn\] .*v3xy: redis sentinel 127\.0\.0\.1:$main::Liar names 127\.0\.0\.1:$main::SubReplica as the master "v3xy", but its ROLE is "slave": not used, the next sentinel asked/
 --- no_error_log eval
 ['read-only', 'the master "v3xy" is 127.0.0.1:' . $main::SubReplica, '[error]', $main::Password]
+
+
+
+=== TEST 5: +switch-master followed at once: SENTINEL FAILOVER with no traffic and a 60 s poll, the new master used within seconds, before the old primary drops its clients
+--- http_config eval
+"    v3xy_redis sentinel=\$TEST_NGINX_SENTINELS master=v3xy sentinel_password_file=\$TEST_NGINX_SENTINEL_PW sentinel_poll=60s connect_timeout=1s timeout=1s;\n"
+. $main::Zones
+--- init
+main::wait_ready();
+my $workers = $ENV{TEST_NGINX_USE_VALGRIND} ? 1 : 2;
+my $old = V3xyCluster::sentinel_master($main::Sentinels[0]);
+# every worker subscribed (to the first sentinel, which it asks)
+V3xyCluster::wait_until(sub {
+    my $subs = () = V3xyCluster::sentinel_cli($main::Sentinels[0], 'CLIENT', 'LIST')
+                    =~ /\bcmd=subscribe\b/g;
+    return $subs >= $workers;
+}, 'the subscriptions');
+my $t0 = Time::HiRes::time();
+V3xyCluster::sentinel_cli($main::Sentinels[0], 'SENTINEL', 'FAILOVER', 'v3xy');
+main::wait_log(qr/v3xy: redis sentinel: the master "v3xy" is 127\.0\.0\.1:\d+, was 127\.0\.0\.1:$old/);
+my $took = Time::HiRes::time() - $t0;
+$main::New = V3xyCluster::sentinel_master($main::Sentinels[0]);
+Test::More::isnt($main::New, $old, 'the sentinels switched');
+Test::More::cmp_ok($took, '<', 30, sprintf('followed %.1f s after SENTINEL FAILOVER (poll: 60 s)', $took));
+my @lines = split /\n/, main::a_log();
+my ($msg) = grep { $lines[$_] =~ /\[info\] .*v3xy: redis sentinel 127\.0\.0\.1:\d+: \+switch-master v3xy 127\.0\.0\.1 $old 127\.0\.0\.1 $main::New/ } 0 .. $#lines;
+my ($switch) = grep { $lines[$_] =~ /the master "v3xy" is 127\.0\.0\.1:$main::New, was/ } 0 .. $#lines;
+my ($lost) = grep { $lines[$_] =~ /redis 127\.0\.0\.1:$old unavailable/ } 0 .. $#lines;
+Test::More::ok(defined $msg && defined $switch && $msg < $switch,
+               '+switch-master received, then the switch');
+Test::More::ok(!defined $lost || $switch < $lost,
+               'the switch before the old primary dropped the connection');
+--- request
+GET /closed/x
+--- more_headers
+X-Merchant: switch1
+--- error_code: 200
+--- response_body_filters eval
+sub {
+    return 'on the new master: '
+           . V3xyCluster::node_cli($main::New, 'EXISTS', 'v3xy:{many:switch1}') . "\n";
+}
+--- response_body
+on the new master: 1
+--- no_error_log eval
+['[error]', $main::Password]
