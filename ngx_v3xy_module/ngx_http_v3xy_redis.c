@@ -991,11 +991,20 @@ ngx_http_v3xy_redis_trouble(ngx_http_v3xy_redis_node_t *node,
     }
 
     node->logged = 1;
+
+    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_EVENTS) {
+        /* not an outage: failovers are followed by the poll meanwhile */
+        ngx_log_error(NGX_LOG_INFO, ngx_http_v3xy_redis.log, 0,
+                      "v3xy: redis sentinel %V: no subscription to "
+                      "+switch-master: %s", &node->addr, reason);
+        return;
+    }
+
     ngx_http_v3xy_redis.outage++;
 
     ngx_log_error(NGX_LOG_WARN, ngx_http_v3xy_redis.log, 0,
                   "v3xy: redis %s%V unavailable: %s",
-                  node->kind != NGX_HTTP_V3XY_REDIS_KIND_DATA
+                  node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
                   ? "sentinel " : "", &node->addr, reason);
 }
 
@@ -1005,13 +1014,23 @@ ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_node_t *node)
 {
     node->timeouts = 0;
 
-    if (node->logged) {
-        node->logged = 0;
-        ngx_log_error(NGX_LOG_NOTICE, ngx_http_v3xy_redis.log, 0,
-                      "v3xy: redis %s%V is back",
-                      node->kind != NGX_HTTP_V3XY_REDIS_KIND_DATA
-                      ? "sentinel " : "", &node->addr);
+    if (!node->logged) {
+        return;
     }
+
+    node->logged = 0;
+
+    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_EVENTS) {
+        ngx_log_error(NGX_LOG_INFO, ngx_http_v3xy_redis.log, 0,
+                      "v3xy: redis sentinel %V: subscribed to "
+                      "+switch-master again", &node->addr);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_http_v3xy_redis.log, 0,
+                  "v3xy: redis %s%V is back",
+                  node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
+                  ? "sentinel " : "", &node->addr);
 }
 
 
