@@ -22,9 +22,12 @@
  * an ASK sends ASKING and the command to the node named, once.
  *
  * Sentinel: the master is what SENTINEL get-master-addr-by-name says, asked
- * at start, every second, and at once when the master's connection is lost
- * or a command finds it read-only; a server becomes the master only after
- * ROLE says "master", so nothing is written to a replica.
+ * at start, every sentinel_poll, and at once when the master's connection
+ * is lost, a command finds it read-only, or the sentinel publishes
+ * +switch-master (a subscribed connection of its own).  The sentinels are
+ * asked in the order given, the one that answered again.  A server named
+ * becomes the master only after ROLE says "master", so nothing is written
+ * to a replica; until then the master in use stays.
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -52,12 +55,16 @@
 /* the slot map or the master asked for again at most this often */
 #define NGX_HTTP_V3XY_REDIS_REFRESH_MIN  100
 
-/* the sentinels asked for the master this often when nothing happens */
+/*
+ * The sentinels asked for the master this often when nothing happens (the
+ * default of sentinel_poll=), and at most this far apart after failures
+ */
 #define NGX_HTTP_V3XY_REDIS_SENTINEL_POLL  1000
 
 /* the kind of a node */
 #define NGX_HTTP_V3XY_REDIS_KIND_DATA      0
 #define NGX_HTTP_V3XY_REDIS_KIND_SENTINEL  1
+#define NGX_HTTP_V3XY_REDIS_KIND_EVENTS    2  /* a sentinel, subscribed */
 
 
 typedef struct ngx_http_v3xy_redis_node_s  ngx_http_v3xy_redis_node_t;
@@ -80,6 +87,8 @@ struct ngx_http_v3xy_redis_node_s {
     unsigned                       tried:1;   /* a first connect ended */
     unsigned                       eager:1;   /* commands while connecting */
     unsigned                       role:1;    /* ROLE in the handshake */
+    unsigned                       lied:1;    /* a sentinel that named a
+                                                 replica, logged */
 };
 
 
@@ -107,6 +116,13 @@ typedef struct {
     ngx_pool_t                    *pool;     /* nodes, the slot table */
     ngx_http_v3xy_redis_node_t    *nodes;    /* every node known */
     ngx_http_v3xy_redis_node_t    *master;   /* single, sentinel */
+
+    /* sentinel: named, not yet proven the master by ROLE; who named it */
+    ngx_http_v3xy_redis_node_t    *candidate;
+    ngx_http_v3xy_redis_node_t    *named_by;
+
+    /* sentinel: subscribed to +switch-master on the sentinel asked */
+    ngx_http_v3xy_redis_node_t    *events;
 
     /* cluster: the owner of each slot, the map being read */
     ngx_http_v3xy_redis_node_t   **slots;
@@ -154,6 +170,11 @@ static void ngx_http_v3xy_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac,
     void *r, void *privdata);
+static void ngx_http_v3xy_redis_refused(ngx_http_v3xy_redis_node_t *node,
+    redisReply *reply);
+static void ngx_http_v3xy_redis_not_master(ngx_http_v3xy_redis_node_t *node,
+    redisReply *reply);
+static void ngx_http_v3xy_redis_promote(ngx_http_v3xy_redis_node_t *node);
 static ngx_int_t ngx_http_v3xy_redis_usable(
     ngx_http_v3xy_redis_node_t *node);
 static void ngx_http_v3xy_redis_reply(redisAsyncContext *ac, void *r,
@@ -167,6 +188,8 @@ static ngx_http_v3xy_redis_cmd_t *ngx_http_v3xy_redis_cmd(ngx_uint_t argc,
 static void ngx_http_v3xy_redis_refresh_soon(void);
 static void ngx_http_v3xy_redis_refresh_handler(ngx_event_t *ev);
 static void ngx_http_v3xy_redis_refresh_failed(void);
+static void ngx_http_v3xy_redis_pass_over(
+    ngx_http_v3xy_redis_node_t *sentinel);
 static void ngx_http_v3xy_redis_refresh_done(ngx_msec_t next);
 static void ngx_http_v3xy_redis_slots_done(redisAsyncContext *ac, void *r,
     void *privdata);
@@ -174,6 +197,10 @@ static ngx_int_t ngx_http_v3xy_redis_slots_apply(
     ngx_http_v3xy_redis_node_t *from, redisReply *reply);
 static void ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_v3xy_redis_subscribe(
+    ngx_http_v3xy_redis_node_t *sentinel);
+static void ngx_http_v3xy_redis_switch_master(redisAsyncContext *ac,
+    void *r, void *privdata);
 
 static ngx_int_t ngx_http_v3xy_redis_attach(
     ngx_http_v3xy_redis_node_t *node);
@@ -204,6 +231,7 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
     rcf->addr = value[1];
     rcf->connect_timeout = 1000;
     rcf->timeout = 100;
+    rcf->sentinel_poll = NGX_HTTP_V3XY_REDIS_SENTINEL_POLL;
 
     if (value[1].len > 8 && ngx_strncmp(value[1].data, "cluster=", 8) == 0) {
         rcf->mode = NGX_HTTP_V3XY_REDIS_CLUSTER;
@@ -313,6 +341,22 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "sentinel_poll=", 14) == 0
+            && rcf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL)
+        {
+            s.data = value[i].data + 14;
+            s.len = value[i].len - 14;
+
+            rcf->sentinel_poll = ngx_parse_time(&s, 0);
+            if (rcf->sentinel_poll == (ngx_msec_t) NGX_ERROR
+                || rcf->sentinel_poll < NGX_HTTP_V3XY_REDIS_REFRESH_MIN)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
             s.data = value[i].data + 8;
             s.len = value[i].len - 8;
@@ -321,6 +365,29 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
             if (rcf->timeout == (ngx_msec_t) NGX_ERROR || rcf->timeout == 0)
             {
                 goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sentinel_password_file=", 23) == 0) {
+
+            if (rcf->mode != NGX_HTTP_V3XY_REDIS_SENTINEL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "v3xy_redis: sentinel_password_file= "
+                                   "needs sentinel=");
+                return NGX_CONF_ERROR;
+            }
+
+            path.data = value[i].data + 23;
+            path.len = value[i].len - 23;
+
+            if (ngx_http_v3xy_secret_file(cf,
+                                          "v3xy_redis sentinel_password_file",
+                                          &path, &rcf->sentinel_password)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
             }
 
             continue;
@@ -530,8 +597,13 @@ ngx_http_v3xy_redis_init_process(ngx_cycle_t *cycle,
         }
     }
 
-    /* each worker starts with another seed: the load is spread */
-    rd->next_seed = ngx_pid % rd->nseeds;
+    /*
+     * A Cluster: each worker starts with another seed, the load is
+     * spread.  Sentinels: in the order given, as Redis's guidelines for
+     * clients have it.
+     */
+    rd->next_seed = (rcf->mode == NGX_HTTP_V3XY_REDIS_CLUSTER)
+                    ? (ngx_uint_t) ngx_pid % rd->nseeds : 0;
 
     ngx_http_v3xy_redis_refresh_handler(&rd->refresh);
 
@@ -555,6 +627,9 @@ ngx_http_v3xy_redis_exit_process(ngx_cycle_t *cycle)
 
     rd->conf = NULL;
     rd->master = NULL;
+    rd->candidate = NULL;
+    rd->named_by = NULL;
+    rd->events = NULL;
     rd->map_known = 0;
 
     for (node = rd->nodes; node; node = node->next) {
@@ -767,7 +842,7 @@ ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_node_t *node)
      * The handshake goes first, written with the connect: commands sent
      * while the connection is being made follow it.  AUTH and SELECT, or
      * a PING (a listener that never answers is down); ROLE where the
-     * server must be the master.
+     * server must be the master; a sentinel's own AUTH.
      */
 
     node->handshake = 0;
@@ -803,12 +878,34 @@ ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_node_t *node)
         }
     }
 
+    if (node->kind != NGX_HTTP_V3XY_REDIS_KIND_DATA
+        && rcf->sentinel_password.len
+        && redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done, node,
+                             "AUTH %b", rcf->sentinel_password.data,
+                             rcf->sentinel_password.len)
+           == REDIS_OK)
+    {
+        node->handshake++;
+    }
+
     if (node->handshake == 0
         && redisAsyncCommand(ac, ngx_http_v3xy_redis_handshake_done, node,
                              "PING")
            == REDIS_OK)
     {
         node->handshake++;
+    }
+
+    /* the subscription's replies come after the handshake's */
+
+    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_EVENTS
+        && redisAsyncCommand(ac, ngx_http_v3xy_redis_switch_master, node,
+                             "SUBSCRIBE +switch-master")
+           != REDIS_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ngx_http_v3xy_redis.log, 0,
+                      "v3xy: redis sentinel %V: SUBSCRIBE failed",
+                      &node->addr);
     }
 
     if (node->timer.timer_set) {
@@ -905,6 +1002,15 @@ ngx_http_v3xy_redis_trouble(ngx_http_v3xy_redis_node_t *node,
     }
 
     node->logged = 1;
+
+    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_EVENTS) {
+        /* not an outage: failovers are followed by the poll meanwhile */
+        ngx_log_error(NGX_LOG_INFO, ngx_http_v3xy_redis.log, 0,
+                      "v3xy: redis sentinel %V: no subscription to "
+                      "+switch-master: %s", &node->addr, reason);
+        return;
+    }
+
     ngx_http_v3xy_redis.outage++;
 
     ngx_log_error(NGX_LOG_WARN, ngx_http_v3xy_redis.log, 0,
@@ -919,13 +1025,23 @@ ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_node_t *node)
 {
     node->timeouts = 0;
 
-    if (node->logged) {
-        node->logged = 0;
-        ngx_log_error(NGX_LOG_NOTICE, ngx_http_v3xy_redis.log, 0,
-                      "v3xy: redis %s%V is back",
-                      node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
-                      ? "sentinel " : "", &node->addr);
+    if (!node->logged) {
+        return;
     }
+
+    node->logged = 0;
+
+    if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_EVENTS) {
+        ngx_log_error(NGX_LOG_INFO, ngx_http_v3xy_redis.log, 0,
+                      "v3xy: redis sentinel %V: subscribed to "
+                      "+switch-master again", &node->addr);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_http_v3xy_redis.log, 0,
+                  "v3xy: redis %s%V is back",
+                  node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
+                  ? "sentinel " : "", &node->addr);
 }
 
 
@@ -939,10 +1055,12 @@ ngx_http_v3xy_redis_timer_handler(ngx_event_t *ev)
         return;
     }
 
-    /* the backoff is over: one Redis or the master connect at once */
+    /* the backoff is over: one Redis, the master or the candidate */
 
     if (node->state == NGX_HTTP_V3XY_REDIS_DOWN
-        && node == ngx_http_v3xy_redis.master)
+        && (node == ngx_http_v3xy_redis.master
+            || node == ngx_http_v3xy_redis.candidate
+            || node == ngx_http_v3xy_redis.events))
     {
         ngx_http_v3xy_redis_connect(node);
     }
@@ -968,7 +1086,8 @@ ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac, void *r,
 {
     ngx_http_v3xy_redis_node_t  *node = privdata;
 
-    redisReply  *reply = r;
+    redisReply             *reply = r;
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
 
     if (node->ac != ac || node->state != NGX_HTTP_V3XY_REDIS_CONNECTING) {
         return;
@@ -980,10 +1099,10 @@ ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac, void *r,
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_WARN, ngx_http_v3xy_redis.log, 0,
-                      "v3xy: redis %V refused the handshake: %*s",
-                      &node->addr, (size_t) ngx_min(reply->len, 200),
-                      reply->str);
+        if (!node->logged) {
+            ngx_http_v3xy_redis_refused(node, reply);
+        }
+
         ngx_http_v3xy_redis_down(node, "handshake refused");
         return;
     }
@@ -996,7 +1115,7 @@ ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac, void *r,
             || reply->element[0]->len != 6
             || ngx_strncmp(reply->element[0]->str, "master", 6) != 0)
         {
-            ngx_http_v3xy_redis_down(node, "not a master");
+            ngx_http_v3xy_redis_not_master(node, reply);
             return;
         }
     }
@@ -1013,6 +1132,10 @@ ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac, void *r,
     node->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
     node->tried = 1;
 
+    if (node == rd->candidate) {
+        ngx_http_v3xy_redis_promote(node);
+    }
+
     if (node->kind == NGX_HTTP_V3XY_REDIS_KIND_DATA) {
         if (node->was_ready) {
             ngx_http_v3xy_count(ngx_http_v3xy_metrics.redis,
@@ -1024,6 +1147,144 @@ ngx_http_v3xy_redis_handshake_done(redisAsyncContext *ac, void *r,
     }
 
     ngx_http_v3xy_redis_fine(node);
+}
+
+
+/*
+ * The first refusal of an outage, with Redis's message (Redis never
+ * repeats a password) and, where a password was refused or is missing,
+ * the parameter to look at.
+ */
+
+static void
+ngx_http_v3xy_redis_refused(ngx_http_v3xy_redis_node_t *node,
+    redisReply *reply)
+{
+    size_t                       len;
+    ngx_str_t                   *password;
+    ngx_uint_t                   sentinel;
+    const char                  *hint;
+    ngx_http_v3xy_redis_conf_t  *rcf = ngx_http_v3xy_redis.conf;
+
+    sentinel = (node->kind != NGX_HTTP_V3XY_REDIS_KIND_DATA);
+    password = sentinel ? &rcf->sentinel_password : &rcf->password;
+    len = reply->len;
+    hint = "";
+
+    if ((len >= 6 && ngx_strncmp(reply->str, "NOAUTH", 6) == 0)
+        || (len >= 9 && ngx_strncmp(reply->str, "WRONGPASS", 9) == 0)
+        || (len >= 8 && ngx_strncmp(reply->str, "ERR AUTH", 8) == 0)
+        || (len >= 20
+            && ngx_strncmp(reply->str, "ERR invalid password", 20) == 0))
+    {
+        if (sentinel) {
+            hint = password->len ? " (check sentinel_password_file)"
+                                 : " (sentinel_password_file is not set)";
+
+        } else {
+            hint = password->len ? " (check password_file)"
+                                 : " (password_file is not set)";
+        }
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ngx_http_v3xy_redis.log, 0,
+                  "v3xy: redis %s%V refused the handshake: %*s%s",
+                  sentinel ? "sentinel " : "", &node->addr,
+                  ngx_min(len, 200), reply->str, hint);
+}
+
+
+/*
+ * ROLE says a server that a sentinel named is not the master: a stale or
+ * lying sentinel, or a failover under way.  Nothing is written there;
+ * that sentinel is passed over, the next one asked.  A candidate is
+ * dropped and the master in use (if any) kept; the master itself, found
+ * a replica when connected again, is down until the sentinels name
+ * another.
+ */
+
+static void
+ngx_http_v3xy_redis_not_master(ngx_http_v3xy_redis_node_t *node,
+    redisReply *reply)
+{
+    ngx_str_t                    role;
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *sentinel;
+
+    ngx_str_set(&role, "?");
+
+    if (reply->elements && reply->element[0]->type == REDIS_REPLY_STRING) {
+        role.data = (u_char *) reply->element[0]->str;
+        role.len = ngx_min(reply->element[0]->len, 16);
+    }
+
+    sentinel = rd->named_by;
+    rd->named_by = NULL;
+
+    if (sentinel && !sentinel->lied) {
+        sentinel->lied = 1;
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "v3xy: redis sentinel %V names %V as the master "
+                      "\"%V\", but its ROLE is \"%V\": not used, the next "
+                      "sentinel asked", &sentinel->addr, &node->addr,
+                      &rd->conf->master, &role);
+
+    } else {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                       "v3xy: redis %V is not the master \"%V\" (%V)",
+                       &node->addr, &rd->conf->master, &role);
+    }
+
+    if (sentinel) {
+        ngx_http_v3xy_redis_pass_over(sentinel);
+    }
+
+    if (node != rd->candidate) {
+        ngx_http_v3xy_redis_down(node, "not a master");
+        return;
+    }
+
+    /* asked again only when a sentinel names it again */
+
+    rd->candidate = NULL;
+    node->tried = 1;
+    ngx_http_v3xy_redis_close(node);
+
+    ngx_http_v3xy_redis_refresh_soon();
+}
+
+
+/* the candidate said it is the master: used from now on */
+
+static void
+ngx_http_v3xy_redis_promote(ngx_http_v3xy_redis_node_t *node)
+{
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *old;
+
+    old = rd->master;
+
+    rd->master = node;
+    rd->candidate = NULL;
+
+    if (rd->named_by) {
+        rd->named_by->lied = 0;
+        rd->named_by = NULL;
+    }
+
+    if (old) {
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                      "v3xy: redis sentinel: the master \"%V\" is %V, "
+                      "was %V", &rd->conf->master, &node->addr, &old->addr);
+
+        /* its commands under way fail and fall back */
+        ngx_http_v3xy_redis_close(old);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                      "v3xy: redis sentinel: the master \"%V\" is %V",
+                      &rd->conf->master, &node->addr);
+    }
 }
 
 
@@ -1646,6 +1907,7 @@ ngx_http_v3xy_redis_refresh_handler(ngx_event_t *ev)
         rd->asked = NULL;
         ngx_http_v3xy_redis_trouble(asked, "no answer to the topology "
                                            "request");
+        ngx_http_v3xy_redis_pass_over(asked);
         ngx_http_v3xy_redis_refresh_failed();
         return;
     }
@@ -1660,7 +1922,10 @@ ngx_http_v3xy_redis_refresh_handler(ngx_event_t *ev)
 
     node = NULL;
 
-    /* a Cluster's node already connected, else the seeds in turn */
+    /*
+     * A Cluster's node already connected, else the seeds in turn; the
+     * sentinel that answered last, else the next in the list.
+     */
 
     if (cluster) {
         for (node = rd->nodes; node; node = node->next) {
@@ -1671,10 +1936,14 @@ ngx_http_v3xy_redis_refresh_handler(ngx_event_t *ev)
     }
 
     for (i = 0; node == NULL && i < rd->nseeds; i++) {
-        node = rd->seeds[rd->next_seed++ % rd->nseeds];
+        node = rd->seeds[rd->next_seed % rd->nseeds];
 
         if (ngx_http_v3xy_redis_usable(node) != NGX_OK) {
             node = NULL;
+            rd->next_seed++;
+
+        } else if (cluster) {
+            rd->next_seed++;
         }
     }
 
@@ -1696,6 +1965,7 @@ ngx_http_v3xy_redis_refresh_handler(ngx_event_t *ev)
     }
 
     if (rc != REDIS_OK) {
+        ngx_http_v3xy_redis_pass_over(node);
         ngx_http_v3xy_redis_refresh_failed();
         return;
     }
@@ -1735,6 +2005,24 @@ ngx_http_v3xy_redis_refresh_failed(void)
 
     rd->refresh_backoff = ngx_min(rd->refresh_backoff * 2,
                                   NGX_HTTP_V3XY_REDIS_SENTINEL_POLL);
+}
+
+
+/*
+ * A sentinel that failed, or named a server that is not the master: the
+ * next one is asked from now on (a Cluster's seeds go in turn anyway).
+ */
+
+static void
+ngx_http_v3xy_redis_pass_over(ngx_http_v3xy_redis_node_t *sentinel)
+{
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    if (rd->conf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL
+        && rd->seeds[rd->next_seed % rd->nseeds] == sentinel)
+    {
+        rd->next_seed++;
+    }
 }
 
 
@@ -1908,13 +2196,14 @@ ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
     ngx_int_t                    port;
     redisReply                  *reply = r;
     ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
-    ngx_http_v3xy_redis_node_t  *master, *old;
+    ngx_http_v3xy_redis_node_t  *master;
 
     if (rd->conf == NULL || rd->asked != node) {
         return;
     }
 
     if (reply == NULL) {
+        ngx_http_v3xy_redis_pass_over(node);
         ngx_http_v3xy_redis_refresh_failed();
         return;
     }
@@ -1933,6 +2222,7 @@ ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
                           "\"%V\"", &node->addr, &rd->conf->master);
         }
 
+        ngx_http_v3xy_redis_pass_over(node);
         ngx_http_v3xy_redis_refresh_failed();
         return;
     }
@@ -1941,6 +2231,7 @@ ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
                     reply->element[1]->len);
 
     if (port <= 0 || port > 65535) {
+        ngx_http_v3xy_redis_pass_over(node);
         ngx_http_v3xy_redis_refresh_failed();
         return;
     }
@@ -1951,39 +2242,147 @@ ngx_http_v3xy_redis_master_done(redisAsyncContext *ac, void *r,
                                       reply->element[0]->len, (int) port,
                                       NGX_HTTP_V3XY_REDIS_KIND_DATA);
     if (master == NULL) {
+        ngx_http_v3xy_redis_pass_over(node);
         ngx_http_v3xy_redis_refresh_failed();
         return;
     }
 
-    if (master != rd->master) {
-        old = rd->master;
-        rd->master = master;
+    if (master == rd->master) {
 
-        if (old) {
-            ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
-                          "v3xy: redis sentinel: the master \"%V\" is %V, "
-                          "was %V", &rd->conf->master, &master->addr,
-                          &old->addr);
+        /* the sentinels' word now: no other candidate */
 
-            /* its commands under way fail and fall back */
-            ngx_http_v3xy_redis_close(old);
-
-        } else {
-            ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
-                          "v3xy: redis sentinel: the master \"%V\" is %V",
-                          &rd->conf->master, &master->addr);
+        if (rd->candidate) {
+            ngx_http_v3xy_redis_close(rd->candidate);
+            rd->candidate = NULL;
         }
 
+        if (master->state == NGX_HTTP_V3XY_REDIS_READY) {
+            node->lied = 0;
+            rd->named_by = NULL;
+
+        } else {
+            rd->named_by = node;
+
+            if (master->state == NGX_HTTP_V3XY_REDIS_DOWN
+                && !master->timer.timer_set)
+            {
+                ngx_http_v3xy_redis_connect(master);
+            }
+        }
+
+    } else if (master != rd->candidate) {
+
+        /*
+         * Another server: used only once its ROLE says "master"; the
+         * master in use (if any) meanwhile stays.
+         */
+
+        if (rd->candidate) {
+            ngx_http_v3xy_redis_close(rd->candidate);
+        }
+
+        rd->candidate = master;
+        rd->named_by = node;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                       "v3xy: redis sentinel %V names %V, checking its ROLE",
+                       &node->addr, &master->addr);
+
+        ngx_http_v3xy_redis_close(master);
         master->backoff = NGX_HTTP_V3XY_REDIS_BACKOFF_MIN;
         ngx_http_v3xy_redis_connect(master);
 
-    } else if (master->state == NGX_HTTP_V3XY_REDIS_DOWN
-               && !master->timer.timer_set)
-    {
-        ngx_http_v3xy_redis_connect(master);
+    } else {
+        rd->named_by = node;
+
+        if (master->state == NGX_HTTP_V3XY_REDIS_DOWN
+            && !master->timer.timer_set)
+        {
+            ngx_http_v3xy_redis_connect(master);
+        }
     }
 
-    ngx_http_v3xy_redis_refresh_done(NGX_HTTP_V3XY_REDIS_SENTINEL_POLL);
+    ngx_http_v3xy_redis_subscribe(node);
+
+    ngx_http_v3xy_redis_refresh_done(rd->conf->sentinel_poll);
+}
+
+
+/*
+ * A connection of its own to the sentinel that answered, subscribed to
+ * +switch-master: a failover is followed when the sentinels switch, not
+ * at the next poll.  The poll goes on (a message can be lost with the
+ * connection); the address is still asked for and proven by ROLE.
+ */
+
+static void
+ngx_http_v3xy_redis_subscribe(ngx_http_v3xy_redis_node_t *sentinel)
+{
+    ngx_http_v3xy_redis_t       *rd = &ngx_http_v3xy_redis;
+    ngx_http_v3xy_redis_node_t  *events;
+
+    events = ngx_http_v3xy_redis_node(sentinel->host,
+                                      ngx_strlen(sentinel->host),
+                                      sentinel->port,
+                                      NGX_HTTP_V3XY_REDIS_KIND_EVENTS);
+    if (events == NULL) {
+        return;
+    }
+
+    if (events != rd->events) {
+        if (rd->events) {
+            ngx_http_v3xy_redis_close(rd->events);
+        }
+
+        rd->events = events;
+        ngx_http_v3xy_redis_connect(events);
+
+    } else if (events->state == NGX_HTTP_V3XY_REDIS_DOWN
+               && !events->timer.timer_set)
+    {
+        ngx_http_v3xy_redis_connect(events);
+    }
+}
+
+
+/* ["message", "+switch-master", "NAME OLD-IP OLD-PORT NEW-IP NEW-PORT"] */
+
+static void
+ngx_http_v3xy_redis_switch_master(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_v3xy_redis_node_t  *node = privdata;
+
+    redisReply             *reply = r, *msg;
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    if (reply == NULL || node->ac != ac || rd->conf == NULL
+        || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[0]->len != 7
+        || ngx_strncmp(reply->element[0]->str, "message", 7) != 0
+        || reply->element[2]->type != REDIS_REPLY_STRING)
+    {
+        /* freed, the subscription's confirmation, or not for us */
+        return;
+    }
+
+    msg = reply->element[2];
+
+    if (msg->len <= rd->conf->master.len
+        || msg->str[rd->conf->master.len] != ' '
+        || ngx_strncmp(msg->str, rd->conf->master.data,
+                       rd->conf->master.len)
+           != 0)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                  "v3xy: redis sentinel %V: +switch-master %*s",
+                  &node->addr, ngx_min(msg->len, 200), msg->str);
+
+    ngx_http_v3xy_redis_refresh_soon();
 }
 
 

@@ -53,8 +53,10 @@ typedef struct {
     ngx_str_t                  unix_path;  /* or a unix socket */
     ngx_uint_t                 db;
     ngx_str_t                  password;   /* from password_file, secret */
+    ngx_str_t                  sentinel_password;  /* the sentinels' */
     ngx_msec_t                 connect_timeout;
     ngx_msec_t                 timeout;
+    ngx_msec_t                 sentinel_poll;
 } ngx_http_v3xy_redis_conf_t;
 
 

@@ -243,3 +243,85 @@ v3xy_dev_...6ccbf8a04e49
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*v3xy_redis: "unix:\/tmp\/v3xy-no-such.sock": a Cluster's nodes and sentinels are reached over TCP, not a unix socket/
+
+
+
+=== TEST 18: sentinel_password_file: a missing file stops nginx
+--- http_config
+    v3xy_redis sentinel=127.0.0.1:1 master=v3xy sentinel_password_file=$TEST_NGINX_KEY_MISSING;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_redis sentinel_password_file: cannot open ".*\/no-such-key" \(2: No such file or directory\)/
+
+
+
+=== TEST 19: sentinel_password_file: an empty file stops nginx
+--- http_config
+    v3xy_redis sentinel=127.0.0.1:1 master=v3xy sentinel_password_file=$TEST_NGINX_KEY_BLANK;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_redis sentinel_password_file: ".*\/blank" is empty/
+
+
+
+=== TEST 20: sentinel_password_file: a directory is not a password file
+--- http_config
+    v3xy_redis sentinel=127.0.0.1:1 master=v3xy sentinel_password_file=$TEST_NGINX_KEY_DIR;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_redis sentinel_password_file: ".*" is not a regular file/
+
+
+
+=== TEST 21: sentinel_password_file goes with sentinel= only
+--- http_config
+    v3xy_redis 127.0.0.1:1 sentinel_password_file=$TEST_NGINX_KEY;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_redis: sentinel_password_file= needs sentinel=/
+
+
+
+=== TEST 22: sentinel_password_file: read at load, never in the log
+--- http_config
+    v3xy_redis sentinel=127.0.0.1:1 master=v3xy sentinel_password_file=$TEST_NGINX_KEY;
+--- config
+    location /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+Config_Test_Secret
+[emerg]
+
+
+
+=== TEST 23: sentinel_poll is at least 100ms, and with sentinel= only
+--- http_config
+    v3xy_redis sentinel=127.0.0.1:1 master=v3xy sentinel_poll=50ms;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "sentinel_poll=50ms"/

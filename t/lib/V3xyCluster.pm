@@ -20,7 +20,8 @@ use V3xy qw(free_port);
 our @EXPORT_OK = qw(start_cluster node_cli kill_node restart_node node_id
                     slot_owner cluster_ok start_sentinels sentinel_cli
                     sentinel_master blast start_b stop_b b_port b_log
-                    wait_until keyslot name_in_slot);
+                    wait_until keyslot name_in_slot start_sub_replica
+                    start_liar);
 
 my $dir = tempdir('v3xy-cluster-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
@@ -201,8 +202,15 @@ sub restart_node {
 
 # A primary, a replica of it and three sentinels (quorum 2, down after
 # 1 s).  Sets TEST_NGINX_SENTINELS (host:port,...); returns
-# (primary port, replica port, sentinel ports...).
+# (primary port, replica port, sentinel ports...).  password => PW: the
+# sentinels want it from clients (requirepass, which they also use among
+# themselves); sentinel_cli sends it.
+my $sentinel_pw;
+
 sub start_sentinels {
+    my (%opt) = @_;
+    $sentinel_pw = $opt{password};
+
     my $primary = free_port();
     my $replica = free_port();
     my @common = ('--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
@@ -228,7 +236,8 @@ sub start_sentinels {
                   . "logfile $dir/sentinel-$port.log\n"
                   . "sentinel monitor v3xy 127.0.0.1 $primary 2\n"
                   . "sentinel down-after-milliseconds v3xy 1000\n"
-                  . "sentinel failover-timeout v3xy 5000\n";
+                  . "sentinel failover-timeout v3xy 5000\n"
+                  . (defined $sentinel_pw ? "requirepass $sentinel_pw\n" : '');
         close $fh;
 
         spawn($port, $conf, '--sentinel');
@@ -250,7 +259,52 @@ sub start_sentinels {
     return ($primary, $replica, @sentinels);
 }
 
-sub sentinel_cli { node_cli(@_) }
+sub sentinel_cli {
+    my ($port, @a) = @_;
+    return node_cli($port, defined $sentinel_pw
+                           ? ('--no-auth-warning', '-a', $sentinel_pw) : (),
+                    @a);
+}
+
+# A replica of the replica: the sentinels never see it (they learn the
+# replicas of the master only).  Returns its port.
+sub start_sub_replica {
+    my ($of) = @_;
+    my $port = free_port();
+
+    spawn($port, '--port', $port, '--bind', '127.0.0.1', '--save', '',
+          '--appendonly', 'no', '--dir', $dir, '--loglevel', 'warning',
+          '--logfile', "$dir/redis-$port.log", '--replicaof', '127.0.0.1',
+          $of);
+
+    wait_until(sub { node_cli($port, 'INFO', 'replication')
+                     =~ /master_link_status:up/ }, 'the sub-replica');
+
+    return $port;
+}
+
+# A sentinel of its own that monitors TARGET (a replica) as the master
+# "v3xy" (quorum 1, never down for it within a test): it names a replica.
+# The sentinels' password if they have one.  Returns its port.
+sub start_liar {
+    my ($target) = @_;
+    my $port = free_port();
+    my $conf = "$dir/sentinel-$port.conf";
+
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh "port $port\nbind 127.0.0.1\ndir $dir\n"
+              . "logfile $dir/sentinel-$port.log\n"
+              . "sentinel monitor v3xy 127.0.0.1 $target 1\n"
+              . "sentinel down-after-milliseconds v3xy 600000\n"
+              . (defined $sentinel_pw ? "requirepass $sentinel_pw\n" : '');
+    close $fh;
+
+    spawn($port, $conf, '--sentinel');
+
+    wait_until(sub { (sentinel_master($port) // 0) == $target }, 'the liar');
+
+    return $port;
+}
 
 # the port of the master the sentinel names
 sub sentinel_master {
