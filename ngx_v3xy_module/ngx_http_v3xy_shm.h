@@ -6,19 +6,20 @@
  * each key holding the state of src/v3xy_window.c (the ring of an exact
  * window, or GCRA's TAT).  Verdicts are those of v3xy_window.h.
  *
- * Memory per key (64-bit): a node of 96 bytes plus the state, 8 * (N + 2)
+ * Memory per key (64-bit): a node of 80 bytes plus the state, 8 * (N + 2)
  * bytes for an exact window of N, 8 bytes for GCRA, whatever the key's
- * length (the tree holds the key's 128-bit SipHash, not the key).
- * The slab allocator rounds a node up to a power of two up to half a page
- * and to whole pages above:
+ * length (the table holds the key's 128-bit SipHash, not the key), and a
+ * zone's table has about one 8-byte bucket per node that fits.  The slab
+ * allocator rounds a node up to a power of two up to half a page and to
+ * whole pages above:
  *
- *     GCRA                    104 bytes -> 128
- *     exact, 10r/h            192 bytes -> 256
- *     exact, 60r/m            592 bytes -> 1024
- *     exact, 300r/m          2512 bytes -> 4096 (a page)
- *     exact, 1000000r/h   8000112 bytes -> 1954 pages
+ *     GCRA                     88 bytes -> 128
+ *     exact, 10r/h            176 bytes -> 256
+ *     exact, 60r/m            576 bytes -> 1024
+ *     exact, 300r/m          2496 bytes -> 4096 (a page)
+ *     exact, 1000000r/h   8000096 bytes -> 1954 pages
  *
- * so a 10m zone holds about 80,000 GCRA keys, 10,000 keys of 60r/m or
+ * so a 10m zone holds about 75,000 GCRA keys, 10,000 keys of 60r/m or
  * 2,500 of 300r/m.  When it is full, the least recently used keys are
  * forgotten (a key that comes back starts afresh), never more than
  * NGX_HTTP_V3XY_SHM_EVICT per decision, with a warning at most once a

@@ -410,3 +410,33 @@ RateLimit: "create";r=2;t=60
  "RateLimit: \"pair\";r=0;t=60", "RateLimit: \"pair\";r=0;t=60", "",
  "RateLimit: \"pair\";r=0;t=60",
  "RateLimit: \"suffix\";r=0;t=60", "", "RateLimit: \"suffix\";r=0;t=60"]
+
+
+
+=== TEST 22: a full zone forgets its least recently used keys (they start afresh), keeps the recent ones, and warns
+--- http_config
+    v3xy_limit_zone tiny rate=1r/m key=$http_x_merchant size=32k;
+--- config
+    location /v1/ {
+        v3xy_limit tiny;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my @got;
+push @got, V3xy::http_get('/v1/a', 'X-Merchant' => 'oldest');
+push @got, V3xy::http_get('/v1/a', 'X-Merchant' => "f$_") for 1 .. 600;
+die "not all admitted: @got" if grep { $_ != 200 } @got;
+# the zone filled up during these requests: the warning is in the log now
+open my $log, '<', $Test::Nginx::Util::ErrLogFile or die "error.log: $!";
+my $full = grep { /\[warn\] .*v3xy_limit_zone "tiny" is full: it forgets keys that still count admissions, least recently used first/ } <$log>;
+die "no warning that the zone is full (or more than one)" unless $full == 1;
+--- request eval
+["GET /v1/a", "GET /v1/a", "GET /v1/a"]
+--- more_headers eval
+["X-Merchant: oldest", "X-Merchant: f600", "X-Merchant: f599"]
+--- error_code eval
+[200, 429, 429]
+--- no_error_log
+[alert]
+[crit]
+has no room
