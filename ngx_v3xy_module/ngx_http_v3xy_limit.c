@@ -581,6 +581,14 @@ ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             }
         }
 
+        if (j == vmcf->zones.nelts
+            && ngx_strcmp(value[i].data, "off") == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_limit: \"off\" stands alone");
+            return NGX_CONF_ERROR;
+        }
+
         if (j == vmcf->zones.nelts) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown v3xy_limit_zone \"%V\" (declare it "

@@ -265,6 +265,15 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
         ngx_cpystrn(rcf->unix_path.data, value[1].data + 5,
                     rcf->unix_path.len + 1);
 
+    } else if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '=')
+               != NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_redis: the first parameter is where Redis "
+                           "is (host:port, unix:path, cluster= or "
+                           "sentinel=), not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+
     } else {
         ngx_memzero(&u, sizeof(ngx_url_t));
 
@@ -318,8 +327,17 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
             continue;
         }
 
+        if ((ngx_strncmp(value[i].data, "master=", 7) == 0
+             || ngx_strncmp(value[i].data, "sentinel_poll=", 14) == 0)
+            && rcf->mode != NGX_HTTP_V3XY_REDIS_SENTINEL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_redis: \"%V\" needs sentinel=",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
         if (ngx_strncmp(value[i].data, "master=", 7) == 0
-            && rcf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL
             && value[i].len > 7)
         {
             rcf->master.data = value[i].data + 7;
@@ -341,17 +359,21 @@ ngx_http_v3xy_redis_parse(ngx_conf_t *cf, ngx_http_v3xy_redis_conf_t *rcf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "sentinel_poll=", 14) == 0
-            && rcf->mode == NGX_HTTP_V3XY_REDIS_SENTINEL)
-        {
+        if (ngx_strncmp(value[i].data, "sentinel_poll=", 14) == 0) {
             s.data = value[i].data + 14;
             s.len = value[i].len - 14;
 
             rcf->sentinel_poll = ngx_parse_time(&s, 0);
-            if (rcf->sentinel_poll == (ngx_msec_t) NGX_ERROR
-                || rcf->sentinel_poll < NGX_HTTP_V3XY_REDIS_REFRESH_MIN)
-            {
+            if (rcf->sentinel_poll == (ngx_msec_t) NGX_ERROR) {
                 goto invalid;
+            }
+
+            if (rcf->sentinel_poll < NGX_HTTP_V3XY_REDIS_REFRESH_MIN) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "v3xy_redis: \"%V\": at least %dms",
+                                   &value[i],
+                                   NGX_HTTP_V3XY_REDIS_REFRESH_MIN);
+                return NGX_CONF_ERROR;
             }
 
             continue;

@@ -324,4 +324,43 @@ Config_Test_Secret
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter "sentinel_poll=50ms"/
+qr/\[emerg\] .*v3xy_redis: "sentinel_poll=50ms": at least 100ms/
+
+
+
+=== TEST 23a: master= and sentinel_poll= need sentinel=
+--- http_config
+    v3xy_redis 127.0.0.1:1 sentinel_poll=1s;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_redis: "sentinel_poll=1s" needs sentinel=/
+
+
+
+=== TEST 23b: master= needs sentinel= too
+--- http_config
+    v3xy_redis cluster=127.0.0.1:1 master=v3xy;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_redis: "master=v3xy" needs sentinel=/
+
+
+
+=== TEST 23c: the first parameter is where Redis is, not another parameter
+--- http_config
+    v3xy_redis master=v3xy sentinel=127.0.0.1:1;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_redis: the first parameter is where Redis is \(host:port, unix:path, cluster= or sentinel=\), not "master=v3xy"/

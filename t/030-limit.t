@@ -440,3 +440,15 @@ die "no warning that the zone is full (or more than one)" unless $full == 1;
 [alert]
 [crit]
 has no room
+
+
+
+=== TEST 23: "off" with zone names is a configuration error
+--- config
+    location /v1/ {
+        v3xy_limit create off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_limit: "off" stands alone/
