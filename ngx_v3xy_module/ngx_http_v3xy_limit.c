@@ -891,7 +891,9 @@ ngx_http_v3xy_limit_key(ngx_http_request_t *r, ngx_http_v3xy_zone_t *zone,
         return NGX_OK;
     }
 
-    SHA256(key->data, key->len, md);
+    if (ngx_http_v3xy_sha256(key->data, key->len, md) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     key->data = ngx_pnalloc(r->pool, 2 * SHA256_DIGEST_LENGTH);
     if (key->data == NULL) {

@@ -270,6 +270,8 @@ void ngx_http_v3xy_scan_headers(ngx_http_request_t *r,
 ngx_int_t ngx_http_v3xy_inject_key(ngx_http_request_t *r,
     ngx_http_v3xy_key_t *key, ngx_http_v3xy_headers_t *hs);
 ngx_int_t ngx_http_v3xy_key_init(ngx_conf_t *cf);
+/* SHA-256 of data[0..len) into md (32 bytes), without OpenSSL 3's fetch */
+ngx_int_t ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md);
 ngx_int_t ngx_http_v3xy_remove_key_headers(ngx_http_request_t *r);
 ngx_int_t ngx_http_v3xy_remove_headers(ngx_http_request_t *r, u_char *lc,
     size_t len);

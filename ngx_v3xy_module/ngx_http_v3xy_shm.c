@@ -40,9 +40,7 @@
 #include "ngx_http_v3xy_module.h"
 #include "ngx_http_v3xy_shm.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "v3xy_siphash.h"
 
@@ -109,9 +107,6 @@ static void ngx_http_v3xy_shm_insert(ngx_http_v3xy_shm_ctx_t *ctx,
     ngx_http_v3xy_shm_node_t *node, uint64_t now);
 static void ngx_http_v3xy_shm_digest(ngx_http_v3xy_shm_ctx_t *ctx,
     ngx_str_t *key, u_char *digest);
-#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
-static void ngx_http_v3xy_sha256_cleanup(void *data);
-#endif
 static void ngx_http_v3xy_shm_lock(ngx_http_v3xy_shm_item_t *items,
     ngx_uint_t n, ngx_uint_t lock);
 static ngx_uint_t ngx_http_v3xy_shm_first(ngx_http_v3xy_shm_item_t *items,
@@ -136,15 +131,6 @@ static void ngx_http_v3xy_shm_free(ngx_http_v3xy_shm_ctx_t *ctx,
 static ngx_uint_t ngx_http_v3xy_shm_due(uint64_t *last, uint64_t now);
 static void ngx_http_v3xy_shm_log(ngx_http_v3xy_shm_report_t *report,
     ngx_log_t *log);
-
-
-#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
-
-/* a worker's, for the keys' digests */
-static EVP_MD      *ngx_http_v3xy_shm_sha256;
-static EVP_MD_CTX  *ngx_http_v3xy_shm_md_ctx;
-
-#endif
 
 
 ngx_shm_zone_t *
@@ -463,73 +449,6 @@ ngx_http_v3xy_shm_digest(ngx_http_v3xy_shm_ctx_t *ctx, ngx_str_t *key,
     v3xy_siphash(ctx->sh->hash_key, key->data, key->len, digest,
                  NGX_HTTP_V3XY_SHM_DIGEST);
 }
-
-
-/*
- * OpenSSL 3's SHA256() looks the algorithm up on every call, two thirds
- * of its ~300 ns on a short key: a worker fetches it once and keeps one
- * context, both freed with the cycle's pool (valgrind finds no leak at
- * exit).
- */
-
-#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
-
-ngx_int_t
-ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md)
-{
-    ngx_pool_cleanup_t  *cln;
-
-    if (ngx_http_v3xy_shm_md_ctx == NULL) {
-        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_v3xy_sha256_cleanup;
-
-        ngx_http_v3xy_shm_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        ngx_http_v3xy_shm_md_ctx = EVP_MD_CTX_new();
-
-        if (ngx_http_v3xy_shm_sha256 == NULL
-            || ngx_http_v3xy_shm_md_ctx == NULL)
-        {
-            ngx_http_v3xy_sha256_cleanup(NULL);
-            return NGX_ERROR;
-        }
-    }
-
-    if (EVP_DigestInit_ex2(ngx_http_v3xy_shm_md_ctx,
-                           ngx_http_v3xy_shm_sha256, NULL)
-        != 1
-        || EVP_DigestUpdate(ngx_http_v3xy_shm_md_ctx, data, len) != 1
-        || EVP_DigestFinal_ex(ngx_http_v3xy_shm_md_ctx, md, NULL) != 1)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_v3xy_sha256_cleanup(void *data)
-{
-    EVP_MD_CTX_free(ngx_http_v3xy_shm_md_ctx);
-    EVP_MD_free(ngx_http_v3xy_shm_sha256);
-
-    ngx_http_v3xy_shm_md_ctx = NULL;
-    ngx_http_v3xy_shm_sha256 = NULL;
-}
-
-#else
-
-ngx_int_t
-ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md)
-{
-    return SHA256(data, len, md) ? NGX_OK : NGX_ERROR;
-}
-
-#endif
 
 
 /*

@@ -87,9 +87,6 @@ ngx_int_t ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items,
 /* Forgets key in the zone (it is decided afresh next time). */
 void ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key);
 
-/* SHA-256 of data[0..len) into md (32 bytes), without OpenSSL 3's fetch. */
-ngx_int_t ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md);
-
 /* Wall-clock milliseconds of nginx's cached time. */
 uint64_t ngx_http_v3xy_now_ms(void);
 
