@@ -106,6 +106,8 @@ static ngx_int_t ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
     ngx_str_t *key_id);
 static void ngx_http_v3xy_key_cache_result(ngx_http_v3xy_ctx_t *ctx,
     ngx_uint_t result);
+static ngx_int_t ngx_http_v3xy_gateway_rescope(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
 static ngx_int_t ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r,
     const char *failure, ngx_str_t *key_id);
 static ngx_int_t ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r,
@@ -370,7 +372,10 @@ ngx_http_v3xy_key_store_load(ngx_conf_t *cf, ngx_http_v3xy_key_store_t *ks)
 
     rc = NGX_ERROR;
 
-    fd = ngx_open_file(ks->path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /* non-blocking: a FIFO would hang the open until a writer comes */
+
+    fd = ngx_open_file(ks->path.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
                            "v3xy_key_store: cannot open \"%V\"", &ks->path);
@@ -545,11 +550,27 @@ ngx_int_t
 ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     ngx_http_v3xy_ctx_t *ctx, ngx_http_v3xy_headers_t *hs)
 {
-    u_char                        digest[SHA256_DIGEST_LENGTH];
+    u_char                       *digest;
     ngx_str_t                    *key, key_id;
     ngx_table_elt_t              *h;
     v3xy_ks_entry_t              *e;
     ngx_http_v3xy_gateway_ctx_t  *g;
+
+    if (ctx->account.len) {
+
+        /*
+         * Judged in another location (an internal redirect): this one's
+         * scopes are checked, or, under another key store, the key is
+         * judged again (by its digest: the header may be gone).
+         */
+
+        if (ctx->gateway_store == vlcf->key_store) {
+            return ngx_http_v3xy_gateway_rescope(r, vlcf, ctx);
+        }
+
+        ngx_str_null(&ctx->account);
+        ctx->gateway = NULL;
+    }
 
     g = ctx->gateway;
 
@@ -570,6 +591,12 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
                                             &g->key_id);
     }
 
+    if (ctx->key_digested) {
+        digest = ctx->key_digest;
+        key_id = ctx->key_id;
+        goto judge;
+    }
+
     if (hs->key_header == NULL) {
         return ngx_http_v3xy_gateway_refuse(r,
                                          NGX_HTTP_V3XY_ERR_API_KEY_MISSING,
@@ -588,6 +615,7 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     }
 
     key = &hs->key_header->value;
+    digest = ctx->key_digest;
 
     /* one SHA-256: the store's digest and the fingerprint for the logs */
 
@@ -618,6 +646,12 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
                                          NGX_HTTP_V3XY_ERR_API_KEY_INVALID,
                                          "not of the key's form", &key_id);
     }
+
+    ctx->key_digested = 1;
+
+judge:
+
+    ctx->gateway_store = vlcf->key_store;
 
     if (vlcf->key_store->cache) {
         return ngx_http_v3xy_gateway_redis(r, vlcf, ctx, digest, &key_id);
@@ -780,6 +814,15 @@ ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
         }
     }
 
+    /* the key's scopes, for the locations that an internal redirect finds */
+
+    ctx->scopes.data = ngx_pnalloc(r->pool, V3XY_KS_SCOPES_JOINED_MAX);
+    if (ctx->scopes.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->scopes.len = v3xy_ks_scopes_join(e, ctx->scopes.data);
+
     ctx->key_id = *key_id;
     ctx->account.data = (u_char *) e->account.data;
     ctx->account.len = e->account.len;
@@ -790,7 +833,7 @@ ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
      */
 
     if (ngx_http_v3xy_remove_headers(r, (u_char *) "x-v3xy-account",
-                                     sizeof("x-v3xy-account") - 1)
+                                     sizeof("x-v3xy-account") - 1, 0)
         == NGX_ERROR)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -819,6 +862,56 @@ ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
+
+    return NGX_OK;
+}
+
+
+/*
+ * A key judged valid in another location of this request (an internal
+ * redirect: X-Accel-Redirect, error_page, try_files): the scopes of this
+ * location, which serves the request, decide.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_rescope(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx)
+{
+    v3xy_ks_str_t     a, s;
+    v3xy_ks_entry_t   e;
+
+    if (vlcf->scopes == NULL) {
+        goto forward;
+    }
+
+    a.data = ctx->account.data;
+    a.len = ctx->account.len;
+    s.data = ctx->scopes.data;
+    s.len = ctx->scopes.len;
+
+    if (v3xy_ks_parse_hash(&a, &s, &ngx_http_v3xy_key_active, &e)
+        != V3XY_KS_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "v3xy: a valid key's scopes do not parse again");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!v3xy_ks_has_scopes(&e, vlcf->scopes->elts, vlcf->scopes->nelts)) {
+        return ngx_http_v3xy_gateway_refuse(r,
+                                           NGX_HTTP_V3XY_ERR_API_KEY_SCOPE,
+                                           "a scope of the location is "
+                                           "missing (after an internal "
+                                           "redirect)", &ctx->key_id);
+    }
+
+forward:
+
+    if (!vlcf->key_forward
+        && ngx_http_v3xy_remove_key_headers(r) == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return NGX_OK;
 }

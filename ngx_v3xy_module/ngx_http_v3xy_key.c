@@ -5,8 +5,13 @@
  * picks up a rotated key) into a page of its own that core dumps leave out
  * and that is wiped when the configuration that owns it goes away.  On the
  * request path the key is injected as X-V3XY-API-Key into the request
- * headers that proxy_pass forwards, after dropping every client-sent one.
- * Nothing here logs the key: logs name it by its fingerprint.
+ * headers that proxy_pass forwards, after dropping every client-sent one
+ * (in any spelling nginx delivers: case, and "_" for "-" under
+ * underscores_in_headers).  The request headers follow a request through
+ * internal redirects and are copied into its subrequests: the pipeline
+ * takes the key out again wherever a request or subrequest enters a
+ * location that does not inject it (ngx_http_v3xy_key_leave).  Nothing
+ * here logs the key: logs name it by its fingerprint.
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -36,8 +41,6 @@ static u_char *ngx_http_v3xy_secret_alloc(ngx_conf_t *cf, size_t size);
 static void ngx_http_v3xy_secret_cleanup(void *data);
 static ngx_http_v3xy_key_t *ngx_http_v3xy_key_load(ngx_conf_t *cf,
     ngx_str_t *path);
-static ngx_int_t ngx_http_v3xy_drop_key_headers(ngx_http_request_t *r,
-    ngx_http_v3xy_key_t *key);
 
 
 static ngx_uint_t  ngx_http_v3xy_key_hash;
@@ -107,7 +110,14 @@ ngx_http_v3xy_secret_file(ngx_conf_t *cf, const char *what, ngx_str_t *name,
 
     rc = NGX_ERROR;
 
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /*
+     * Non-blocking: the open of a FIFO would wait for a writer (nginx -t,
+     * a start, a reload would hang); it is refused below, as any file
+     * that is not a regular one.
+     */
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
                            "%s: cannot open \"%s\"", what, path.data);
@@ -348,8 +358,8 @@ ngx_http_v3xy_scan_headers(ngx_http_request_t *r, ngx_http_v3xy_headers_t *hs)
             break;
 
         case NGX_HTTP_V3XY_KEY_LC_LEN:
-            if (ngx_strncmp(lc, NGX_HTTP_V3XY_KEY_LC,
-                            NGX_HTTP_V3XY_KEY_LC_LEN) == 0)
+            if (ngx_http_v3xy_header_is(lc, (u_char *) NGX_HTTP_V3XY_KEY_LC,
+                                        NGX_HTTP_V3XY_KEY_LC_LEN))
             {
                 if (hs->key_header == NULL) {
                     hs->key_header = &h[i];
@@ -380,16 +390,49 @@ ngx_http_v3xy_scan_headers(ngx_http_request_t *r, ngx_http_v3xy_headers_t *hs)
 }
 
 
+/*
+ * The key goes into this request's headers, after every X-V3XY-API-Key
+ * that was there (a client's, or ours from before an internal redirect):
+ * exactly one copy, of this location's key.  A request that carries
+ * Authorization speaks for a person (a session token, the API's Session
+ * endpoints): the API's rule is not to mix the two credentials, so it goes
+ * without the developer key.
+ */
+
 ngx_int_t
 ngx_http_v3xy_inject_key(ngx_http_request_t *r, ngx_http_v3xy_key_t *key,
     ngx_http_v3xy_headers_t *hs)
 {
+    ngx_int_t         dropped;
     ngx_table_elt_t  *h;
 
-    if (hs->key_headers
-        && ngx_http_v3xy_drop_key_headers(r, key) != NGX_OK)
-    {
-        return NGX_ERROR;
+    /*
+     * A subrequest's headers are a copy of its parent's list head: a push
+     * would write into the parent's list, so its list is always built anew.
+     */
+
+    if (hs->key_headers || r != r->main) {
+        dropped = ngx_http_v3xy_remove_headers(r,
+                                             (u_char *) NGX_HTTP_V3XY_KEY_LC,
+                                             NGX_HTTP_V3XY_KEY_LC_LEN,
+                                             r != r->main);
+        if (dropped == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (dropped) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "v3xy: dropped %i client-sent X-V3XY-API-Key "
+                          "header(s), injecting key %V", dropped,
+                          &key->key_id);
+        }
+    }
+
+    if (r->headers_in.authorization) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: the request carries Authorization (a session): "
+                      "sent without the developer key %V", &key->key_id);
+        return NGX_OK;
     }
 
     h = ngx_list_push(&r->headers_in.headers);
@@ -411,28 +454,28 @@ ngx_http_v3xy_inject_key(ngx_http_request_t *r, ngx_http_v3xy_key_t *key,
 
 
 /*
- * nginx lists cannot drop an element: build the request's header list
- * again without X-V3XY-API-Key.  Only requests that carry one pay for it:
- * a client that should not have sent a key, or a request that comes back
- * through an internal redirect with the key we injected before.
+ * A request or subrequest enters a location that does not inject a key:
+ * the key that an earlier location injected (error_page, X-Accel-Redirect,
+ * try_files, a named location; a subrequest's copy of its parent's
+ * headers) goes.  Client-sent copies stay: they are the client's, and
+ * this location is not ours to judge.
  */
 
-static ngx_int_t
-ngx_http_v3xy_drop_key_headers(ngx_http_request_t *r,
-    ngx_http_v3xy_key_t *key)
+ngx_int_t
+ngx_http_v3xy_key_leave(ngx_http_request_t *r)
 {
-    ngx_int_t  dropped;
+    ngx_int_t  removed;
 
-    dropped = ngx_http_v3xy_remove_key_headers(r);
+    removed = ngx_http_v3xy_remove_headers(r, NULL, 0, 0);
 
-    if (dropped == NGX_ERROR) {
+    if (removed == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    if (dropped) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "v3xy: dropped %i client-sent X-V3XY-API-Key "
-                      "header(s), injecting key %V", dropped, &key->key_id);
+    if (removed) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: key taken out of a location that does not "
+                       "inject it");
     }
 
     return NGX_OK;
@@ -440,76 +483,123 @@ ngx_http_v3xy_drop_key_headers(ngx_http_request_t *r,
 
 
 /*
- * Removes every X-V3XY-API-Key from the request headers; returns how many
- * of them a client sent (not injected by us before an internal redirect),
- * or NGX_ERROR.
+ * Removes every X-V3XY-API-Key from the request headers, in every
+ * spelling; returns how many of them a client sent, or NGX_ERROR.
  */
 
 ngx_int_t
 ngx_http_v3xy_remove_key_headers(ngx_http_request_t *r)
 {
     return ngx_http_v3xy_remove_headers(r, (u_char *) NGX_HTTP_V3XY_KEY_LC,
-                                        NGX_HTTP_V3XY_KEY_LC_LEN);
+                                        NGX_HTTP_V3XY_KEY_LC_LEN, 0);
 }
 
 
 /*
- * Removes every header of this lower-case name from the request headers
- * (nginx lists cannot drop an element: the list is built again); returns
- * how many a client sent, or NGX_ERROR.
+ * Whether a header's lower-case name is this one: under
+ * underscores_in_headers nginx delivers "x_v3xy_api_key" as it came, and
+ * backends that map names CGI-style (FastCGI, uwsgi, SCGI, many
+ * frameworks) read it as the same header.
+ */
+
+ngx_uint_t
+ngx_http_v3xy_header_is(u_char *lc, u_char *name, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (lc[i] != name[i] && !(name[i] == '-' && lc[i] == '_')) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Removes every header of this lower-case name (in every spelling) from
+ * the request headers, or with lc NULL only the key that we injected;
+ * returns how many that a client sent were removed, or NGX_ERROR.  nginx
+ * lists cannot drop an element: the list is built again, only where
+ * something goes or where "rebuild" asks for a list of the request's own.
  */
 
 ngx_int_t
-ngx_http_v3xy_remove_headers(ngx_http_request_t *r, u_char *lc, size_t len)
+ngx_http_v3xy_remove_headers(ngx_http_request_t *r, u_char *lc, size_t len,
+    ngx_uint_t rebuild)
 {
     ngx_int_t         dropped;
-    ngx_uint_t        i;
+    ngx_uint_t        i, found, pass;
     ngx_list_t        old;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
 
     old = r->headers_in.headers;
-
-    if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
-                      sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
     dropped = 0;
-    part = &old.part;
-    h = part->elts;
+    found = 0;
 
-    for (i = 0; /* void */; i++) {
+    /* pass 0 looks, pass 1 builds the list again */
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
+    for (pass = rebuild ? 1 : 0; pass < 2; pass++) {
+
+        if (pass == 1) {
+            if (!found && !rebuild) {
                 break;
             }
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
+            if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
+                              sizeof(ngx_table_elt_t))
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
 
-        if (h[i].key.len == len && ngx_strncmp(h[i].lowcase_key, lc, len) == 0)
-        {
-            /* ours, from before an internal redirect, goes silently */
+        part = &old.part;
+        h = part->elts;
 
-            if (h[i].key.data != ngx_http_v3xy_key_header) {
-                dropped++;
+        for (i = 0; /* void */; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
             }
 
-            continue;
-        }
+            if (lc == NULL
+                ? h[i].key.data == ngx_http_v3xy_key_header
+                : (h[i].key.len == len
+                   && ngx_http_v3xy_header_is(h[i].lowcase_key, lc, len)))
+            {
+                found++;
 
-        nh = ngx_list_push(&r->headers_in.headers);
-        if (nh == NULL) {
-            return NGX_ERROR;
-        }
+                if (pass == 1) {
+                    /* ours, from before an internal redirect: silently */
 
-        *nh = h[i];
+                    if (h[i].key.data != ngx_http_v3xy_key_header) {
+                        dropped++;
+                    }
+
+                    continue;
+                }
+            }
+
+            if (pass == 0) {
+                continue;
+            }
+
+            nh = ngx_list_push(&r->headers_in.headers);
+            if (nh == NULL) {
+                return NGX_ERROR;
+            }
+
+            *nh = h[i];
+        }
     }
 
     return dropped;

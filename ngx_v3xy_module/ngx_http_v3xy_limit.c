@@ -50,7 +50,10 @@ struct ngx_http_v3xy_limit_ctx_s {
     ngx_http_v3xy_shm_item_t    *items;      /* zone, key, verdict */
     ngx_http_v3xy_zone_t       **zones;
     ngx_str_t                   *keys;       /* v3xy:{zone:key} */
+    void                        *lcf;        /* the location deciding */
+    ngx_http_v3xy_limit_ctx_t   *prev;       /* an earlier location's */
     unsigned                     queued:1;
+    unsigned                     judged:1;
 };
 
 
@@ -780,7 +783,12 @@ ngx_http_v3xy_limit(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
     lctx = ctx->limit;
 
-    if (lctx == NULL) {
+    /*
+     * A location that an internal redirect found decides its own zones;
+     * those that an earlier location counted are not counted again.
+     */
+
+    if (lctx == NULL || (lctx->lcf != vlcf && lctx->admitted)) {
         return ngx_http_v3xy_limit_start(r, vlcf, ctx);
     }
 
@@ -802,9 +810,9 @@ static ngx_int_t
 ngx_http_v3xy_limit_start(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx)
 {
-    ngx_uint_t                  i, n;
+    ngx_uint_t                  i, j, n;
     ngx_http_v3xy_zone_t      **zones;
-    ngx_http_v3xy_limit_ctx_t  *lctx;
+    ngx_http_v3xy_limit_ctx_t  *lctx, *prev;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
     zones = vlcf->decide->elts;
@@ -820,10 +828,23 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
     lctx->request = r;
     lctx->items = (ngx_http_v3xy_shm_item_t *) (lctx + 1);
     lctx->zones = (ngx_http_v3xy_zone_t **) (lctx->items + n);
+    lctx->lcf = vlcf;
+    lctx->prev = ctx->limit;
 
-    /* a zone whose key is empty for this request does not count it */
+    /*
+     * A zone whose key is empty for this request does not count it, nor
+     * does one that an earlier location of the request counted.
+     */
 
     for (i = 0; i < n; i++) {
+        for (prev = lctx->prev; prev; prev = prev->prev) {
+            for (j = 0; j < prev->n; j++) {
+                if (prev->zones[j] == zones[i]) {
+                    goto next;
+                }
+            }
+        }
+
         if (ngx_http_v3xy_limit_key(r, zones[i],
                                     &lctx->items[lctx->n].key)
             != NGX_OK)
@@ -839,6 +860,10 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
         lctx->items[lctx->n].rate = zones[i]->rate;
         lctx->zones[lctx->n] = zones[i];
         lctx->n++;
+
+    next:
+
+        continue;
     }
 
     ctx->limit = lctx;
@@ -1579,9 +1604,11 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 
     lctx = ctx->limit;
 
-    if (lctx->n == 0 || ctx->limit_zone) {
+    if (lctx->n == 0 || lctx->judged) {
         return lctx->admitted ? NGX_DECLINED : NGX_DONE;
     }
+
+    lctx->judged = 1;
 
     /* a replayed webhook is what it is, whatever the limits say */
 
@@ -1628,6 +1655,14 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 
     if (tv == NULL) {
         return lctx->admitted ? NGX_DECLINED : NGX_DONE;
+    }
+
+    /* an earlier location's zone may still be the tightest */
+
+    if (lctx->admitted && ctx->limit_zone
+        && ctx->limit_remaining <= tv->remaining)
+    {
+        return NGX_DECLINED;
     }
 
     ctx->limit_zone = lctx->zones[t];

@@ -217,6 +217,15 @@ ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_v3xy_access_handler;
 
+    /* where a request or subrequest enters a location: the key's seams */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_v3xy_enter_handler;
+
     return NGX_OK;
 }
 

@@ -232,6 +232,11 @@ typedef struct {
     ngx_str_t                  key_id;     /* gateway: the presented key's */
     ngx_uint_t                 key_cache;  /* NGX_HTTP_V3XY_KC_* + 1 */
     ngx_str_t                  account;    /* and its account */
+    ngx_str_t                  scopes;     /* and its scopes, joined */
+    u_char                     key_digest[32];  /* its SHA-256 */
+    ngx_http_v3xy_key_store_t *gateway_store;  /* the store that judged */
+    void                      *gateway_lcf;    /* the location that did */
+    unsigned                   key_digested:1;
 
     ngx_uint_t                 upstream;   /* NGX_HTTP_V3XY_UPSTREAM_* */
     ngx_uint_t                 failover;   /* NGX_HTTP_V3XY_FAILOVER_* */
@@ -253,6 +258,7 @@ typedef struct {
 
 
 ngx_int_t ngx_http_v3xy_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_v3xy_enter_handler(ngx_http_request_t *r);
 
 ngx_http_v3xy_ctx_t *ngx_http_v3xy_get_ctx(ngx_http_request_t *r);
 ngx_http_v3xy_ctx_t *ngx_http_v3xy_find_ctx(ngx_http_request_t *r);
@@ -274,7 +280,9 @@ ngx_int_t ngx_http_v3xy_key_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md);
 ngx_int_t ngx_http_v3xy_remove_key_headers(ngx_http_request_t *r);
 ngx_int_t ngx_http_v3xy_remove_headers(ngx_http_request_t *r, u_char *lc,
-    size_t len);
+    size_t len, ngx_uint_t rebuild);
+ngx_uint_t ngx_http_v3xy_header_is(u_char *lc, u_char *name, size_t len);
+ngx_int_t ngx_http_v3xy_key_leave(ngx_http_request_t *r);
 
 char *ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

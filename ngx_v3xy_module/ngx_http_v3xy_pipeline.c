@@ -26,6 +26,13 @@
  *      can go twice; in the backup's location, the failover is judged
  *      (or both have failed: 503 upstream_unavailable).
  *
+ * Before it, where a request enters a location (its first, and again after
+ * every internal redirect, named location or subrequest), a rewrite-phase
+ * handler keeps the key where it belongs: a location that does not inject
+ * it takes out the key that an earlier one injected, and a subrequest (for
+ * which nginx runs no access phase) that enters a location that injects
+ * gets the browser check and the key in its own copy of the headers.
+ *
  * Steps that wait (the body, Redis: key lookups, limits) return NGX_DONE
  * or NGX_AGAIN; nginx calls the handler again when they are done, and
  * each step remembers in the request's context what it has done.  The
@@ -35,6 +42,51 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+
+
+static ngx_int_t ngx_http_v3xy_browser(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_headers_t *hs);
+
+
+ngx_int_t
+ngx_http_v3xy_enter_handler(ngx_http_request_t *r)
+{
+    ngx_http_v3xy_headers_t    hs;
+    ngx_http_v3xy_loc_conf_t  *vlcf;
+
+    /* a request's first location: nothing was injected yet */
+
+    if (!r->internal) {
+        return NGX_DECLINED;
+    }
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+
+    if (vlcf->api_key == NULL) {
+        if (ngx_http_v3xy_key_leave(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    if (r == r->main) {
+        /* the access phase injects the key */
+        return NGX_DECLINED;
+    }
+
+    ngx_http_v3xy_scan_headers(r, &hs);
+
+    if (ngx_http_v3xy_browser(r, vlcf, &hs) != NGX_OK) {
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN);
+    }
+
+    if (ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
 
 
 ngx_int_t
@@ -58,16 +110,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     /* 1. browser check */
 
-    if (hs.browser_mark
-        && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT
-        && (vlcf->api_key || (vlcf->key_store && hs.key_headers)))
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "v3xy: api_key_origin: browser request (\"%V\" header) "
-                      "refused where a developer key is %s",
-                      &hs.browser_mark->key,
-                      vlcf->api_key ? "injected" : "presented");
-
+    if (ngx_http_v3xy_browser(r, vlcf, &hs) != NGX_OK) {
         return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN);
     }
 
@@ -89,12 +132,14 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
         /* 2. gateway key */
 
-        if (vlcf->key_store && ctx->account.len == 0) {
+        if (vlcf->key_store && ctx->gateway_lcf != vlcf) {
             rc = ngx_http_v3xy_gateway(r, vlcf, ctx, &hs);
 
             if (rc != NGX_OK) {
                 return rc;
             }
+
+            ctx->gateway_lcf = vlcf;
         }
 
         /* 3. webhook signature */
@@ -153,4 +198,27 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+/* NGX_DECLINED: a browser sent the request where a key is involved */
+
+static ngx_int_t
+ngx_http_v3xy_browser(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
+    ngx_http_v3xy_headers_t *hs)
+{
+    if (hs->browser_mark
+        && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT
+        && (vlcf->api_key || (vlcf->key_store && hs->key_headers)))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: api_key_origin: browser request (\"%V\" header) "
+                      "refused where a developer key is %s",
+                      &hs->browser_mark->key,
+                      vlcf->api_key ? "injected" : "presented");
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }

@@ -15,7 +15,7 @@ use POSIX ();
 our @EXPORT_OK = qw(key_file start_echo header_lines start_redis stop_redis
                     redis free_port http_get wait_ready wait_log
                     redis_ready_block test_certs start_mute
-                    start_blackhole http_req);
+                    start_blackhole http_req start_recorder);
 
 my $dir = tempdir('v3xy-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
@@ -93,6 +93,82 @@ sub serve_echo {
     print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
              . "Content-Length: " . length($req) . "\r\n"
              . "Connection: close\r\n\r\n" . $req;
+}
+
+# A third-party HTTP server on 127.0.0.1 that remembers what reached it:
+# each request is answered 200 "recorded", and GET /__recorded answers,
+# then forgets, the request line of every request since, each followed by
+# its credential header lines (X-V3XY-API-Key in any spelling, "-" or "_",
+# and Authorization).  One connection at a time, in the order they came:
+# what nginx sent before a later /__recorded is in its answer.  Returns
+# the port and sets $ENV{TEST_NGINX_RECORDER_PORT}.
+sub start_recorder {
+    my $srv = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
+                                    LocalPort => 0, Proto => 'tcp',
+                                    ReuseAddr => 1)
+        or die "recorder: $!";
+    my $port = $srv->sockport;
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        my $seen = '';
+
+        while (my $c = $srv->accept) {
+            my $req = read_request($c);
+            my $body = "recorded\n";
+
+            if (defined $req && $req =~ m{\AGET /__recorded }) {
+                $body = $seen;
+                $seen = '';
+
+            } elsif (defined $req) {
+                my ($line) = $req =~ /\A([^\r\n]*\r\n)/;
+                $seen .= $line // '';
+                $seen .= join '', grep {
+                    /^(?:x[-_]v3xy[-_]api[-_]key|authorization):/i
+                } split /(?<=\n)/, ($req =~ /\A(.*?\r\n)\r\n/s)[0] // '';
+            }
+
+            print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     . "Content-Length: " . length($body) . "\r\n"
+                     . "Connection: close\r\n\r\n" . $body;
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+
+    close $srv;
+    push @children, $pid;
+    $ENV{TEST_NGINX_RECORDER_PORT} = $port;
+    return $port;
+}
+
+# One request's head and body from a client socket, or undef.
+sub read_request {
+    my ($c) = @_;
+    my $req = '';
+
+    binmode $c;
+
+    while ($req !~ /\r\n\r\n/) {
+        my $n = sysread $c, $req, 65536, length $req;
+        return undef if !$n;
+    }
+
+    my ($head) = $req =~ /\A(.*?\r\n\r\n)/s;
+
+    if ($head =~ /^content-length:\s*(\d+)/mi) {
+        my $want = length($head) + $1;
+        while (length $req < $want) {
+            my $n = sysread $c, $req, 65536, length $req;
+            last if !$n;
+        }
+    }
+
+    return $req;
 }
 
 # A free TCP port on 127.0.0.1 (nothing listens on it when this returns).
