@@ -148,8 +148,12 @@ ngx_http_v3xy_find_ctx(ngx_http_request_t *r)
         return ctx;
     }
 
+    /* a subrequest shares its parent's pool: each finds its own */
+
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_v3xy_ctx_cleanup) {
+        if (cln->handler == ngx_http_v3xy_ctx_cleanup
+            && ((ngx_http_v3xy_ctx_t *) cln->data)->request == r)
+        {
             ctx = cln->data;
             ngx_http_set_ctx(r, ctx, ngx_http_v3xy_module);
             return ctx;
@@ -173,6 +177,8 @@ ngx_http_v3xy_get_ctx(ngx_http_request_t *r)
         if (ctx == NULL) {
             return NULL;
         }
+
+        ctx->request = r;
 
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {

@@ -206,6 +206,7 @@ typedef struct ngx_http_v3xy_limit_ctx_s  ngx_http_v3xy_limit_ctx_t;
 typedef struct ngx_http_v3xy_gateway_ctx_s  ngx_http_v3xy_gateway_ctx_t;
 
 typedef struct {
+    ngx_http_request_t        *request;    /* whose: not a subrequest's */
     ngx_http_v3xy_err_e        error;      /* the refusal, if any */
     ngx_uint_t                 role;       /* NGX_HTTP_V3XY_ROLE_* */
     ngx_str_t                  message;    /* its message, if not the

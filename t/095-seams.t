@@ -627,3 +627,28 @@ $::Api . 'v3xy_redis 127.0.0.1:6379 password_file=$TEST_NGINX_FIFO;'
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*v3xy_redis password_file: ".*\/fifo" is not a regular file/
+
+
+
+=== TEST 25: a subrequest's refusal is its own: the main request's $v3xy_error_code stays empty
+--- config
+    location = /start {
+        error_page 418 = /page;
+        return 418;
+    }
+
+    location = /page {
+        ssi on;
+        default_type text/html;
+        return 200 '<!--# include virtual="/v1/inc" wait="yes" -->[<!--# echo var="v3xy_error_code" default="" -->]';
+    }
+
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /start
+--- more_headers
+Origin: https://shop.example
+--- response_body_like: "code":"api_key_origin"\}\[\]\z
