@@ -54,7 +54,8 @@ ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_v3xy_loc_conf_t *vlcf = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t                  *value;
+    ngx_http_v3xy_main_conf_t  *vmcf;
 
     if (vlcf->api_key != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -71,6 +72,9 @@ ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (vlcf->api_key == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+    vmcf->keys++;
 
     return NGX_CONF_OK;
 }

@@ -179,6 +179,7 @@ static ngx_int_t
 ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
 {
     ngx_http_handler_pt        *h;
+    ngx_http_v3xy_main_conf_t  *vmcf;
     ngx_http_core_main_conf_t  *cmcf;
 
     if (ngx_http_v3xy_key_init(cf) != NGX_OK) {
@@ -217,7 +218,16 @@ ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_v3xy_access_handler;
 
-    /* where a request or subrequest enters a location: the key's seams */
+    /*
+     * Where a request or subrequest enters a location: the key's seams.
+     * Without a key to inject, no request pays for the call.
+     */
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    if (vmcf->keys == 0) {
+        return NGX_OK;
+    }
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
     if (h == NULL) {

@@ -167,6 +167,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_v3xy_redis_conf_t *redis;     /* v3xy_redis, or NULL */
+    ngx_uint_t                  keys;      /* v3xy_api_key_file lines */
     ngx_array_t                 zones;     /* of ngx_http_v3xy_zone_t * */
     ngx_array_t                 replay_zones;  /* one per tolerance */
     ngx_http_v3xy_redis_script_t limit_script;
