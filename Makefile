@@ -93,7 +93,7 @@ $(BUILD)/tests/%: tests/%.c $(CORE_SRCS) $(CORE_HDRS) tests/v3xy_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_FLAGS) -pthread -o $@ $< $(CORE_SRCS) -lcmocka -ljansson \
 	    -lhiredis \
-	    -lcrypto
+	    -lcrypto -lutf8proc -lidn2
 
 test-unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
