@@ -202,8 +202,8 @@ v3xy_email_local(const unsigned char *s, size_t n, unsigned flags,
     size_t               i, mailbox;
     unsigned char       *p, *tag;
     utf8proc_ssize_t     m;
-    v3xy_email_status_e  rc;
     utf8proc_int32_t     buf[V3XY_EMAIL_CP_MAX];
+    v3xy_email_status_e  rc;
 
     m = utf8proc_decompose(s, (utf8proc_ssize_t) n, buf,
                            V3XY_EMAIL_CP_MAX - 1, V3XY_EMAIL_NFKC_CF);
@@ -303,10 +303,10 @@ v3xy_email_domain(const unsigned char *s, size_t n, unsigned char *out,
     size_t *out_len)
 {
     int                   rc;
+    char                  name[V3XY_EMAIL_MAX + 1];
     size_t                i, m;
     uint8_t              *ascii;
     unsigned char         c;
-    char                  name[V3XY_EMAIL_MAX + 1];
     v3xy_email_status_e   status;
 
     /*
