@@ -37,8 +37,9 @@ UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 UNIT_FLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
               -Werror -pedantic -Isrc
 
-# libFuzzer (clang, libclang-rt-14-dev): make fuzz [FUZZ_SECONDS=60]; the
-# corpus grows in build/fuzz/sig, crashes are written to build/fuzz/
+# libFuzzer (clang, libclang-rt-14-dev): make fuzz [FUZZ_SECONDS=60], each
+# target that long; the corpora grow in build/fuzz/sig and
+# build/fuzz/email, crashes are written to build/fuzz/
 FUZZ_SECONDS ?= 60
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -93,7 +94,7 @@ $(BUILD)/tests/%: tests/%.c $(CORE_SRCS) $(CORE_HDRS) tests/v3xy_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_FLAGS) -pthread -o $@ $< $(CORE_SRCS) -lcmocka -ljansson \
 	    -lhiredis \
-	    -lcrypto
+	    -lcrypto -lutf8proc -lidn2
 
 test-unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
@@ -104,11 +105,20 @@ $(BUILD)/fuzz_sig: tests/fuzz_sig.c src/v3xy_sig.c src/v3xy_sig.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz_sig.c src/v3xy_sig.c -lcrypto
 
-fuzz: $(BUILD)/fuzz_sig
-	@mkdir -p $(BUILD)/fuzz/sig
+$(BUILD)/fuzz_email: tests/fuzz_email.c src/v3xy_email.c src/v3xy_email.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz_email.c src/v3xy_email.c \
+	    -lutf8proc -lidn2
+
+fuzz: $(BUILD)/fuzz_sig $(BUILD)/fuzz_email
+	@mkdir -p $(BUILD)/fuzz/sig $(BUILD)/fuzz/email
 	cp tests/fuzz/sig/* $(BUILD)/fuzz/sig/
 	$(BUILD)/fuzz_sig -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/sig
+	cp tests/fuzz/email/* $(BUILD)/fuzz/email/
+	$(BUILD)/fuzz_email -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -dict=tests/fuzz/email.dict -artifact_prefix=$(BUILD)/fuzz/email- \
+	    $(BUILD)/fuzz/email
 
 # Test::Nginx: the machine's own if perl finds one (then TN_LIB stays
 # empty, so that PERL5LIB hides nothing), else Debian's, fetched into TN_DIR

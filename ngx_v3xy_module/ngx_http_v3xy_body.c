@@ -77,23 +77,32 @@ ngx_http_v3xy_body_done(ngx_http_request_t *r)
 
 
 /*
- * $v3xy_body_email of this request: NGX_OK, or NGX_DECLINED with
- * ctx->message saying what is wrong with the body.
+ * $v3xy_body_email of this request, the canonical form of the body's
+ * "email" (src/v3xy_email.h): NGX_OK, or NGX_DECLINED with ctx->message
+ * saying what is wrong with the body.
  */
 
 ngx_int_t
 ngx_http_v3xy_body_email(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 {
-    size_t               len;
-    u_char              *email;
-    ngx_int_t            rc;
-    ngx_str_t            body;
-    const char          *msg;
-    v3xy_body_status_e   status;
+    size_t                     len;
+    u_char                    *email;
+    unsigned                   flags;
+    ngx_int_t                  rc;
+    ngx_str_t                  body;
+    const char                *msg;
+    v3xy_body_status_e         status;
+    v3xy_email_status_e        why;
+    ngx_http_v3xy_loc_conf_t  *vlcf;
 
     if (ctx->body_email.data) {
         return NGX_OK;
     }
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+
+    flags = (vlcf->body_subaddress == NGX_HTTP_V3XY_SUBADDRESS_KEEP)
+            ? V3XY_EMAIL_KEEP_SUBADDRESS : 0;
 
     rc = ngx_http_v3xy_body_bytes(r, &body, NGX_HTTP_V3XY_BODY_JSON_MAX);
 
@@ -111,10 +120,10 @@ ngx_http_v3xy_body_email(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    status = v3xy_body_email(body.data, body.len, email, &len);
+    status = v3xy_body_email(body.data, body.len, flags, email, &len, &why);
 
     if (status != V3XY_BODY_OK) {
-        msg = v3xy_body_status_text(status);
+        msg = v3xy_body_status_text(status, why);
         goto invalid;
     }
 
@@ -127,6 +136,9 @@ invalid:
 
     ctx->message.data = (u_char *) msg;
     ctx->message.len = ngx_strlen(msg);
+
+    /* the reason only: an address is personal data, and a bad one may
+     * hold what a log reader's terminal would obey */
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "v3xy: body_invalid: %s", msg);

@@ -33,6 +33,13 @@ static ngx_conf_enum_t  ngx_http_v3xy_limit_fail[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_v3xy_subaddress[] = {
+    { ngx_string("fold"), NGX_HTTP_V3XY_SUBADDRESS_FOLD },
+    { ngx_string("keep"), NGX_HTTP_V3XY_SUBADDRESS_KEEP },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_v3xy_commands[] = {
 
     { ngx_string("v3xy_api_key_file"),
@@ -76,6 +83,13 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_v3xy_loc_conf_t, limit_fail),
       &ngx_http_v3xy_limit_fail },
+
+    { ngx_string("v3xy_body_email_subaddress"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_v3xy_loc_conf_t, body_subaddress),
+      &ngx_http_v3xy_subaddress },
 
     { ngx_string("v3xy_webhook_secret_file"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -281,6 +295,7 @@ ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
     conf->browser = NGX_CONF_UNSET_UINT;
     conf->limits = NGX_CONF_UNSET_PTR;
     conf->limit_fail = NGX_CONF_UNSET_UINT;
+    conf->body_subaddress = NGX_CONF_UNSET_UINT;
     conf->webhook_secrets = NGX_CONF_UNSET_PTR;
     conf->webhook_tolerance = NGX_CONF_UNSET;
     conf->webhook_replay = NGX_CONF_UNSET;
@@ -305,6 +320,8 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->limits, prev->limits, NULL);
     ngx_conf_merge_uint_value(conf->limit_fail, prev->limit_fail,
                               NGX_HTTP_V3XY_FAIL_LOCAL);
+    ngx_conf_merge_uint_value(conf->body_subaddress, prev->body_subaddress,
+                              NGX_HTTP_V3XY_SUBADDRESS_FOLD);
 
     ngx_conf_merge_ptr_value(conf->webhook_secrets, prev->webhook_secrets,
                              NULL);

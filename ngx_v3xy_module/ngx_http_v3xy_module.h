@@ -39,6 +39,9 @@
 #define NGX_HTTP_V3XY_BODY_READING    1
 #define NGX_HTTP_V3XY_BODY_DONE       2
 
+#define NGX_HTTP_V3XY_SUBADDRESS_FOLD 0
+#define NGX_HTTP_V3XY_SUBADDRESS_KEEP 1
+
 /* where the request went: $v3xy_upstream */
 #define NGX_HTTP_V3XY_UPSTREAM_NONE     0
 #define NGX_HTTP_V3XY_UPSTREAM_PRIMARY  1
@@ -188,6 +191,7 @@ typedef struct {
     ngx_array_t               *limits;     /* v3xy_limit: zones, or NULL */
     ngx_uint_t                 limit_fail; /* v3xy_limit_fail */
     ngx_uint_t                 body_email; /* a zone keyed on the body */
+    ngx_uint_t                 body_subaddress;  /* ..._SUBADDRESS_* */
     ngx_array_t               *decide;     /* limits + replay guard */
 
     ngx_array_t               *webhook_secrets;   /* v3xy_sig_key_t */

@@ -1,6 +1,6 @@
 # The per-recipient limit: a zone keyed on $v3xy_body_email, the "email"
-# field of the JSON body of POST /developer/verify/send-code, lower-cased
-# and trimmed.  The body is read in the access phase without blocking and
+# field of the JSON body of POST /developer/verify/send-code, in its
+# canonical form (t/097-email.t has its spellings).  The body is read in the access phase without blocking and
 # reaches the upstream byte for byte; a body without an email is refused
 # with 400 body_invalid where such a zone applies.
 

@@ -6,7 +6,8 @@
 set -eu
 
 build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
-       libhiredis-dev libjansson-dev ca-certificates"
+       libhiredis-dev libjansson-dev libutf8proc-dev libidn2-dev
+       ca-certificates"
 test="$build libcmocka-dev redis-server curl openssl clang libclang-rt-14-dev
       prometheus
       libtest-base-perl libtext-diff-perl libipc-run-perl
