@@ -4,7 +4,7 @@
  *   $v3xy_key_id      fingerprint of the key in use (never the key)
  *   $v3xy_error_code  the JSON code of the module's refusal, if any
  *   $v3xy_limit_remaining  admissions left in the tightest zone
- *   $v3xy_body_email  the "email" of the JSON body, trimmed, lower-cased
+ *   $v3xy_body_email  the "email" of the JSON body, in canonical form
  *   $v3xy_webhook_status     "ok", or the code of the webhook's refusal
  *   $v3xy_webhook_signature  the v1 that matched (not secret: a MAC)
  *   $v3xy_account     the account of the key the gateway accepted
