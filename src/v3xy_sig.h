@@ -50,6 +50,12 @@
  * the key lives: here the key exists only where the caller put it (the
  * module's secret pages, left out of core dumps), and a MAC's states only
  * for the request, in a context that OpenSSL wipes when it is freed.
+ * Measured per 1 KiB delivery (one secret, this machine's OpenSSL 3.0 with
+ * SHA-NI): 0.95 us, against 1.13 us for a copy of OpenSSL's keyed HMAC
+ * context (what the key was before) and 1.57 us for a new HMAC context
+ * per request keyed from the secret page (as hygienic, but slower):
+ * the two block hashes of the key per request cost less than OpenSSL's
+ * copies of its nested contexts.
  * v3xy_sig_match() compares a MAC with every well-formed v1 in constant
  * time (CRYPTO_memcmp, no early exit).
  *
