@@ -11,7 +11,9 @@
  * v3xy_limit_fail says "local", the shared-memory store of
  * ngx_http_v3xy_shm.c with the same math (src/v3xy_window.c).  A header
  * filter adds the RateLimit and RateLimit-Policy fields
- * (draft-ietf-httpapi-ratelimit-headers-10) of the tightest zone.
+ * (draft-ietf-httpapi-ratelimit-headers-10) of the tightest zone; a
+ * log-phase handler gives the webhook replay guard's mark back when the
+ * delivery's sender got no 2xx (ngx_http_v3xy_replay_log).
  */
 
 #include "ngx_http_v3xy_module.h"
