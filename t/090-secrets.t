@@ -80,6 +80,7 @@ sub core_holds {
 sub memory_holds {
     my ($pid, @needles) = @_;
     my (%found, $buf);
+    no warnings 'portable';    # 64-bit addresses
     open my $maps, '<', "/proc/$pid/maps" or die "maps: $!";
     open my $mem, '<:raw', "/proc/$pid/mem" or die "mem: $!";
 
