@@ -293,6 +293,18 @@ ngx_http_v3xy_secret_alloc(ngx_conf_t *cf, size_t size)
 }
 
 
+/*
+ * The same memory for key material that other files derive from their
+ * secrets (the webhook keys): it follows the configuration as the key does.
+ */
+
+u_char *
+ngx_http_v3xy_secret_mem(ngx_conf_t *cf, size_t size)
+{
+    return ngx_http_v3xy_secret_alloc(cf, size);
+}
+
+
 static void
 ngx_http_v3xy_secret_cleanup(void *data)
 {

@@ -11,7 +11,9 @@
  * v3xy_limit_fail says "local", the shared-memory store of
  * ngx_http_v3xy_shm.c with the same math (src/v3xy_window.c).  A header
  * filter adds the RateLimit and RateLimit-Policy fields
- * (draft-ietf-httpapi-ratelimit-headers-10) of the tightest zone.
+ * (draft-ietf-httpapi-ratelimit-headers-10) of the tightest zone; a
+ * log-phase handler gives the webhook replay guard's mark back when the
+ * delivery's sender got no 2xx (ngx_http_v3xy_replay_log).
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -108,6 +110,7 @@ static ngx_int_t ngx_http_v3xy_limit_local(ngx_http_request_t *r,
 static ngx_int_t ngx_http_v3xy_limit_verdict(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t *ctx);
 static ngx_int_t ngx_http_v3xy_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_v3xy_replay_log(ngx_http_request_t *r);
 static void ngx_http_v3xy_replay_release(ngx_http_request_t *r,
     ngx_http_v3xy_limit_ctx_t *lctx);
 static ngx_int_t ngx_http_v3xy_push_header(ngx_http_request_t *r,
@@ -626,6 +629,8 @@ ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t
 ngx_http_v3xy_limit_init(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
     vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
@@ -656,6 +661,19 @@ ngx_http_v3xy_limit_init(ngx_conf_t *cf)
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_v3xy_header_filter;
 
+    /* the locations are merged: only a replay guard needs the log phase */
+
+    if (vmcf->replay_zones.nelts) {
+        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_v3xy_replay_log;
+    }
+
     return NGX_OK;
 }
 
@@ -663,10 +681,13 @@ ngx_http_v3xy_limit_init(ngx_conf_t *cf)
 /*
  * What a location decides in one go: its v3xy_limit zones and, where
  * webhooks are verified with v3xy_webhook_replay on, the replay guard: a
- * zone that admits each signature once in twice the tolerance (a
- * signature is valid from t - tolerance to t + tolerance), keyed on the
- * signature that matched.  Counted with the limits, in Redis or in shared
- * memory, under the same fail modes.
+ * zone that admits each delivery once in twice the tolerance (a signature
+ * is valid from t - tolerance to t + tolerance), keyed on the delivery's
+ * mark (SHA-256 over "<t>.<body>", $v3xy_webhook_delivery), not on a
+ * signature: a delivery signed under two secrets is one delivery whichever
+ * of its v1 values come again.  Counted with the limits, in Redis or in
+ * shared memory, under the same fail modes; the log phase takes the mark
+ * back from a delivery whose sender got no 2xx (ngx_http_v3xy_replay_log).
  */
 
 char *
@@ -710,7 +731,7 @@ ngx_http_v3xy_limit_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
                                    conf->webhook_tolerance)
                        - name.data;
 
-            ngx_str_set(&key, "$v3xy_webhook_signature");
+            ngx_str_set(&key, "$v3xy_webhook_delivery");
 
             rate.limit = 1;
             rate.window_ms = (uint64_t) conf->webhook_tolerance * 2000;
@@ -1617,8 +1638,9 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
             && !lctx->admitted)
         {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "v3xy: webhook_replayed: signature already "
-                          "accepted within the tolerance");
+                          "v3xy: webhook_replayed: delivery %V already "
+                          "accepted within the tolerance",
+                          &lctx->items[i].key);
 
             return ngx_http_v3xy_refuse(r,
                                         NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED);
@@ -1709,25 +1731,6 @@ ngx_http_v3xy_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    /*
-     * A webhook delivery that passed the replay guard but that the backend
-     * did not take (not 2xx) will be delivered again by V3XY, maybe with
-     * the same signature: the guard forgets it.  In a Redis Cluster the
-     * guard is decided apart from the limits (another hash tag): it has
-     * counted a delivery that a limit refused, and forgets it too.
-     */
-
-    if (ctx->webhook_ok
-        && ctx->limit
-        && (ctx->limit->admitted
-            || (ngx_http_v3xy_redis_cluster()
-                && ctx->limit->state == NGX_HTTP_V3XY_LIMIT_REPLIED))
-        && (r->headers_out.status < NGX_HTTP_OK
-            || r->headers_out.status >= NGX_HTTP_SPECIAL_RESPONSE))
-    {
-        ngx_http_v3xy_replay_release(r, ctx->limit);
-    }
-
     if (ctx->limit_zone == NULL) {
         return ngx_http_next_header_filter(r);
     }
@@ -1764,6 +1767,61 @@ ngx_http_v3xy_header_filter(ngx_http_request_t *r)
 }
 
 
+/*
+ * The end of every request (a client's abort, 499, included): a delivery
+ * that the replay guard marked stays marked only if its sender got a 2xx,
+ * whole.  V3XY delivers again what was not acknowledged (it stops waiting
+ * after 10 s: here a 499; a backend's error, an upstream timeout, nginx's
+ * own error, a response never begun, or a 2xx whose sending failed), with
+ * the same signature: the mark goes, so that the retry passes.  The
+ * header filter cannot decide this: it runs before the response is sent,
+ * and never for a request that ends without one.  In a Redis Cluster the
+ * guard is decided apart from the limits (another hash tag): it has
+ * counted a delivery that a limit refused, and forgets it too.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_replay_log(ngx_http_request_t *r)
+{
+    ngx_http_v3xy_ctx_t        *ctx;
+    ngx_http_v3xy_limit_ctx_t  *lctx;
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_v3xy_find_ctx(r);
+
+    if (ctx == NULL || !ctx->webhook_ok || ctx->limit == NULL) {
+        return NGX_OK;
+    }
+
+    lctx = ctx->limit;
+
+    if (!lctx->admitted
+        && !(ngx_http_v3xy_redis_cluster()
+             && lctx->state == NGX_HTTP_V3XY_LIMIT_REPLIED))
+    {
+        return NGX_OK;
+    }
+
+    /* a client that timed out (send_timeout) did not get it whole either */
+
+    if (r->header_sent
+        && !r->connection->error
+        && !r->connection->timedout
+        && r->headers_out.status >= NGX_HTTP_OK
+        && r->headers_out.status < NGX_HTTP_SPECIAL_RESPONSE)
+    {
+        return NGX_OK;
+    }
+
+    ngx_http_v3xy_replay_release(r, lctx);
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_v3xy_replay_release(ngx_http_request_t *r,
     ngx_http_v3xy_limit_ctx_t *lctx)
@@ -1789,9 +1847,12 @@ ngx_http_v3xy_replay_release(ngx_http_request_t *r,
         }
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "v3xy: webhook delivery not taken by the backend "
-                      "(%ui): its signature may come again",
-                      r->headers_out.status);
+                      "v3xy: webhook delivery %V not acknowledged "
+                      "(status %ui%s): it may come again",
+                      &lctx->items[i].key, r->headers_out.status,
+                      !r->header_sent ? ", no response sent"
+                      : (r->connection->error || r->connection->timedout)
+                        ? ", sending failed" : "");
 
         ngx_http_v3xy_shm_forget(zone->shm_zone, &lctx->items[i].key);
 

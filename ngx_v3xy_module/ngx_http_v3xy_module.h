@@ -194,7 +194,8 @@ typedef struct {
     ngx_uint_t                 body_subaddress;  /* ..._SUBADDRESS_* */
     ngx_array_t               *decide;     /* limits + replay guard */
 
-    ngx_array_t               *webhook_secrets;   /* v3xy_sig_key_t */
+    ngx_array_t               *webhook_secrets;   /* v3xy_sig_key_t, in
+                                                     secret memory */
     time_t                     webhook_tolerance;
     ngx_flag_t                 webhook_replay;
 
@@ -234,6 +235,7 @@ typedef struct {
     ngx_uint_t                 webhook_fresh;  /* timestamp checked */
     ngx_uint_t                 webhook_ok;
     ngx_str_t                  webhook_signature;  /* the v1 that matched */
+    ngx_str_t                  webhook_delivery;   /* its mark, in hex */
 
     ngx_str_t                  key_id;     /* gateway: the presented key's */
     ngx_uint_t                 key_cache;  /* NGX_HTTP_V3XY_KC_* + 1 */
@@ -277,6 +279,8 @@ char *ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_v3xy_secret_file(ngx_conf_t *cf, const char *what,
     ngx_str_t *name, ngx_str_t *secret);
+/* pages left out of core dumps, wiped and freed with the configuration */
+u_char *ngx_http_v3xy_secret_mem(ngx_conf_t *cf, size_t size);
 void ngx_http_v3xy_scan_headers(ngx_http_request_t *r,
     ngx_http_v3xy_headers_t *hs);
 ngx_int_t ngx_http_v3xy_inject_key(ngx_http_request_t *r,

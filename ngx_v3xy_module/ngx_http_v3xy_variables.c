@@ -7,6 +7,8 @@
  *   $v3xy_body_email  the "email" of the JSON body, in canonical form
  *   $v3xy_webhook_status     "ok", or the code of the webhook's refusal
  *   $v3xy_webhook_signature  the v1 that matched (not secret: a MAC)
+ *   $v3xy_webhook_delivery   SHA-256 of "<t>.<body>": the replay guard's
+ *                            key (with v3xy_webhook_replay on)
  *   $v3xy_account     the account of the key the gateway accepted
  *   $v3xy_upstream    primary | backup
  *   $v3xy_failover    why the request went to the backup
@@ -95,6 +97,11 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
     { ngx_string("v3xy_webhook_signature"), NULL,
       ngx_http_v3xy_ctx_str_variable,
       offsetof(ngx_http_v3xy_ctx_t, webhook_signature),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_webhook_delivery"), NULL,
+      ngx_http_v3xy_ctx_str_variable,
+      offsetof(ngx_http_v3xy_ctx_t, webhook_delivery),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("v3xy_account"), NULL,

@@ -7,14 +7,19 @@
  * body is read (ngx_http_v3xy_body.c: memory, temporary file, chunked) and
  * HMAC-SHA256 over "<t>.<raw_body>" is computed under every secret of
  * v3xy_webhook_secret_file in one pass over the body, and compared in
- * constant time with every v1 (src/v3xy_sig.c).  The replay guard is a
- * zone of the limit step (ngx_http_v3xy_limit.c) keyed on the signature
- * that matched.  Refusals are logged at info with their reason, never a
- * secret or an expected signature.
+ * constant time with every v1 (src/v3xy_sig.c).  The same pass computes
+ * the delivery's mark, SHA-256 over "<t>.<raw_body>": the replay guard, a
+ * zone of the limit step (ngx_http_v3xy_limit.c), is keyed on it, so that
+ * a delivery is one whichever of its v1 values come with it.  The keys
+ * live in secret memory (ngx_http_v3xy_key.c): left out of core dumps,
+ * wiped with the configuration.  Refusals are logged at info with their
+ * reason, never a secret or an expected signature.
  */
 
 #include "ngx_http_v3xy_module.h"
 #include "v3xy_sig.h"
+
+#include <openssl/crypto.h>
 
 
 /* a body in a temporary file is read back in pieces of this size */
@@ -38,10 +43,11 @@ ngx_http_v3xy_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_v3xy_loc_conf_t *vlcf = conf;
 
-    ngx_str_t            *value, secret;
-    ngx_uint_t            i;
-    v3xy_sig_key_t       *key;
-    ngx_pool_cleanup_t   *cln;
+    ngx_str_t           *value, secret;
+    ngx_uint_t           i, n;
+    ngx_array_t         *keys;
+    v3xy_sig_key_t      *key;
+    ngx_pool_cleanup_t  *cln;
 
     if (vlcf->webhook_secrets != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -54,24 +60,36 @@ ngx_http_v3xy_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_OK;
     }
 
-    vlcf->webhook_secrets = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                             sizeof(v3xy_sig_key_t));
-    if (vlcf->webhook_secrets == NULL) {
+    n = cf->args->nelts - 1;
+
+    /*
+     * The keys go into secret memory, their cleanups after it: a pool
+     * runs the last cleanup added first, so each key is wiped (and its
+     * SHA-256 released) before the pages are.
+     */
+
+    keys = ngx_palloc(cf->pool, sizeof(ngx_array_t));
+    if (keys == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    /* each secret becomes an HMAC key once; requests copy it */
+    keys->elts = ngx_http_v3xy_secret_mem(cf, n * sizeof(v3xy_sig_key_t));
+    if (keys->elts == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
-    for (i = 1; i < cf->args->nelts; i++) {
+    keys->nelts = 0;
+    keys->size = sizeof(v3xy_sig_key_t);
+    keys->nalloc = n;
+    keys->pool = cf->pool;
+
+    vlcf->webhook_secrets = keys;
+
+    for (i = 1; i <= n; i++) {
         if (ngx_http_v3xy_secret_file(cf, "v3xy_webhook_secret_file",
                                       &value[i], &secret)
             != NGX_OK)
         {
-            return NGX_CONF_ERROR;
-        }
-
-        key = ngx_array_push(vlcf->webhook_secrets);
-        if (key == NULL) {
             return NGX_CONF_ERROR;
         }
 
@@ -80,6 +98,8 @@ ngx_http_v3xy_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
+        key = (v3xy_sig_key_t *) keys->elts + keys->nelts;
+
         if (v3xy_sig_key_init(key, secret.data, secret.len) != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "v3xy_webhook_secret_file: HMAC key of "
@@ -87,8 +107,13 @@ ngx_http_v3xy_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
+        keys->nelts++;
+
         cln->handler = ngx_http_v3xy_webhook_key_cleanup;
         cln->data = key;
+
+        /* the key is all the requests need: the file's copy goes now */
+        OPENSSL_cleanse(secret.data, secret.len);
     }
 
     return NGX_CONF_OK;
@@ -188,39 +213,39 @@ ngx_http_v3xy_webhook_verify(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
     v3xy_sig_header_t *sig)
 {
-    size_t           len;
-    u_char          *buf;
-    off_t            off;
-    ssize_t          n;
-    ngx_int_t        rc;
-    ngx_buf_t       *b;
-    ngx_uint_t       i, nsecrets;
-    ngx_chain_t     *cl;
-    v3xy_sig_key_t  *keys;
-    v3xy_sig_mac_t  *macs;
-    unsigned char    mac[V3XY_SIG_MAC_LEN];
+    int                   found;
+    size_t                len;
+    u_char               *buf;
+    off_t                 off;
+    ssize_t               n;
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl;
+    v3xy_sig_mac_t       *macs;
+    v3xy_sig_delivery_t   d;
+    unsigned char         mac[V3XY_SIG_MAC_LEN];
+    unsigned char         mark[V3XY_SIG_MARK_LEN];
 
-    keys = vlcf->webhook_secrets->elts;
-    nsecrets = vlcf->webhook_secrets->nelts;
-
-    macs = ngx_pcalloc(r->pool, nsecrets * sizeof(v3xy_sig_mac_t));
+    macs = ngx_palloc(r->pool,
+                      vlcf->webhook_secrets->nelts * sizeof(v3xy_sig_mac_t));
     if (macs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the mark only where the replay guard remembers it */
+
+    if (v3xy_sig_delivery_init(&d, macs, vlcf->webhook_secrets->elts,
+                               vlcf->webhook_secrets->nelts, sig->t_str,
+                               sig->t_len, vlcf->webhook_replay != 0)
+        != 0)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
     buf = NULL;
 
-    for (i = 0; i < nsecrets; i++) {
-        if (v3xy_sig_mac_init(&macs[i], &keys[i], sig->t_str, sig->t_len)
-            != 0)
-        {
-            nsecrets = i;
-            goto done;
-        }
-    }
-
-    /* one pass over the body feeds every secret's MAC */
+    /* one pass over the body feeds every secret's MAC and the mark */
 
     for (cl = r->request_body ? r->request_body->bufs : NULL;
          cl;
@@ -229,12 +254,9 @@ ngx_http_v3xy_webhook_verify(ngx_http_request_t *r,
         b = cl->buf;
 
         if (!b->in_file) {
-            for (i = 0; i < nsecrets; i++) {
-                if (v3xy_sig_mac_update(&macs[i], b->pos, b->last - b->pos)
-                    != 0)
-                {
-                    goto done;
-                }
+            if (v3xy_sig_delivery_update(&d, b->pos, b->last - b->pos) != 0)
+            {
+                goto done;
             }
 
             continue;
@@ -260,47 +282,51 @@ ngx_http_v3xy_webhook_verify(ngx_http_request_t *r,
                 goto done;
             }
 
-            for (i = 0; i < nsecrets; i++) {
-                if (v3xy_sig_mac_update(&macs[i], buf, len) != 0) {
-                    goto done;
-                }
-            }
-        }
-    }
-
-    for (i = 0; i < nsecrets; i++) {
-        if (v3xy_sig_mac_final(&macs[i], mac) != 0) {
-            goto done;
-        }
-
-        if (v3xy_sig_match(sig, mac)) {
-            /* the signature that matched, in hex, keys the replay guard */
-
-            ctx->webhook_signature.data = ngx_pnalloc(r->pool,
-                                                      V3XY_SIG_HEX_LEN);
-            if (ctx->webhook_signature.data == NULL) {
+            if (v3xy_sig_delivery_update(&d, buf, len) != 0) {
                 goto done;
             }
-
-            ctx->webhook_signature.len =
-                ngx_hex_dump(ctx->webhook_signature.data, mac,
-                             V3XY_SIG_MAC_LEN)
-                - ctx->webhook_signature.data;
-
-            ctx->webhook_ok = 1;
-            rc = NGX_OK;
-            goto done;
         }
     }
 
-    /* refused after the cleanup: the refusal may free the request */
-    rc = NGX_DECLINED;
+    found = v3xy_sig_delivery_final(&d, sig, mac, mark);
+
+    if (found == -2) {
+        goto done;
+    }
+
+    if (found == -1) {
+        /* refused after the cleanup: the refusal may free the request */
+        rc = NGX_DECLINED;
+        goto done;
+    }
+
+    /* the signature that matched, in hex, for $v3xy_webhook_signature */
+
+    ctx->webhook_signature.data = ngx_pnalloc(r->pool, 2 * V3XY_SIG_HEX_LEN);
+    if (ctx->webhook_signature.data == NULL) {
+        goto done;
+    }
+
+    ctx->webhook_signature.len = ngx_hex_dump(ctx->webhook_signature.data,
+                                              mac, V3XY_SIG_MAC_LEN)
+                                 - ctx->webhook_signature.data;
+
+    /* the delivery's mark keys the replay guard */
+
+    if (vlcf->webhook_replay) {
+        ctx->webhook_delivery.data = ctx->webhook_signature.data
+                                     + V3XY_SIG_HEX_LEN;
+        ctx->webhook_delivery.len = ngx_hex_dump(ctx->webhook_delivery.data,
+                                                 mark, V3XY_SIG_MARK_LEN)
+                                    - ctx->webhook_delivery.data;
+    }
+
+    ctx->webhook_ok = 1;
+    rc = NGX_OK;
 
 done:
 
-    for (i = 0; i < nsecrets; i++) {
-        v3xy_sig_mac_free(&macs[i]);
-    }
+    v3xy_sig_delivery_free(&d);
 
     if (buf) {
         ngx_pfree(r->pool, buf);

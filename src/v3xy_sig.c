@@ -4,10 +4,8 @@
 
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "v3xy_sig.h"
 
@@ -16,6 +14,8 @@ static int v3xy_sig_is_tchar(unsigned char c);
 static int v3xy_sig_hex_value(unsigned char c);
 static int v3xy_sig_parse_v1(const unsigned char *p, size_t len,
     unsigned char out[V3XY_SIG_MAC_LEN]);
+static int v3xy_sig_keyed_init(EVP_MD_CTX *ctx, const v3xy_sig_key_t *key,
+    unsigned char pad);
 
 
 v3xy_sig_status_e
@@ -279,40 +279,27 @@ int
 v3xy_sig_key_init(v3xy_sig_key_t *key, const unsigned char *secret,
     size_t len)
 {
-    EVP_MAC      *hmac;
-    OSSL_PARAM    params[2];
-    EVP_MAC_CTX  *ctx;
-
-    key->ctx = NULL;
+    key->md = NULL;
+    memset(key->k, 0, V3XY_SIG_BLOCK_LEN);
 
     if (len == 0) {
         return -1;
     }
 
-    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (hmac == NULL) {
+    key->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (key->md == NULL) {
         return -1;
     }
 
-    /* the context holds a reference to the fetched method */
+    /* RFC 2104: a key longer than a block is its digest */
 
-    ctx = EVP_MAC_CTX_new(hmac);
-    EVP_MAC_free(hmac);
+    if (len <= V3XY_SIG_BLOCK_LEN) {
+        memcpy(key->k, secret, len);
 
-    if (ctx == NULL) {
+    } else if (EVP_Digest(secret, len, key->k, NULL, key->md, NULL) != 1) {
+        v3xy_sig_key_free(key);
         return -1;
     }
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *) "SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-
-    if (EVP_MAC_init(ctx, secret, len, params) != 1) {
-        EVP_MAC_CTX_free(ctx);
-        return -1;
-    }
-
-    key->ctx = ctx;
 
     return 0;
 }
@@ -325,10 +312,33 @@ v3xy_sig_key_free(v3xy_sig_key_t *key)
         return;
     }
 
-    /* HMAC's free wipes the key and the digest states */
+    OPENSSL_cleanse(key->k, V3XY_SIG_BLOCK_LEN);
+    EVP_MD_free(key->md);
+    key->md = NULL;
+}
 
-    EVP_MAC_CTX_free(key->ctx);
-    key->ctx = NULL;
+
+/* starts a hash over the key xor pad: HMAC's inner or outer hash */
+
+static int
+v3xy_sig_keyed_init(EVP_MD_CTX *ctx, const v3xy_sig_key_t *key,
+    unsigned char pad)
+{
+    int            rc;
+    size_t         i;
+    unsigned char  block[V3XY_SIG_BLOCK_LEN];
+
+    for (i = 0; i < V3XY_SIG_BLOCK_LEN; i++) {
+        block[i] = key->k[i] ^ pad;
+    }
+
+    rc = (EVP_DigestInit_ex2(ctx, key->md, NULL) == 1
+          && EVP_DigestUpdate(ctx, block, V3XY_SIG_BLOCK_LEN) == 1)
+         ? 0 : -1;
+
+    OPENSSL_cleanse(block, V3XY_SIG_BLOCK_LEN);
+
+    return rc;
 }
 
 
@@ -336,29 +346,30 @@ int
 v3xy_sig_mac_init(v3xy_sig_mac_t *mac, const v3xy_sig_key_t *key,
     const unsigned char *t_str, size_t t_len)
 {
-    EVP_MAC_CTX  *ctx;
+    EVP_MD_CTX  *ctx;
 
     mac->ctx = NULL;
+    mac->key = NULL;
 
-    if (key->ctx == NULL) {
+    if (key->md == NULL) {
         return -1;
     }
 
-    /* a copy of the keyed state: no key schedule, no fetch per request */
-
-    ctx = EVP_MAC_CTX_dup(key->ctx);
+    ctx = EVP_MD_CTX_new();
     if (ctx == NULL) {
         return -1;
     }
 
-    if (EVP_MAC_update(ctx, t_str, t_len) != 1
-        || EVP_MAC_update(ctx, (const unsigned char *) ".", 1) != 1)
+    if (v3xy_sig_keyed_init(ctx, key, 0x36) != 0
+        || EVP_DigestUpdate(ctx, t_str, t_len) != 1
+        || EVP_DigestUpdate(ctx, ".", 1) != 1)
     {
-        EVP_MAC_CTX_free(ctx);
+        EVP_MD_CTX_free(ctx);
         return -1;
     }
 
     mac->ctx = ctx;
+    mac->key = key;
 
     return 0;
 }
@@ -375,26 +386,34 @@ v3xy_sig_mac_update(v3xy_sig_mac_t *mac, const unsigned char *p, size_t len)
         return 0;
     }
 
-    return EVP_MAC_update(mac->ctx, p, len) == 1 ? 0 : -1;
+    return EVP_DigestUpdate(mac->ctx, p, len) == 1 ? 0 : -1;
 }
 
 
 int
 v3xy_sig_mac_final(v3xy_sig_mac_t *mac, unsigned char out[V3XY_SIG_MAC_LEN])
 {
-    size_t  len;
+    int            rc;
+    unsigned int   len;
+    unsigned char  inner[V3XY_SIG_MAC_LEN];
 
     if (mac->ctx == NULL) {
         return -1;
     }
 
-    if (EVP_MAC_final(mac->ctx, out, &len, V3XY_SIG_MAC_LEN) != 1
-        || len != V3XY_SIG_MAC_LEN)
-    {
-        return -1;
-    }
+    /* the outer hash in the same context: its state replaces the inner's */
 
-    return 0;
+    rc = (EVP_DigestFinal_ex(mac->ctx, inner, &len) == 1
+          && len == V3XY_SIG_MAC_LEN
+          && v3xy_sig_keyed_init(mac->ctx, mac->key, 0x5c) == 0
+          && EVP_DigestUpdate(mac->ctx, inner, V3XY_SIG_MAC_LEN) == 1
+          && EVP_DigestFinal_ex(mac->ctx, out, &len) == 1
+          && len == V3XY_SIG_MAC_LEN)
+         ? 0 : -1;
+
+    OPENSSL_cleanse(inner, V3XY_SIG_MAC_LEN);
+
+    return rc;
 }
 
 
@@ -405,8 +424,11 @@ v3xy_sig_mac_free(v3xy_sig_mac_t *mac)
         return;
     }
 
-    EVP_MAC_CTX_free(mac->ctx);
+    /* SHA-256's provider wipes its state when the context is freed */
+
+    EVP_MD_CTX_free(mac->ctx);
     mac->ctx = NULL;
+    mac->key = NULL;
 }
 
 
@@ -425,21 +447,197 @@ v3xy_sig_hmac(const unsigned char *secret, size_t secret_len,
 
     rc = v3xy_sig_mac_init(&mac, &key, t_str, t_len);
 
-    v3xy_sig_key_free(&key);
-
-    if (rc != 0) {
-        return -1;
+    if (rc == 0) {
+        rc = v3xy_sig_mac_update(&mac, body, len);
     }
-
-    rc = v3xy_sig_mac_update(&mac, body, len);
 
     if (rc == 0) {
         rc = v3xy_sig_mac_final(&mac, out);
     }
 
     v3xy_sig_mac_free(&mac);
+    v3xy_sig_key_free(&key);
 
     return rc;
+}
+
+
+int
+v3xy_sig_mark_init(v3xy_sig_mark_t *mark, const v3xy_sig_key_t *key,
+    const unsigned char *t_str, size_t t_len)
+{
+    EVP_MD_CTX  *ctx;
+
+    mark->ctx = NULL;
+
+    if (key->md == NULL) {
+        return -1;
+    }
+
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL) {
+        return -1;
+    }
+
+    if (EVP_DigestInit_ex2(ctx, key->md, NULL) != 1
+        || EVP_DigestUpdate(ctx, t_str, t_len) != 1
+        || EVP_DigestUpdate(ctx, ".", 1) != 1)
+    {
+        EVP_MD_CTX_free(ctx);
+        return -1;
+    }
+
+    mark->ctx = ctx;
+
+    return 0;
+}
+
+
+int
+v3xy_sig_mark_update(v3xy_sig_mark_t *mark, const unsigned char *p,
+    size_t len)
+{
+    if (mark->ctx == NULL) {
+        return -1;
+    }
+
+    if (len == 0) {
+        return 0;
+    }
+
+    return EVP_DigestUpdate(mark->ctx, p, len) == 1 ? 0 : -1;
+}
+
+
+int
+v3xy_sig_mark_final(v3xy_sig_mark_t *mark,
+    unsigned char out[V3XY_SIG_MARK_LEN])
+{
+    unsigned int  len;
+
+    if (mark->ctx == NULL) {
+        return -1;
+    }
+
+    if (EVP_DigestFinal_ex(mark->ctx, out, &len) != 1
+        || len != V3XY_SIG_MARK_LEN)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+v3xy_sig_mark_free(v3xy_sig_mark_t *mark)
+{
+    if (mark == NULL) {
+        return;
+    }
+
+    EVP_MD_CTX_free(mark->ctx);
+    mark->ctx = NULL;
+}
+
+
+int
+v3xy_sig_delivery_init(v3xy_sig_delivery_t *d, v3xy_sig_mac_t *macs,
+    const v3xy_sig_key_t *keys, size_t n, const unsigned char *t_str,
+    size_t t_len, int mark)
+{
+    size_t  i;
+
+    d->macs = macs;
+    d->n = 0;
+    d->mark.ctx = NULL;
+
+    if (n == 0) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (v3xy_sig_mac_init(&macs[i], &keys[i], t_str, t_len) != 0) {
+            v3xy_sig_delivery_free(d);
+            return -1;
+        }
+
+        d->n = i + 1;
+    }
+
+    if (mark && v3xy_sig_mark_init(&d->mark, &keys[0], t_str, t_len) != 0) {
+        v3xy_sig_delivery_free(d);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+v3xy_sig_delivery_update(v3xy_sig_delivery_t *d, const unsigned char *p,
+    size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < d->n; i++) {
+        if (v3xy_sig_mac_update(&d->macs[i], p, len) != 0) {
+            return -1;
+        }
+    }
+
+    if (d->mark.ctx && v3xy_sig_mark_update(&d->mark, p, len) != 0) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+v3xy_sig_delivery_final(v3xy_sig_delivery_t *d, const v3xy_sig_header_t *h,
+    unsigned char mac[V3XY_SIG_MAC_LEN], unsigned char mark[V3XY_SIG_MARK_LEN])
+{
+    int            found;
+    size_t         i;
+    unsigned char  out[V3XY_SIG_MAC_LEN];
+
+    if (d->n == 0) {
+        return -2;
+    }
+
+    found = -1;
+
+    for (i = 0; i < d->n; i++) {
+        if (v3xy_sig_mac_final(&d->macs[i], out) != 0) {
+            return -2;
+        }
+
+        if (found == -1 && v3xy_sig_match(h, out)) {
+            found = (int) i;
+            memcpy(mac, out, V3XY_SIG_MAC_LEN);
+        }
+    }
+
+    if (d->mark.ctx && v3xy_sig_mark_final(&d->mark, mark) != 0) {
+        return -2;
+    }
+
+    return found;
+}
+
+
+void
+v3xy_sig_delivery_free(v3xy_sig_delivery_t *d)
+{
+    size_t  i;
+
+    for (i = 0; i < d->n; i++) {
+        v3xy_sig_mac_free(&d->macs[i]);
+    }
+
+    d->n = 0;
+    v3xy_sig_mark_free(&d->mark);
 }
 
 

@@ -40,14 +40,34 @@
  * The timestamp: v3xy_sig_timestamp_ok() accepts t iff |now - t| is at
  * most the tolerance, in the past or the future, without overflow.
  *
- * The MAC: a key (the secret, prepared once, at configuration load) is
- * the start of any number of MACs, each of which takes "<t>." at init and
- * then the body in any number of pieces, so that one pass over the body
- * may feed the MACs of several secrets.  Keys and MACs hold key material:
- * free them (it is wiped).  v3xy_sig_match() compares a MAC with every
- * well-formed v1 in constant time (CRYPTO_memcmp, no early exit).
+ * The MAC: a key (the secret as HMAC uses it, prepared once, at
+ * configuration load, in memory of the caller's) is the start of any number
+ * of MACs, each of which takes "<t>." at init and then the body in any
+ * number of pieces, so that one pass over the body may feed the MACs of
+ * several secrets.  HMAC-SHA256 is made here of SHA-256 (EVP_MD, fetched
+ * once per key) rather than of OpenSSL's HMAC, whose keyed context keeps a
+ * copy of the key and its padded states in OpenSSL's heap for as long as
+ * the key lives: here the key exists only where the caller put it (the
+ * module's secret pages, left out of core dumps), and a MAC's states only
+ * for the request, in a context that OpenSSL wipes when it is freed.
+ * Measured per 1 KiB delivery (one secret, this machine's OpenSSL 3.0 with
+ * SHA-NI): 0.95 us, against 1.13 us for a copy of OpenSSL's keyed HMAC
+ * context (what the key was before) and 1.57 us for a new HMAC context
+ * per request keyed from the secret page (as hygienic, but slower):
+ * the two block hashes of the key per request cost less than OpenSSL's
+ * copies of its nested contexts.
+ * v3xy_sig_match() compares a MAC with every well-formed v1 in constant
+ * time (CRYPTO_memcmp, no early exit).
  *
- * nginx-free: C99 and OpenSSL 3 (EVP_MAC "HMAC" with SHA-256) only.
+ * The mark of a delivery: SHA-256 over "<t>.<body>", what the replay guard
+ * remembers.  It depends on the delivery only (its timestamp and body), not
+ * on the v1 values that came with it nor on the secret that matched: a
+ * delivery sent again with any subset of its v1 values has the same mark.
+ *
+ * A delivery (v3xy_sig_delivery_*) is all of that in one pass: the MAC
+ * under each of the keys and, when asked, the mark, fed the same pieces.
+ *
+ * nginx-free: C99 and OpenSSL 3 (EVP_MD SHA-256) only.
  */
 
 #ifndef V3XY_SIG_H
@@ -87,16 +107,37 @@ typedef struct {
 } v3xy_sig_header_t;
 
 
-/* EVP_MAC_CTX, without OpenSSL's headers */
-struct evp_mac_ctx_st;
+#define V3XY_SIG_BLOCK_LEN    64     /* SHA-256's block, HMAC's key size */
+#define V3XY_SIG_MARK_LEN     32
 
+
+/* EVP_MD and EVP_MD_CTX, without OpenSSL's headers */
+struct evp_md_st;
+struct evp_md_ctx_st;
+
+/*
+ * Key material: the secret padded to a block (or its SHA-256, if longer).
+ * Keep it in memory that core dumps leave out, and free it (it is wiped).
+ */
 typedef struct {
-    struct evp_mac_ctx_st  *ctx;
+    struct evp_md_st      *md;
+    unsigned char          k[V3XY_SIG_BLOCK_LEN];
 } v3xy_sig_key_t;
 
 typedef struct {
-    struct evp_mac_ctx_st  *ctx;
+    struct evp_md_ctx_st  *ctx;     /* the inner hash, then the outer */
+    const v3xy_sig_key_t  *key;
 } v3xy_sig_mac_t;
+
+typedef struct {
+    struct evp_md_ctx_st  *ctx;
+} v3xy_sig_mark_t;
+
+typedef struct {
+    v3xy_sig_mac_t        *macs;    /* one per key, the caller's memory */
+    size_t                 n;
+    v3xy_sig_mark_t        mark;    /* ctx NULL: no mark asked */
+} v3xy_sig_delivery_t;
 
 
 /*
@@ -118,18 +159,19 @@ int v3xy_sig_timestamp_ok(uint64_t t, uint64_t now, uint64_t tolerance);
 
 
 /*
- * Prepares the key of secret[0..len), which must not be empty.  Returns 0,
- * or -1 (nothing to free) if len is 0 or OpenSSL failed.
+ * Prepares the key of secret[0..len), which must not be empty, in *key
+ * (the caller's memory: put it where secrets go).  Returns 0, or -1
+ * (nothing to free, key->md is NULL) if len is 0 or OpenSSL failed.
  */
 int v3xy_sig_key_init(v3xy_sig_key_t *key, const unsigned char *secret,
     size_t len);
-/* Wipes and frees; NULL-safe and idempotent (k->ctx is set to NULL). */
+/* Wipes and frees; NULL-safe and idempotent (key->md is set to NULL). */
 void v3xy_sig_key_free(v3xy_sig_key_t *key);
 
 /*
  * Starts a MAC under key over "<t_str>.".  Returns 0, or -1 (nothing to
- * free) if OpenSSL failed.  The key may start other MACs meanwhile, and
- * may be freed before the MAC is.
+ * free) if OpenSSL failed.  The key may start other MACs meanwhile; it
+ * must outlive the MAC's final (the outer hash is keyed then).
  */
 int v3xy_sig_mac_init(v3xy_sig_mac_t *mac, const v3xy_sig_key_t *key,
     const unsigned char *t_str, size_t t_len);
@@ -146,6 +188,43 @@ void v3xy_sig_mac_free(v3xy_sig_mac_t *mac);
 int v3xy_sig_hmac(const unsigned char *secret, size_t secret_len,
     const unsigned char *t_str, size_t t_len, const unsigned char *body,
     size_t len, unsigned char out[V3XY_SIG_MAC_LEN]);
+
+/*
+ * The mark: starts SHA-256 over "<t_str>." with the SHA-256 of key (any
+ * key: the mark does not depend on it), takes the body in pieces, writes
+ * the digest.  Returns 0 or -1 (init: nothing to free); free after final
+ * or instead, NULL-safe and idempotent.
+ */
+int v3xy_sig_mark_init(v3xy_sig_mark_t *mark, const v3xy_sig_key_t *key,
+    const unsigned char *t_str, size_t t_len);
+int v3xy_sig_mark_update(v3xy_sig_mark_t *mark, const unsigned char *p,
+    size_t len);
+int v3xy_sig_mark_final(v3xy_sig_mark_t *mark,
+    unsigned char out[V3XY_SIG_MARK_LEN]);
+void v3xy_sig_mark_free(v3xy_sig_mark_t *mark);
+
+/*
+ * One pass over a delivery: starts the MAC of each of keys[0..n) (n >= 1)
+ * in macs[0..n), and the mark if mark is not 0.  Returns 0, or -1 with
+ * nothing to free.
+ */
+int v3xy_sig_delivery_init(v3xy_sig_delivery_t *d, v3xy_sig_mac_t *macs,
+    const v3xy_sig_key_t *keys, size_t n, const unsigned char *t_str,
+    size_t t_len, int mark);
+/* Feeds p[0..len) to every MAC and to the mark.  Returns 0 or -1. */
+int v3xy_sig_delivery_update(v3xy_sig_delivery_t *d,
+    const unsigned char *p, size_t len);
+/*
+ * Ends every MAC and compares each with h's v1 values: returns the index
+ * of the first key whose MAC is among them (and writes that MAC to mac),
+ * -1 if none is, -2 if OpenSSL failed.  With a mark asked (and not -2),
+ * writes it to mark.
+ */
+int v3xy_sig_delivery_final(v3xy_sig_delivery_t *d,
+    const v3xy_sig_header_t *h, unsigned char mac[V3XY_SIG_MAC_LEN],
+    unsigned char mark[V3XY_SIG_MARK_LEN]);
+/* Wipes and frees every MAC and the mark; idempotent. */
+void v3xy_sig_delivery_free(v3xy_sig_delivery_t *d);
 
 
 /*

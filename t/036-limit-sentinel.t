@@ -296,7 +296,10 @@ $main::Sig = "t=$t,v1=" . Digest::SHA::hmac_sha256_hex("$t.$body", $main::Secret
 --- error_code: 200
 --- response_body_filters eval
 sub {
-    my ($hex) = $main::Sig =~ /v1=([0-9a-f]{64})/;
+    # the guard's key: the delivery's mark, SHA-256 over "<t>.<body>"
+    my ($t) = $main::Sig =~ /^t=(\d+)/;
+    my $hex = Digest::SHA::sha256_hex(
+        qq($t.{"type":"payment.confirmed","data":{"payment_ref":"cp_sentinel"}}));
     my $body = '{"type":"payment.confirmed","data":{"payment_ref":"cp_sentinel"}}';
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $main::BPort)
         or die "B: $!";

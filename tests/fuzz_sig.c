@@ -246,7 +246,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     v3xy_sig_header_t   hdr;
     v3xy_sig_status_e   rc;
 
-    if (key.ctx == NULL) {
+    if (key.md == NULL) {
         check(v3xy_sig_key_init(&key, (const unsigned char *) FUZZ_SECRET,
                                 sizeof(FUZZ_SECRET) - 1) == 0, "key init");
     }

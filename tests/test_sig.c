@@ -8,6 +8,8 @@
  * and checked with OpenSSL's command line for the text bodies:
  *     printf '%s' "$t.$body" | openssl dgst -sha256 -hmac "$secret"
  * The 1 MiB body is bytes((i * 31 + 7) % 251 for i in range(1 << 20)).
+ * The marks: hashlib.sha256(t + b"." + body).hexdigest(), and for the
+ * text ones printf '%s' "$t.$body" | sha256sum.
  */
 
 #include "v3xy_test.h"
@@ -53,6 +55,16 @@
 /* 65 "L" then "-long-secret-hashed-first" (90 bytes), T, "hello" */
 #define MAC_LONG                                                             \
     "c6b762dfe040a74b7b0332deb202cb20f5c00a2825f8fdba20ed258bb646f221"
+
+/* SHA-256 of T "." BODY: the mark of the delivery */
+#define MARK_BODY                                                            \
+    "b4ad3c0b4f1c81261ad54f3aa7cd3d70afa67f5543e9494b84aab2258cd3a364"
+/* SHA-256 of T "." (empty body) */
+#define MARK_EMPTY                                                           \
+    "4fb17fc59d892955ed638271720cb6de7eed9ffc40c9467b759cba3f3ba577ba"
+/* SHA-256 of T "." and the 1 MiB body */
+#define MARK_BIG                                                             \
+    "deb396617e27ebb010204a30bcff649e79058f01e12c864a95c04f9f6fd68ab4"
 
 /* well-formed v1 that match nothing */
 #define HEX_A                                                                \
@@ -344,23 +356,260 @@ two_secrets_are_fed_in_one_pass(void **state)
 
 
 static void
-mac_outlives_its_key(void **state)
+key_is_wiped_when_freed(void **state)
 {
+    size_t          i;
     unsigned char   out[V3XY_SIG_MAC_LEN];
     v3xy_sig_key_t  key;
     v3xy_sig_mac_t  mac;
 
     (void) state;
 
-    assert_int_equal(v3xy_sig_key_init(&key, U(S2), strlen(S2)), 0);
-    assert_int_equal(v3xy_sig_mac_init(&mac, &key, U(T), strlen(T)), 0);
-    v3xy_sig_key_free(&key);
-    assert_null(key.ctx);
+    /* the key material is where the caller put it, and only there */
 
+    assert_int_equal(v3xy_sig_key_init(&key, U(S2), strlen(S2)), 0);
+    assert_memory_equal(key.k, S2, strlen(S2));
+
+    for (i = strlen(S2); i < V3XY_SIG_BLOCK_LEN; i++) {
+        assert_int_equal(key.k[i], 0);
+    }
+
+    assert_int_equal(v3xy_sig_mac_init(&mac, &key, U(T), strlen(T)), 0);
     assert_int_equal(v3xy_sig_mac_update(&mac, U(BODY), strlen(BODY)), 0);
     assert_int_equal(v3xy_sig_mac_final(&mac, out), 0);
     assert_mac_hex(out, MAC_S2);
     v3xy_sig_mac_free(&mac);
+    assert_null(mac.ctx);
+
+    v3xy_sig_key_free(&key);
+    assert_null(key.md);
+
+    for (i = 0; i < V3XY_SIG_BLOCK_LEN; i++) {
+        assert_int_equal(key.k[i], 0);
+    }
+
+    /* a secret longer than a block is kept as its digest, not as itself */
+
+    assert_int_equal(v3xy_sig_key_init(&key,
+                         U("LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL"
+                           "LLLLLLLLLLLLLLLLL-long-secret-hashed-first"), 90),
+                     0);
+    assert_memory_not_equal(key.k, "LLLLLLLL", 8);
+    v3xy_sig_key_free(&key);
+}
+
+
+static void
+mark_is_sha256_of_t_and_body(void **state)
+{
+    char             hex[V3XY_SIG_HEX_LEN + 1];
+    size_t           off, n;
+    unsigned char    mark[V3XY_SIG_MARK_LEN];
+    unsigned char   *big;
+    v3xy_sig_key_t   k1, k2;
+    v3xy_sig_mark_t  m;
+
+    (void) state;
+
+    assert_int_equal(v3xy_sig_key_init(&k1, U(S1), strlen(S1)), 0);
+    assert_int_equal(v3xy_sig_key_init(&k2, U(S2), strlen(S2)), 0);
+
+    /* in pieces, under either key: the same digest, the key's no part */
+
+    assert_int_equal(v3xy_sig_mark_init(&m, &k1, U(T), strlen(T)), 0);
+
+    for (off = 0; off < strlen(BODY); off += n) {
+        n = 1 + rnd() % 11;
+        if (n > strlen(BODY) - off) {
+            n = strlen(BODY) - off;
+        }
+
+        assert_int_equal(v3xy_sig_mark_update(&m, U(BODY) + off, n), 0);
+    }
+
+    assert_int_equal(v3xy_sig_mark_final(&m, mark), 0);
+    to_hex(mark, hex);
+    v3xy_assert_buf_str(hex, V3XY_SIG_HEX_LEN, MARK_BODY);
+    v3xy_sig_mark_free(&m);
+    assert_null(m.ctx);
+
+    assert_int_equal(v3xy_sig_mark_init(&m, &k2, U(T), strlen(T)), 0);
+    assert_int_equal(v3xy_sig_mark_update(&m, NULL, 0), 0);
+    assert_int_equal(v3xy_sig_mark_final(&m, mark), 0);
+    to_hex(mark, hex);
+    v3xy_assert_buf_str(hex, V3XY_SIG_HEX_LEN, MARK_EMPTY);
+    v3xy_sig_mark_free(&m);
+
+    big = big_body();
+    assert_int_equal(v3xy_sig_mark_init(&m, &k2, U(T), strlen(T)), 0);
+    assert_int_equal(v3xy_sig_mark_update(&m, big, BIG_LEN), 0);
+    assert_int_equal(v3xy_sig_mark_final(&m, mark), 0);
+    to_hex(mark, hex);
+    v3xy_assert_buf_str(hex, V3XY_SIG_HEX_LEN, MARK_BIG);
+    v3xy_sig_mark_free(&m);
+    v3xy_sig_mark_free(&m);
+    v3xy_sig_mark_free(NULL);
+    free(big);
+
+    /* misuse */
+    assert_int_equal(v3xy_sig_mark_update(&m, U(BODY), 1), -1);
+    assert_int_equal(v3xy_sig_mark_final(&m, mark), -1);
+    v3xy_sig_key_free(&k1);
+    assert_int_equal(v3xy_sig_mark_init(&m, &k1, U(T), strlen(T)), -1);
+    assert_null(m.ctx);
+
+    v3xy_sig_key_free(&k2);
+}
+
+
+/*
+ * One pass over a delivery under keys[0..n): which key matched header h,
+ * and the mark (hex) if asked.
+ */
+static int
+deliver(const char *header, const char *t, const char *body,
+    const char **secrets, size_t n, int with_mark, char *mark_hex)
+{
+    int                  rc;
+    size_t               i, off, step;
+    unsigned char        mac[V3XY_SIG_MAC_LEN], mark[V3XY_SIG_MARK_LEN];
+    unsigned char        mark_mac[V3XY_SIG_MAC_LEN];
+    v3xy_sig_key_t       keys[4];
+    v3xy_sig_mac_t       macs[4];
+    v3xy_sig_header_t    h;
+    v3xy_sig_delivery_t  d;
+
+    assert_true(n <= 4);
+    assert_int_equal(v3xy_sig_parse(U(header), strlen(header), &h),
+                     V3XY_SIG_OK);
+
+    for (i = 0; i < n; i++) {
+        assert_int_equal(v3xy_sig_key_init(&keys[i], U(secrets[i]),
+                                           strlen(secrets[i])), 0);
+    }
+
+    assert_int_equal(v3xy_sig_delivery_init(&d, macs, keys, n, U(t),
+                                            strlen(t), with_mark), 0);
+    assert_int_equal(d.n, n);
+    assert_true((d.mark.ctx != NULL) == (with_mark != 0));
+
+    for (off = 0; off < strlen(body); off += step) {
+        step = 1 + rnd() % 17;
+        if (step > strlen(body) - off) {
+            step = strlen(body) - off;
+        }
+
+        assert_int_equal(v3xy_sig_delivery_update(&d, U(body) + off, step),
+                         0);
+    }
+
+    rc = v3xy_sig_delivery_final(&d, &h, mac, mark);
+
+    if (rc >= 0) {
+        /* the MAC that matched is the one of that key */
+        assert_true(v3xy_sig_match(&h, mac));
+        assert_int_equal(v3xy_sig_hmac(U(secrets[rc]), strlen(secrets[rc]),
+                                       U(t), strlen(t), U(body),
+                                       strlen(body), mark_mac), 0);
+        assert_memory_equal(mac, mark_mac, V3XY_SIG_MAC_LEN);
+    }
+    v3xy_sig_delivery_free(&d);
+    v3xy_sig_delivery_free(&d);
+    assert_int_equal(d.n, 0);
+    assert_null(d.mark.ctx);
+
+    if (with_mark && rc != -2) {
+        to_hex(mark, mark_hex);
+        mark_hex[V3XY_SIG_HEX_LEN] = '\0';
+    }
+
+    for (i = 0; i < n; i++) {
+        v3xy_sig_key_free(&keys[i]);
+    }
+
+    return rc;
+}
+
+
+static void
+delivery_mark_ignores_the_v1_values(void **state)
+{
+    char         m1[V3XY_SIG_HEX_LEN + 1], m2[V3XY_SIG_HEX_LEN + 1];
+    char         m3[V3XY_SIG_HEX_LEN + 1], m4[V3XY_SIG_HEX_LEN + 1];
+    const char  *rotating[] = { S2, S1 };
+    const char  *current[] = { S1 };
+
+    (void) state;
+
+    /* a rotation: signed with both, then either alone: one mark */
+
+    assert_int_equal(deliver("t=" T ",v1=" MAC_S2 ",v1=" MAC_S1, T, BODY,
+                             rotating, 2, 1, m1), 0);
+    assert_int_equal(deliver("t=" T ",v1=" MAC_S1, T, BODY, rotating, 2, 1,
+                             m2), 1);
+    assert_int_equal(deliver("t=" T ",v1=" MAC_S2, T, BODY, rotating, 2, 1,
+                             m3), 0);
+    assert_int_equal(deliver("t=" T ",v1=" HEX_A ",v1=" MAC_S1, T, BODY,
+                             current, 1, 1, m4), 0);
+    assert_string_equal(m1, MARK_BODY);
+    assert_string_equal(m2, MARK_BODY);
+    assert_string_equal(m3, MARK_BODY);
+    assert_string_equal(m4, MARK_BODY);
+
+    /* nothing matches: -1, and the mark is still the delivery's */
+
+    assert_int_equal(deliver("t=" T ",v1=" HEX_A, T, BODY, rotating, 2, 1,
+                             m1), -1);
+    assert_string_equal(m1, MARK_BODY);
+
+    /* another body or another t: another mark */
+
+    assert_int_equal(deliver("t=" T ",v1=" MAC_S1_EMPTY, T, "", current, 1,
+                             1, m1), 0);
+    assert_string_equal(m1, MARK_EMPTY);
+    assert_int_equal(deliver("t=" T ",v1=" MAC_S1, T, BODY " ", current, 1,
+                             1, m2), -1);
+    assert_string_not_equal(m2, MARK_BODY);
+    assert_int_equal(deliver("t=1716400001,v1=" MAC_S1, "1716400001", BODY,
+                             current, 1, 1, m3), -1);
+    assert_string_not_equal(m3, MARK_BODY);
+    assert_string_not_equal(m3, m2);
+
+    /* no mark asked: the MACs alone */
+
+    assert_int_equal(deliver("t=" T ",v1=" MAC_S1, T, BODY, rotating, 2, 0,
+                             NULL), 1);
+}
+
+
+static void
+delivery_misuse_fails_cleanly(void **state)
+{
+    unsigned char        mac[V3XY_SIG_MAC_LEN], mark[V3XY_SIG_MARK_LEN];
+    v3xy_sig_key_t       keys[2];
+    v3xy_sig_mac_t       macs[2];
+    v3xy_sig_header_t    h;
+    v3xy_sig_delivery_t  d;
+
+    (void) state;
+
+    assert_int_equal(parse_lit("t=" T ",v1=" MAC_S1, &h), V3XY_SIG_OK);
+    assert_int_equal(v3xy_sig_key_init(&keys[0], U(S1), strlen(S1)), 0);
+    assert_int_equal(v3xy_sig_key_init(&keys[1], U(""), 0), -1);
+
+    /* no key at all, or a failed second key: -1, nothing left to free */
+
+    assert_int_equal(v3xy_sig_delivery_init(&d, macs, keys, 0, U(T),
+                                            strlen(T), 1), -1);
+    assert_int_equal(v3xy_sig_delivery_init(&d, macs, keys, 2, U(T),
+                                            strlen(T), 1), -1);
+    assert_int_equal(d.n, 0);
+    assert_null(d.mark.ctx);
+    assert_null(macs[0].ctx);
+    assert_int_equal(v3xy_sig_delivery_final(&d, &h, mac, mark), -2);
+    v3xy_sig_delivery_free(&d);
+
+    v3xy_sig_key_free(&keys[0]);
 }
 
 
@@ -374,9 +623,9 @@ misuse_fails_cleanly(void **state)
     (void) state;
 
     /* an empty secret is refused, with nothing to free */
-    key.ctx = (struct evp_mac_ctx_st *) &key;
+    key.md = (struct evp_md_st *) &key;
     assert_int_equal(v3xy_sig_key_init(&key, U(""), 0), -1);
-    assert_null(key.ctx);
+    assert_null(key.md);
     assert_int_equal(v3xy_sig_hmac(U(""), 0, U(T), strlen(T), U(BODY),
                                    strlen(BODY), out), -1);
 
@@ -1215,7 +1464,10 @@ main(void)
         cmocka_unit_test(mac_is_the_same_in_any_pieces),
         cmocka_unit_test(empty_updates_change_nothing),
         cmocka_unit_test(two_secrets_are_fed_in_one_pass),
-        cmocka_unit_test(mac_outlives_its_key),
+        cmocka_unit_test(key_is_wiped_when_freed),
+        cmocka_unit_test(mark_is_sha256_of_t_and_body),
+        cmocka_unit_test(delivery_mark_ignores_the_v1_values),
+        cmocka_unit_test(delivery_misuse_fails_cleanly),
         cmocka_unit_test(misuse_fails_cleanly),
         cmocka_unit_test(parse_takes_t_and_v1),
         cmocka_unit_test(match_finds_the_valid_v1_anywhere),
