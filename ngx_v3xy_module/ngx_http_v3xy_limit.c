@@ -23,6 +23,7 @@
 #define NGX_HTTP_V3XY_LIMIT_WAITING  1
 #define NGX_HTTP_V3XY_LIMIT_REPLIED  2
 #define NGX_HTTP_V3XY_LIMIT_FAILED   3
+#define NGX_HTTP_V3XY_LIMIT_FULL     4
 
 /* longer keys are replaced by their SHA-256 in hex */
 #define NGX_HTTP_V3XY_LIMIT_KEY_MAX  128
@@ -792,6 +793,11 @@ ngx_http_v3xy_limit(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     case NGX_HTTP_V3XY_LIMIT_REPLIED:
         return ngx_http_v3xy_limit_verdict(r, ctx);
 
+    case NGX_HTTP_V3XY_LIMIT_FULL:
+        return lctx->admitted
+               ? NGX_DECLINED
+               : ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE);
+
     default: /* NGX_HTTP_V3XY_LIMIT_FAILED */
         return ngx_http_v3xy_limit_fallback(r, vlcf, ctx);
     }
@@ -1542,6 +1548,8 @@ static ngx_int_t
 ngx_http_v3xy_limit_local(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 {
     ngx_int_t                   rc;
+    ngx_uint_t                  i;
+    ngx_http_v3xy_loc_conf_t   *vlcf;
     ngx_http_v3xy_limit_ctx_t  *lctx;
 
     lctx = ctx->limit;
@@ -1551,10 +1559,30 @@ ngx_http_v3xy_limit_local(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
                                   r->connection->log);
 
     if (rc == NGX_ERROR) {
-        /* the zone cannot hold the key even after evictions: admit */
-        lctx->admitted = 1;
-        lctx->state = NGX_HTTP_V3XY_LIMIT_REPLIED;
-        return NGX_DECLINED;
+
+        /*
+         * A zone is full of keys that still count (ngx_http_v3xy_shm.c
+         * warns): nothing was decided.  v3xy_limit_fail says what then;
+         * "local" is this very store, which cannot decide, so it refuses
+         * as "closed" does: admitting uncounted would break "never more
+         * than N" for whoever can fill the zone.
+         */
+
+        vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+
+        lctx->state = NGX_HTTP_V3XY_LIMIT_FULL;
+        lctx->admitted = (vlcf->limit_fail == NGX_HTTP_V3XY_FAIL_OPEN);
+
+        for (i = 0; i < lctx->n; i++) {
+            if (lctx->items[i].full) {
+                ngx_http_v3xy_count(lctx->zones[i]->full_metrics,
+                                    lctx->admitted ? 0 : 1);
+            }
+        }
+
+        return lctx->admitted
+               ? NGX_DECLINED
+               : ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE);
     }
 
     lctx->admitted = (rc == NGX_OK);
