@@ -64,10 +64,17 @@ our $Full = qr/\[warn\] .*v3xy_limit_zone "tiny" is full of keys that still coun
 # 200 at a time pipelined on one keep-alive connection; {status => count}
 sub deliveries {
     my ($from, $n, $t) = @_;
-    my %st;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
-        or die "deliveries: $!";
+    my (%st, $s);
+
+    # nginx may still be starting (under valgrind it takes seconds)
+    for (1 .. 400) {
+        $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                   PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+            and last;
+        select undef, undef, undef, 0.05;
+    }
+
+    $s or die "deliveries: $!";
     binmode $s;
 
     for (my $i = $from; $i < $from + $n; $i += 200) {
