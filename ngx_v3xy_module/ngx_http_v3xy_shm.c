@@ -782,7 +782,12 @@ ngx_http_v3xy_shm_expire(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
  * can miss are those past the SCAN-th of the same second as the tail (or
  * of GCRA's margin); nodes of an older rate (a reload) are judged when
  * met; a clock that stepped back only makes the walk stop sooner.  Missing
- * one costs a request the v3xy_limit_fail outcome, never a count.
+ * one costs a request the v3xy_limit_fail outcome, never a count.  What
+ * the walk costs: nothing more while the tail is idle (the common full
+ * zone); in a zone full of live keys, a new key walks up to 64 nodes
+ * (callgrind: about 4,300 instructions in ngx_http_v3xy_shm_decide, where
+ * forgetting a live key took 1,500; the 503 costs less than the upstream
+ * request the forgotten key was admitted to).
  */
 
 static ngx_http_v3xy_shm_node_t *
