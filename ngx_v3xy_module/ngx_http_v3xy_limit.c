@@ -794,9 +794,7 @@ ngx_http_v3xy_limit(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
         return ngx_http_v3xy_limit_verdict(r, ctx);
 
     case NGX_HTTP_V3XY_LIMIT_FULL:
-        return lctx->admitted
-               ? NGX_DECLINED
-               : ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE);
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE);
 
     default: /* NGX_HTTP_V3XY_LIMIT_FAILED */
         return ngx_http_v3xy_limit_fallback(r, vlcf, ctx);
@@ -1548,41 +1546,41 @@ static ngx_int_t
 ngx_http_v3xy_limit_local(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 {
     ngx_int_t                   rc;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, open;
     ngx_http_v3xy_loc_conf_t   *vlcf;
     ngx_http_v3xy_limit_ctx_t  *lctx;
 
     lctx = ctx->limit;
 
+    /*
+     * A zone full of keys that still count (ngx_http_v3xy_shm.c warns)
+     * cannot decide a new key: v3xy_limit_fail does.  "open" lets the key
+     * pass that zone uncounted, the other zones still decide; "closed"
+     * refuses with 503, and so does "local": it is this very store, and
+     * admitting uncounted would break "never more than N" for whoever
+     * can fill a zone.
+     */
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+    open = (vlcf->limit_fail == NGX_HTTP_V3XY_FAIL_OPEN);
+
+    for (i = 0; i < lctx->n; i++) {
+        lctx->items[i].pass_full = open;
+    }
+
     rc = ngx_http_v3xy_shm_decide(lctx->items, lctx->n,
                                   ngx_http_v3xy_now_ms(),
                                   r->connection->log);
 
-    if (rc == NGX_ERROR) {
-
-        /*
-         * A zone is full of keys that still count (ngx_http_v3xy_shm.c
-         * warns): nothing was decided.  v3xy_limit_fail says what then;
-         * "local" is this very store, which cannot decide, so it refuses
-         * as "closed" does: admitting uncounted would break "never more
-         * than N" for whoever can fill the zone.
-         */
-
-        vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
-
-        lctx->state = NGX_HTTP_V3XY_LIMIT_FULL;
-        lctx->admitted = (vlcf->limit_fail == NGX_HTTP_V3XY_FAIL_OPEN);
-
-        for (i = 0; i < lctx->n; i++) {
-            if (lctx->items[i].full) {
-                ngx_http_v3xy_count(lctx->zones[i]->full_metrics,
-                                    lctx->admitted ? 0 : 1);
-            }
+    for (i = 0; i < lctx->n; i++) {
+        if (lctx->items[i].full) {
+            ngx_http_v3xy_count(lctx->zones[i]->full_metrics, open ? 0 : 1);
         }
+    }
 
-        return lctx->admitted
-               ? NGX_DECLINED
-               : ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE);
+    if (rc == NGX_ERROR) {
+        lctx->state = NGX_HTTP_V3XY_LIMIT_FULL;
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE);
     }
 
     lctx->admitted = (rc == NGX_OK);
@@ -1615,7 +1613,7 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 
     for (i = 0; i < lctx->n; i++) {
         if (lctx->zones[i]->replay && !lctx->items[i].verdict.admitted
-            && !lctx->admitted)
+            && !lctx->admitted && !lctx->items[i].full)
         {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "v3xy: webhook_replayed: signature already "
@@ -1632,7 +1630,10 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
     t = 0;
 
     for (i = 0; i < lctx->n; i++) {
-        if (lctx->zones[i]->replay) {
+
+        /* a zone with no room for the key passed it (v3xy_limit_fail) */
+
+        if (lctx->zones[i]->replay || lctx->items[i].full) {
             continue;
         }
 

@@ -262,6 +262,12 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
                                         items[i].digest, now_ms, &report);
         if (node == NULL) {
             items[i].full = 1;
+
+            if (items[i].pass_full) {
+                /* this zone lets the key pass uncounted; the others decide */
+                continue;
+            }
+
             rc = NGX_ERROR;
             break;
         }
@@ -276,7 +282,9 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
         /* every node checks once, all before any counts */
 
         for (i = 0; i < n; i++) {
-            if (ngx_http_v3xy_shm_first(items, i) != i) {
+            if (items[i].node == NULL
+                || ngx_http_v3xy_shm_first(items, i) != i)
+            {
                 continue;
             }
 
@@ -291,6 +299,10 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
         }
 
         for (i = 0; i < n; i++) {
+            if (items[i].node == NULL) {
+                continue;
+            }
+
             j = ngx_http_v3xy_shm_first(items, i);
 
             if (j != i) {

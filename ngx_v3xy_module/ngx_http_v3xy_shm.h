@@ -49,6 +49,8 @@ typedef struct {
     ngx_shm_zone_t            *shm_zone;  /* in: of shm_zone_add() */
     v3xy_rate_t                rate;      /* out: the zone's rate */
     ngx_str_t                  key;       /* in: the request's key */
+    ngx_uint_t                 pass_full; /* in: a zone with no room for
+                                             the key lets it pass */
     v3xy_verdict_t             verdict;   /* out */
     ngx_uint_t                 full;      /* out: 1 if this item's zone
                                              had no room for its key */
@@ -85,6 +87,10 @@ ngx_shm_zone_t *ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name,
  *                 logged at warn, once a minute per zone): nothing was
  *                 counted, verdicts are 0; the caller applies
  *                 v3xy_limit_fail.
+ *
+ * An item with pass_full (v3xy_limit_fail open) whose zone has no room is
+ * not an error: its "full" is 1, its verdict 0, and it takes no part in
+ * the decision of the others (the request passes it uncounted).
  *
  * The same zone and key twice in items counts once.  now_ms is the clock
  * of the verdicts (ngx_http_v3xy_now_ms()); it may step back (see

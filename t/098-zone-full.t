@@ -163,14 +163,15 @@ qr/\[warn\] .*v3xy_limit_zone "rcpt" is full of keys that still count admissions
 
 
 
-=== TEST 2: a zone full of live keys, v3xy_limit_fail open: a new key is admitted uncounted, known keys are still decided, the metric counts it
+=== TEST 2: a zone full of live keys, v3xy_limit_fail open: a new key passes it uncounted, the location's other zones still decide, known keys are decided, the metric counts it
 --- http_config
     v3xy_limit_zone tiny rate=1r/m key=$http_x_merchant size=32k;
+    v3xy_limit_zone acct rate=3r/m key=$http_x_account;
 --- config
     v3xy_limit_fail open;
 
     location /v1/ {
-        v3xy_limit tiny;
+        v3xy_limit tiny acct;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 
@@ -184,6 +185,10 @@ Test::More::is($st->{200}, 300, 'all admitted');
 my $again = V3xy::http_get('/v1/a', 'X-Merchant' => 'f1')
             . ' ' . V3xy::http_get('/v1/a', 'X-Merchant' => 'f300');
 Test::More::is($again, '429 200', 'f1 remembered, f300 uncounted');
+# keys tiny has no room for: acct still counts them, and refuses the fourth
+my @acct = map { V3xy::http_get('/v1/a', 'X-Merchant' => "g$_",
+                                'X-Account' => 'a1') } 1 .. 4;
+Test::More::is("@acct", '200 200 200 429', 'the other zone still decides');
 my $m = main::scrape();
 Test::More::ok($m->{'v3xy_limit_zone_full_total{zone="tiny",outcome="admitted"}'} > 100,
                'the keys without room, admitted');
