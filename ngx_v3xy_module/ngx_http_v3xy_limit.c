@@ -25,6 +25,7 @@
 #define NGX_HTTP_V3XY_LIMIT_WAITING  1
 #define NGX_HTTP_V3XY_LIMIT_REPLIED  2
 #define NGX_HTTP_V3XY_LIMIT_FAILED   3
+#define NGX_HTTP_V3XY_LIMIT_FULL     4
 
 /* longer keys are replaced by their SHA-256 in hex */
 #define NGX_HTTP_V3XY_LIMIT_KEY_MAX  128
@@ -821,6 +822,9 @@ ngx_http_v3xy_limit(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     case NGX_HTTP_V3XY_LIMIT_REPLIED:
         return ngx_http_v3xy_limit_verdict(r, ctx);
 
+    case NGX_HTTP_V3XY_LIMIT_FULL:
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE);
+
     default: /* NGX_HTTP_V3XY_LIMIT_FAILED */
         return ngx_http_v3xy_limit_fallback(r, vlcf, ctx);
     }
@@ -1588,19 +1592,41 @@ static ngx_int_t
 ngx_http_v3xy_limit_local(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 {
     ngx_int_t                   rc;
+    ngx_uint_t                  i, open;
+    ngx_http_v3xy_loc_conf_t   *vlcf;
     ngx_http_v3xy_limit_ctx_t  *lctx;
 
     lctx = ctx->limit;
+
+    /*
+     * A zone full of keys that still count (ngx_http_v3xy_shm.c warns)
+     * cannot decide a new key: v3xy_limit_fail does.  "open" lets the key
+     * pass that zone uncounted, the other zones still decide; "closed"
+     * refuses with 503, and so does "local": it is this very store, and
+     * admitting uncounted would break "never more than N" for whoever
+     * can fill a zone.
+     */
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+    open = (vlcf->limit_fail == NGX_HTTP_V3XY_FAIL_OPEN);
+
+    for (i = 0; i < lctx->n; i++) {
+        lctx->items[i].pass_full = open;
+    }
 
     rc = ngx_http_v3xy_shm_decide(lctx->items, lctx->n,
                                   ngx_http_v3xy_now_ms(),
                                   r->connection->log);
 
+    for (i = 0; i < lctx->n; i++) {
+        if (lctx->items[i].full) {
+            ngx_http_v3xy_count(lctx->zones[i]->full_metrics, open ? 0 : 1);
+        }
+    }
+
     if (rc == NGX_ERROR) {
-        /* the zone cannot hold the key even after evictions: admit */
-        lctx->admitted = 1;
-        lctx->state = NGX_HTTP_V3XY_LIMIT_REPLIED;
-        return NGX_DECLINED;
+        lctx->state = NGX_HTTP_V3XY_LIMIT_FULL;
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE);
     }
 
     lctx->admitted = (rc == NGX_OK);
@@ -1635,7 +1661,7 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 
     for (i = 0; i < lctx->n; i++) {
         if (lctx->zones[i]->replay && !lctx->items[i].verdict.admitted
-            && !lctx->admitted)
+            && !lctx->admitted && !lctx->items[i].full)
         {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "v3xy: webhook_replayed: delivery %V already "
@@ -1653,7 +1679,10 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
     t = 0;
 
     for (i = 0; i < lctx->n; i++) {
-        if (lctx->zones[i]->replay) {
+
+        /* a zone with no room for the key passed it (v3xy_limit_fail) */
+
+        if (lctx->zones[i]->replay || lctx->items[i].full) {
             continue;
         }
 

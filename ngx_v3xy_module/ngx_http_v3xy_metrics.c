@@ -259,6 +259,21 @@ ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     for (i = 0; i < vmcf->zones.nelts; i++) {
         zones[i]->metrics = ngx_http_v3xy_metrics_group(shm_zone, sh, "zone",
                                                         &zones[i]->name, 2);
+        zones[i]->full_metrics = ngx_http_v3xy_metrics_group(shm_zone, sh,
+                                                             "zone_full",
+                                                             &zones[i]->name,
+                                                             2);
+    }
+
+    /* the replay guard's zones: their names are "webhook.replay.<s>" */
+
+    zones = vmcf->replay_zones.elts;
+
+    for (i = 0; i < vmcf->replay_zones.nelts; i++) {
+        zones[i]->full_metrics = ngx_http_v3xy_metrics_group(shm_zone, sh,
+                                                             "zone_full",
+                                                             &zones[i]->name,
+                                                             2);
     }
 
     bp = vmcf->backups.elts;
@@ -611,6 +626,41 @@ ngx_http_v3xy_metrics_handler(ngx_http_request_t *r)
                           "v3xy_limit_decisions_total{zone=\"%V\","
                           "decision=\"refused\"} %uA\n",
                           &zones[i]->name, v[0], &zones[i]->name, v[1]);
+    }
+
+    if (ngx_http_v3xy_mfamily(&out, "v3xy_limit_zone_full_total", "counter",
+                              "Requests with a key that a full zone could "
+                              "not hold without forgetting a key that still "
+                              "counts, by the v3xy_limit_fail outcome: "
+                              "admitted (uncounted) or refused (503).")
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (j = 0; j < 2; j++) {
+        zones = j ? vmcf->replay_zones.elts : vmcf->zones.elts;
+        k = j ? vmcf->replay_zones.nelts : vmcf->zones.nelts;
+
+        for (i = 0; i < k; i++) {
+            v = zones[i]->full_metrics;
+
+            if (v == NULL) {
+                continue;
+            }
+
+            p = ngx_http_v3xy_mreserve(&out, 2 * (128 + zones[i]->name.len));
+            if (p == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            out.b->last = ngx_sprintf(p,
+                              "v3xy_limit_zone_full_total{zone=\"%V\","
+                              "outcome=\"admitted\"} %uA\n"
+                              "v3xy_limit_zone_full_total{zone=\"%V\","
+                              "outcome=\"refused\"} %uA\n",
+                              &zones[i]->name, v[0], &zones[i]->name, v[1]);
+        }
     }
 
     if (ngx_http_v3xy_mfamily(&out, "v3xy_limit_fallbacks_total", "counter",

@@ -142,6 +142,9 @@ typedef struct {
     ngx_str_t                  args[3];    /* limit, window, burst: for
                                               the Redis script */
     ngx_atomic_t              *metrics;    /* admitted, refused */
+    ngx_atomic_t              *full_metrics;  /* no room for a key, by
+                                                 outcome: admitted,
+                                                 refused */
     unsigned                   body_email:1;  /* key uses the body */
     unsigned                   replay:1;      /* the webhook replay guard */
 } ngx_http_v3xy_zone_t;

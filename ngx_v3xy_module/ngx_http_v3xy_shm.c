@@ -25,6 +25,20 @@
  * O(1) for GCRA.  A new key of an exact window is initialised under the
  * lock too: 8 * (N + 2) bytes.
  *
+ * A full zone.  Only idle nodes are forgotten (no admission counts: they
+ * decide as fresh keys, forgetting them changes no verdict); a node that
+ * counts is never forgotten, since an attacker who sends many distinct
+ * keys would otherwise reset anyone's limit.  The queue is in the order
+ * of admissions, to the second (a node goes to the head when admitted,
+ * not when merely looked up or refused), which is the order in which the
+ * nodes of an exact window become idle: the tail goes first, and when the
+ * tail still counts, so does every node admitted a second or more after
+ * it.  The search for an idle node (ngx_http_v3xy_shm_evict) looks at
+ * those between, NGX_HTTP_V3XY_SHM_SCAN at most.  When it finds none the
+ * key is not decided here: v3xy_limit_fail is (ngx_http_v3xy_limit.c).
+ * A decision that counts nothing frees the idle nodes it made, so that
+ * refused requests with ever new keys leave nothing behind.
+ *
  * Reloads.  nginx keeps a zone whose name and size did not change, keys
  * and all.  A node records the rate its state was built for and is
  * brought to the zone's rate when next met: the state is kept if its size
@@ -52,9 +66,10 @@
 #define NGX_HTTP_V3XY_SHM_EXPIRE  2
 
 /*
- * A node goes to the LRU's head at most once in this many ms: moving it
- * touches two other nodes (its neighbours, cache misses in a large zone)
- * for an order that only eviction of a full zone needs, and to the second.
+ * An admitted node goes to the LRU's head at most once in this many ms:
+ * moving it touches two other nodes (its neighbours, cache misses in a
+ * large zone) for an order that only a full zone needs, and to the second.
+ * So a node's newest admission is within this many ms after its lru_ms.
  */
 #define NGX_HTTP_V3XY_SHM_LRU_MS  1000
 
@@ -64,7 +79,7 @@ typedef struct ngx_http_v3xy_shm_node_s  ngx_http_v3xy_shm_node_t;
 struct ngx_http_v3xy_shm_node_s {
     ngx_http_v3xy_shm_node_t  *next;     /* in its bucket */
     ngx_uint_t                 in_use;   /* 1 while in a decision */
-    ngx_queue_t                lru;
+    ngx_queue_t                lru;      /* by admission, newest first */
     uint64_t                   lru_ms;   /* when it went to the head */
     u_char                     digest[NGX_HTTP_V3XY_SHM_DIGEST];
     v3xy_rate_t                rate;     /* the rate of state */
@@ -76,9 +91,8 @@ typedef struct {
     ngx_http_v3xy_shm_node_t **buckets;
     uint64_t                   mask;          /* buckets - 1 */
     ngx_queue_t                lru;
-    uint64_t                   full_logged;   /* ms of the last warnings */
-    uint64_t                   nomem_logged;
-    ngx_uint_t                 forgotten;     /* since the last warning */
+    uint64_t                   full_logged;   /* ms of the last warning */
+    ngx_uint_t                 full;          /* keys without room since */
     u_char                     hash_key[V3XY_SIPHASH_KEY_LEN];
 } ngx_http_v3xy_shm_sh_t;
 
@@ -91,11 +105,10 @@ typedef struct {
 } ngx_http_v3xy_shm_ctx_t;
 
 
-/* warnings found under the locks, logged after */
+/* a warning found under the locks, logged after */
 typedef struct {
     ngx_http_v3xy_shm_ctx_t   *full;
-    ngx_uint_t                 forgotten;
-    ngx_http_v3xy_shm_ctx_t   *nomem;
+    ngx_uint_t                 keys;      /* without room since the last */
 } ngx_http_v3xy_shm_report_t;
 
 
@@ -104,6 +117,8 @@ static ngx_int_t ngx_http_v3xy_shm_init_zone(ngx_shm_zone_t *shm_zone,
 static ngx_http_v3xy_shm_node_t **ngx_http_v3xy_shm_bucket(
     ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest);
 static void ngx_http_v3xy_shm_insert(ngx_http_v3xy_shm_ctx_t *ctx,
+    ngx_http_v3xy_shm_node_t *node, uint64_t now);
+static void ngx_http_v3xy_shm_admitted(ngx_http_v3xy_shm_ctx_t *ctx,
     ngx_http_v3xy_shm_node_t *node, uint64_t now);
 static void ngx_http_v3xy_shm_digest(ngx_http_v3xy_shm_ctx_t *ctx,
     ngx_str_t *key, u_char *digest);
@@ -118,14 +133,13 @@ static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_find(
     ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest);
 static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_rerate(
     ngx_http_v3xy_shm_ctx_t *ctx, ngx_http_v3xy_shm_node_t *old,
-    uint64_t now, ngx_http_v3xy_shm_report_t *report);
+    uint64_t now);
 static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_alloc(
-    ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now,
-    ngx_http_v3xy_shm_report_t *report);
+    ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now);
 static void ngx_http_v3xy_shm_expire(ngx_http_v3xy_shm_ctx_t *ctx,
     uint64_t now);
-static ngx_int_t ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx,
-    uint64_t now, ngx_http_v3xy_shm_report_t *report);
+static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_evict(
+    ngx_http_v3xy_shm_ctx_t *ctx, size_t size, uint64_t now);
 static void ngx_http_v3xy_shm_free(ngx_http_v3xy_shm_ctx_t *ctx,
     ngx_http_v3xy_shm_node_t *node);
 static ngx_uint_t ngx_http_v3xy_shm_due(uint64_t *last, uint64_t now);
@@ -231,6 +245,7 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
 
         items[i].rate = ctx->rate;
         items[i].node = NULL;
+        items[i].full = 0;
         ngx_memzero(&items[i].verdict, sizeof(v3xy_verdict_t));
 
         ngx_http_v3xy_shm_digest(ctx, &items[i].key, items[i].digest);
@@ -246,6 +261,13 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
         node = ngx_http_v3xy_shm_lookup(items[i].shm_zone->data,
                                         items[i].digest, now_ms, &report);
         if (node == NULL) {
+            items[i].full = 1;
+
+            if (items[i].pass_full) {
+                /* this zone lets the key pass uncounted; the others decide */
+                continue;
+            }
+
             rc = NGX_ERROR;
             break;
         }
@@ -260,7 +282,9 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
         /* every node checks once, all before any counts */
 
         for (i = 0; i < n; i++) {
-            if (ngx_http_v3xy_shm_first(items, i) != i) {
+            if (items[i].node == NULL
+                || ngx_http_v3xy_shm_first(items, i) != i)
+            {
                 continue;
             }
 
@@ -275,6 +299,10 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
         }
 
         for (i = 0; i < n; i++) {
+            if (items[i].node == NULL) {
+                continue;
+            }
+
             j = ngx_http_v3xy_shm_first(items, i);
 
             if (j != i) {
@@ -288,16 +316,34 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
                 /* cannot refuse: checked at this now, under this lock */
                 (void) v3xy_limit_commit(node->state, &node->rate, now_ms);
 
+                ngx_http_v3xy_shm_admitted(items[i].shm_zone->data, node,
+                                           now_ms);
+
             } else {
                 v3xy_verdict_uncount(&items[i].verdict, &node->rate);
             }
         }
     }
 
+    /*
+     * Nothing counted: a node that counts nothing (one this decision made,
+     * most often) goes at once, or ever new keys that are refused would
+     * fill the zone with idle nodes at the head of its queue.
+     */
+
     for (i = 0; i < n; i++) {
-        if (items[i].node) {
-            node = items[i].node;
-            node->in_use = 0;
+        node = items[i].node;
+
+        if (node == NULL || ngx_http_v3xy_shm_first(items, i) != i) {
+            continue;
+        }
+
+        node->in_use = 0;
+
+        if (rc != NGX_OK
+            && v3xy_limit_idle(node->state, &node->rate, now_ms))
+        {
+            ngx_http_v3xy_shm_free(items[i].shm_zone->data, node);
         }
     }
 
@@ -525,14 +571,6 @@ ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
     node = ngx_http_v3xy_shm_find(ctx, digest);
 
     if (node) {
-        if (now - node->lru_ms >= NGX_HTTP_V3XY_SHM_LRU_MS
-            || now < node->lru_ms)
-        {
-            ngx_queue_remove(&node->lru);
-            ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
-            node->lru_ms = now;
-        }
-
         if (node->rate.limit == ctx->rate.limit
             && node->rate.window_ms == ctx->rate.window_ms
             && node->rate.burst == ctx->rate.burst)
@@ -540,13 +578,24 @@ ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
             return node;
         }
 
-        return ngx_http_v3xy_shm_rerate(ctx, node, now, report);
+        return ngx_http_v3xy_shm_rerate(ctx, node, now);
     }
 
     ngx_http_v3xy_shm_expire(ctx, now);
 
-    node = ngx_http_v3xy_shm_alloc(ctx, now, report);
+    node = ngx_http_v3xy_shm_alloc(ctx, now);
+
     if (node == NULL) {
+        ctx->sh->full++;
+
+        if (report->full == NULL
+            && ngx_http_v3xy_shm_due(&ctx->sh->full_logged, now))
+        {
+            report->full = ctx;
+            report->keys = ctx->sh->full;
+            ctx->sh->full = 0;
+        }
+
         return NULL;
     }
 
@@ -611,12 +660,32 @@ ngx_http_v3xy_shm_insert(ngx_http_v3xy_shm_ctx_t *ctx,
 }
 
 
-/* a node made under another rate (a reload), brought to the zone's */
+/* an admission: the node goes to the LRU's head, if not there this second */
+
+static void
+ngx_http_v3xy_shm_admitted(ngx_http_v3xy_shm_ctx_t *ctx,
+    ngx_http_v3xy_shm_node_t *node, uint64_t now)
+{
+    if (now - node->lru_ms >= NGX_HTTP_V3XY_SHM_LRU_MS
+        || now < node->lru_ms)
+    {
+        ngx_queue_remove(&node->lru);
+        ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+        node->lru_ms = now;
+    }
+}
+
+
+/*
+ * A node made under another rate (a reload), brought to the zone's.  If a
+ * full zone has no room for its new size, it keeps its state and its old
+ * rate, and is decided at that rate until room is found: its admissions
+ * still count, and it is no new key for v3xy_limit_fail to decide.
+ */
 
 static ngx_http_v3xy_shm_node_t *
 ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_ctx_t *ctx,
-    ngx_http_v3xy_shm_node_t *old, uint64_t now,
-    ngx_http_v3xy_shm_report_t *report)
+    ngx_http_v3xy_shm_node_t *old, uint64_t now)
 {
     ngx_http_v3xy_shm_node_t  *node;
 
@@ -630,11 +699,11 @@ ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_ctx_t *ctx,
     /* the old node stays while the new one is allocated: not evictable */
 
     old->in_use = 1;
-    node = ngx_http_v3xy_shm_alloc(ctx, now, report);
+    node = ngx_http_v3xy_shm_alloc(ctx, now);
     old->in_use = 0;
 
     if (node == NULL) {
-        return NULL;
+        return old;
     }
 
     ngx_memcpy(node->digest, old->digest, NGX_HTTP_V3XY_SHM_DIGEST);
@@ -657,39 +726,25 @@ ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_ctx_t *ctx,
 
 
 /*
- * A node for the zone's rate, not yet in the table or the queue.  If the
- * zone is full, the least recently used nodes are forgotten one by one,
- * NGX_HTTP_V3XY_SHM_EVICT at most: all nodes of a zone have one size (a
- * reload that changed the rate aside), so one is normally enough.
+ * A node for the zone's rate, not yet in the table or the queue; if the
+ * zone is full, in the room of idle nodes; NULL if none was found.
  */
 
 static ngx_http_v3xy_shm_node_t *
-ngx_http_v3xy_shm_alloc(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now,
-    ngx_http_v3xy_shm_report_t *report)
+ngx_http_v3xy_shm_alloc(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
 {
     size_t                     size;
-    ngx_uint_t                 i;
     ngx_http_v3xy_shm_node_t  *node;
 
     size = ngx_http_v3xy_shm_node_size(&ctx->rate);
 
     node = ngx_slab_alloc_locked(ctx->shpool, size);
 
-    for (i = 0; node == NULL && i < NGX_HTTP_V3XY_SHM_EVICT; i++) {
-        if (ngx_http_v3xy_shm_evict(ctx, now, report) != NGX_OK) {
-            break;
-        }
-
-        node = ngx_slab_alloc_locked(ctx->shpool, size);
+    if (node) {
+        return node;
     }
 
-    if (node == NULL && report->nomem == NULL
-        && ngx_http_v3xy_shm_due(&ctx->sh->nomem_logged, now))
-    {
-        report->nomem = ctx;
-    }
-
-    return node;
+    return ngx_http_v3xy_shm_evict(ctx, size, now);
 }
 
 
@@ -722,47 +777,89 @@ ngx_http_v3xy_shm_expire(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
 
 
 /*
- * Forgets the least recently used node not in use by this decision;
- * NGX_DECLINED if there is none.  Nodes in use are this decision's few,
- * so the walk from the tail is short.  The order is the last second's
- * (NGX_HTTP_V3XY_SHM_LRU_MS): a key used within it may go before another.
+ * Frees idle nodes not in use by this decision, from the LRU's tail (the
+ * least recently admitted first), until a node of size fits; NULL if none
+ * does.  A node that still counts is never freed.
+ *
+ * The walk is bounded: NGX_HTTP_V3XY_SHM_SCAN nodes at most, the bound of
+ * the evictions of old (a decision's work under the lock stays what it
+ * was; all nodes of a zone have one size, so the first idle node is
+ * normally enough).  And it stops early where nothing idle can be left:
+ * a node's newest admission lies within NGX_HTTP_V3XY_SHM_LRU_MS after its
+ * lru_ms, so once the walk has met a live node L of the zone's rate, every
+ * node X of that rate with lru_ms at least L's + LRU_MS was admitted after
+ * L's newest admission and counts too (exact window: it still holds that
+ * admission; GCRA: its TAT is ahead of L's by at most (B - 1) * T less,
+ * which the margin adds).  So in a zone of one rate the only idle nodes it
+ * can miss are those past the SCAN-th of the same second as the tail (or
+ * of GCRA's margin); nodes of an older rate (a reload) are judged when
+ * met; a clock that stepped back only makes the walk stop sooner.  Missing
+ * one costs a request the v3xy_limit_fail outcome, never a count.  What
+ * the walk costs: nothing more while the tail is idle (the common full
+ * zone); in a zone full of live keys, a new key walks up to 64 nodes
+ * (callgrind: about 4,300 instructions in ngx_http_v3xy_shm_decide, where
+ * forgetting a live key took 1,500; the 503 costs less than the upstream
+ * request the forgotten key was admitted to).
  */
 
-static ngx_int_t
-ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now,
-    ngx_http_v3xy_shm_report_t *report)
+static ngx_http_v3xy_shm_node_t *
+ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
+    uint64_t now)
 {
-    ngx_queue_t               *q;
-    ngx_http_v3xy_shm_node_t  *node;
+    uint64_t                   stop, t;
+    ngx_uint_t                 i;
+    ngx_queue_t               *q, *prev;
+    v3xy_rate_t               *rate;
+    ngx_http_v3xy_shm_node_t  *node, *fresh;
 
-    for (q = ngx_queue_last(&ctx->sh->lru);
-         q != ngx_queue_sentinel(&ctx->sh->lru);
-         q = ngx_queue_prev(q))
+    rate = &ctx->rate;
+    stop = 0;
+
+    q = ngx_queue_last(&ctx->sh->lru);
+
+    for (i = 0;
+         i < NGX_HTTP_V3XY_SHM_SCAN && q != ngx_queue_sentinel(&ctx->sh->lru);
+         i++, q = prev)
     {
+        prev = ngx_queue_prev(q);
         node = ngx_queue_data(q, ngx_http_v3xy_shm_node_t, lru);
+
+        if (stop && node->lru_ms >= stop) {
+            break;
+        }
 
         if (node->in_use) {
             continue;
         }
 
-        if (!v3xy_limit_idle(node->state, &node->rate, now)) {
-            ctx->sh->forgotten++;
+        if (v3xy_limit_idle(node->state, &node->rate, now)) {
+            ngx_http_v3xy_shm_free(ctx, node);
 
-            if (report->full == NULL
-                && ngx_http_v3xy_shm_due(&ctx->sh->full_logged, now))
-            {
-                report->full = ctx;
-                report->forgotten = ctx->sh->forgotten;
-                ctx->sh->forgotten = 0;
+            fresh = ngx_slab_alloc_locked(ctx->shpool, size);
+            if (fresh) {
+                return fresh;
             }
+
+            continue;
         }
 
-        ngx_http_v3xy_shm_free(ctx, node);
+        if (stop == 0
+            && node->rate.limit == rate->limit
+            && node->rate.window_ms == rate->window_ms
+            && node->rate.burst == rate->burst)
+        {
+            /* GCRA's margin: (B - 1) * T, T = ceil(W * 1000 / N) us */
+            t = rate->burst
+                ? ((rate->burst - 1)
+                   * ((rate->window_ms * 1000 + rate->limit - 1)
+                      / rate->limit) + 999) / 1000
+                : 0;
 
-        return NGX_OK;
+            stop = node->lru_ms + NGX_HTTP_V3XY_SHM_LRU_MS + t;
+        }
     }
 
-    return NGX_DECLINED;
+    return NULL;
 }
 
 
@@ -807,18 +904,10 @@ ngx_http_v3xy_shm_log(ngx_http_v3xy_shm_report_t *report, ngx_log_t *log)
 {
     if (report->full) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "v3xy_limit_zone \"%V\" is full: it forgets keys "
-                      "that still count admissions, least recently used "
-                      "first, and they start afresh (%ui since the last "
-                      "warning); a larger size= keeps them",
-                      &report->full->name, report->forgotten);
-    }
-
-    if (report->nomem) {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "v3xy_limit_zone \"%V\" has no room for a new key "
-                      "even after forgetting up to %d others: the request "
-                      "was not decided", &report->nomem->name,
-                      NGX_HTTP_V3XY_SHM_EVICT);
+                      "v3xy_limit_zone \"%V\" is full of keys that still "
+                      "count admissions: none is forgotten, new keys are "
+                      "decided by v3xy_limit_fail (%ui since the last "
+                      "warning); a larger size= holds more keys",
+                      &report->full->name, report->keys);
     }
 }

@@ -20,10 +20,13 @@
  *     exact, 1000000r/h   8000096 bytes -> 1954 pages
  *
  * so a 10m zone holds about 75,000 GCRA keys, 10,000 keys of 60r/m or
- * 2,500 of 300r/m.  When it is full, the least recently used keys are
- * forgotten (a key that comes back starts afresh), never more than
- * NGX_HTTP_V3XY_SHM_EVICT per decision, with a warning at most once a
- * minute per zone.
+ * 2,500 of 300r/m.  When it is full, a new key takes the room of an idle
+ * one (no admission counts any more: it decides as a fresh key), the least
+ * recently admitted first.  A key that still counts admissions is never
+ * forgotten: forgetting it would reset its limit, and whoever can send
+ * many distinct keys (recipients, say) could reset anyone's.  When no idle
+ * key is found, the new key is not decided here (NGX_ERROR, item "full"):
+ * v3xy_limit_fail decides, with a warning at most once a minute per zone.
  */
 
 #ifndef _NGX_HTTP_V3XY_SHM_H_INCLUDED_
@@ -37,14 +40,20 @@
 
 
 #define NGX_HTTP_V3XY_SHM_DIGEST  16
-#define NGX_HTTP_V3XY_SHM_EVICT   64
+
+/* nodes a full zone looks at, from the LRU's tail, for an idle one */
+#define NGX_HTTP_V3XY_SHM_SCAN    64
 
 
 typedef struct {
     ngx_shm_zone_t            *shm_zone;  /* in: of shm_zone_add() */
     v3xy_rate_t                rate;      /* out: the zone's rate */
     ngx_str_t                  key;       /* in: the request's key */
+    ngx_uint_t                 pass_full; /* in: a zone with no room for
+                                             the key lets it pass */
     v3xy_verdict_t             verdict;   /* out */
+    ngx_uint_t                 full;      /* out: 1 if this item's zone
+                                             had no room for its key */
 
     /* private to the store */
     void                      *node;
@@ -73,9 +82,15 @@ ngx_shm_zone_t *ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name,
  *                 refusing zones' verdicts say when to retry, the others'
  *                 are their state without this request
  *                 (v3xy_verdict_uncount());
- *   NGX_ERROR     a zone could not hold a new key even after forgetting
- *                 NGX_HTTP_V3XY_SHM_EVICT others (logged at warn, once a
- *                 minute per zone); nothing was counted, verdicts are 0.
+ *   NGX_ERROR     a zone could not hold a new key without forgetting one
+ *                 that still counts admissions (its item's "full" is 1;
+ *                 logged at warn, once a minute per zone): nothing was
+ *                 counted, verdicts are 0; the caller applies
+ *                 v3xy_limit_fail.
+ *
+ * An item with pass_full (v3xy_limit_fail open) whose zone has no room is
+ * not an error: its "full" is 1, its verdict 0, and it takes no part in
+ * the decision of the others (the request passes it uncounted).
  *
  * The same zone and key twice in items counts once.  now_ms is the clock
  * of the verdicts (ngx_http_v3xy_now_ms()); it may step back (see

@@ -215,6 +215,75 @@ main::changed($before, $after,
 
 
 
+=== TEST 4a: a zone full of keys that still count, over two workers: the keys without room by zone and v3xy_limit_fail outcome, in a format promtool accepts
+--- http_config
+    v3xy_limit_zone tiny rate=1r/m key=$http_x_merchant size=32k;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_SPREAD_PORT reuseport;
+
+        location /v1/ {
+            v3xy_limit tiny;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+            add_header X-Worker $pid always;
+        }
+
+        location /open/ {
+            v3xy_limit tiny;
+            v3xy_limit_fail open;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+            add_header X-Worker $pid always;
+        }
+    }
+--- init
+my $before = main::scrape();
+my (%pids, %status);
+
+# 300 keys of 1r/m: the first ones fill the zone, the rest find no room
+# (v3xy_limit_fail local: 503), and nothing is forgotten
+for (1 .. 300) {
+    my ($st, $pid) = main::spread('/v1/a', 'X-Merchant' => "m$_");
+    $pids{$pid}++;
+    $status{$st}++;
+}
+Test::More::is(scalar(keys %pids), 2, 'both workers answered');
+Test::More::ok($status{200} && $status{503}
+               && $status{200} + $status{503} == 300,
+               'admitted, then 503: ' . join(' ', %status));
+
+my @open = map { (main::spread('/open/a', 'X-Merchant' => "o$_"))[0] } 1 .. 4;
+Test::More::is("@open", '200 200 200 200', 'open: admitted uncounted');
+
+my ($m1) = main::spread('/v1/a', 'X-Merchant' => 'm1');
+Test::More::is($m1, 429, 'the first key is still counted');
+
+my $after = main::scrape();
+
+main::changed($before, $after,
+    'v3xy_limit_zone_full_total{zone="tiny",outcome="refused"}' => $status{503},
+    'v3xy_limit_zone_full_total{zone="tiny",outcome="admitted"}' => 4,
+    'v3xy_limit_decisions_total{zone="tiny",decision="admitted"}' => $status{200},
+    'v3xy_limit_decisions_total{zone="tiny",decision="refused"}' => 1);
+
+my (undef, undef, $body) = main::get($ENV{TEST_NGINX_SERVER_PORT}, '/metrics');
+my $dir = File::Temp::tempdir('v3xy-metrics-XXXXXX', TMPDIR => 1,
+                              CLEANUP => 1);
+open my $fh, '>', "$dir/scrape.txt" or die $!;
+print $fh $body;
+close $fh;
+my $out = `promtool check metrics < $dir/scrape.txt 2>&1`;
+Test::More::is($?, 0, 'promtool check metrics');
+Test::More::is($out, '', 'promtool: no complaint');
+--- response_body_like
+# HELP v3xy_limit_zone_full_total [^\n]+
+# TYPE v3xy_limit_zone_full_total counter
+v3xy_limit_zone_full_total\{zone="tiny",outcome="admitted"\} 4
+v3xy_limit_zone_full_total\{zone="tiny",outcome="refused"\} \d+
+--- no_error_log
+[error]
+
+
+
 === TEST 5: webhooks: each verdict, replays refused
 --- config
     location = /webhooks/v3xy {
