@@ -1825,15 +1825,6 @@ ngx_http_v3xy_replay_log(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    lctx = ctx->limit;
-
-    if (!lctx->admitted
-        && !(ngx_http_v3xy_redis_cluster()
-             && lctx->state == NGX_HTTP_V3XY_LIMIT_REPLIED))
-    {
-        return NGX_OK;
-    }
-
     /* a client that timed out (send_timeout) did not get it whole either */
 
     if (r->header_sent
@@ -1845,7 +1836,23 @@ ngx_http_v3xy_replay_log(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    ngx_http_v3xy_replay_release(r, lctx);
+    /*
+     * Every location's decision of the request: the guard may have been
+     * decided in one that an internal redirect left, and a later one's
+     * zone refused the delivery.
+     */
+
+    for (lctx = ctx->limit; lctx; lctx = lctx->prev) {
+
+        if (!lctx->admitted
+            && !(ngx_http_v3xy_redis_cluster()
+                 && lctx->state == NGX_HTTP_V3XY_LIMIT_REPLIED))
+        {
+            continue;
+        }
+
+        ngx_http_v3xy_replay_release(r, lctx);
+    }
 
     return NGX_OK;
 }

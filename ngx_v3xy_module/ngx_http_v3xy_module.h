@@ -237,6 +237,7 @@ typedef struct {
 
     ngx_uint_t                 webhook_fresh;  /* timestamp checked */
     ngx_uint_t                 webhook_ok;
+    ngx_array_t               *webhook_secrets;  /* whose secrets did */
     ngx_str_t                  webhook_signature;  /* the v1 that matched */
     ngx_str_t                  webhook_delivery;   /* its mark, in hex */
 

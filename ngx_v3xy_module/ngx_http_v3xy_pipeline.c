@@ -144,12 +144,23 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
         /* 3. webhook signature */
 
+        /* after an internal redirect, another location's secrets judge */
+
+        if (vlcf->webhook_secrets
+            && ctx->webhook_secrets != vlcf->webhook_secrets)
+        {
+            ctx->webhook_ok = 0;
+            ctx->webhook_fresh = 0;
+        }
+
         if (vlcf->webhook_secrets && !ctx->webhook_ok) {
             rc = ngx_http_v3xy_webhook(r, vlcf, ctx, &hs);
 
             if (rc != NGX_OK) {
                 return rc;
             }
+
+            ctx->webhook_secrets = vlcf->webhook_secrets;
         }
 
         /* 4. body */

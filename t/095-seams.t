@@ -14,7 +14,7 @@
 # recorder (t/lib/V3xy.pm) that tells, at /recorded, what reached it.
 
 use lib 't/lib';
-use Digest::SHA qw(sha256_hex);
+use Digest::SHA qw(sha256_hex hmac_sha256_hex);
 use POSIX qw(mkfifo);
 use Test::Nginx::Socket 'no_plan';
 use V3xy qw(key_file start_echo start_recorder header_lines free_port);
@@ -28,6 +28,17 @@ $ENV{TEST_NGINX_OTHER_KEY} = key_file('other', "$Other\n");
 $ENV{TEST_NGINX_KEY_STORE} = key_file('keys',
     sha256_hex($Read) . " acct_2002 payments:read\n");
 $ENV{TEST_NGINX_API_PORT} = free_port();
+$ENV{TEST_NGINX_WHSEC_A} = key_file('whsec_a', "whsec_location_a_0123\n");
+$ENV{TEST_NGINX_WHSEC_B} = key_file('whsec_b', "whsec_location_b_4567\n");
+
+# a delivery signed under location A's secret, its own body
+sub delivery {
+    my ($n) = @_;
+    my $t = time;
+    my $body = qq({"type":"payment.confirmed","data":{"payment_ref":"cp_$n"}});
+    return ($body, "t=$t,v1=" . hmac_sha256_hex("$t.$body",
+                                                'whsec_location_a_0123'));
+}
 
 my $fifo = key_file('placeholder', '') =~ s{placeholder\z}{fifo}r;
 mkfifo($fifo, 0600) or die "mkfifo $fifo: $!";
@@ -78,6 +89,11 @@ our $Api = <<'_EOC_';
 
         location /lim/a {
             add_header X-Accel-Redirect /lim/b;
+            return 200;
+        }
+
+        location /hooks/a {
+            add_header X-Accel-Redirect /hooks/b;
             return 200;
         }
 
@@ -652,3 +668,50 @@ GET /start
 --- more_headers
 Origin: https://shop.example
 --- response_body_like: "code":"api_key_origin"\}\[\]\z
+
+
+
+=== TEST 26: a delivery verified in one location is verified again under the secrets of the location an X-Accel-Redirect finds
+--- config
+    location /hooks/a {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC_A;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+
+    location /hooks/b {
+        internal;
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC_B;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+my ($b) = main::delivery(26); "POST /hooks/a\n$b"
+--- more_headers eval
+my (undef, $sig) = main::delivery(26); "X-V3XY-Signature: $sig"
+--- error_code: 401
+--- response_body_like: "code":"webhook_signature_invalid"
+
+
+
+=== TEST 27: a delivery that a later location's zone refused is not marked: its retry is judged by the zone again, not taken for a replay
+--- http_config eval
+$::Api . 'v3xy_limit_zone hooks rate=1r/m key=$remote_addr;'
+--- config
+    location /hooks/a {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC_A;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+
+    location /hooks/b {
+        internal;
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC_A;
+        v3xy_limit hooks;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+my ($b1) = main::delivery(271); my ($b2) = main::delivery(272);
+["POST /hooks/a\n$b1", "POST /hooks/a\n$b2", "POST /hooks/a\n$b2"]
+--- more_headers eval
+my (undef, $s1) = main::delivery(271); my (undef, $s2) = main::delivery(272);
+["X-V3XY-Signature: $s1", "X-V3XY-Signature: $s2", "X-V3XY-Signature: $s2"]
+--- error_code eval
+[200, 429, 429]
