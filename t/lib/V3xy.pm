@@ -65,30 +65,9 @@ sub start_echo {
 
 sub serve_echo {
     my ($c) = @_;
-    my $req = '';
+    my $req = read_request($c);
 
-    binmode $c;
-
-    while ($req !~ /\r\n\r\n/) {
-        my $n = sysread $c, $req, 65536, length $req;
-        return if !$n;
-    }
-
-    my ($head) = $req =~ /\A(.*?\r\n\r\n)/s;
-
-    if ($head =~ /^content-length:\s*(\d+)/mi) {
-        my $want = length($head) + $1;
-        while (length $req < $want) {
-            my $n = sysread $c, $req, 65536, length $req;
-            last if !$n;
-        }
-
-    } elsif ($head =~ /^transfer-encoding:\s*chunked/mi) {
-        while ($req !~ /\r\n0\r\n(?:[^\r\n]+\r\n)*\r\n\z/) {
-            my $n = sysread $c, $req, 65536, length $req;
-            last if !$n;
-        }
-    }
+    return if !defined $req;
 
     print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
              . "Content-Length: " . length($req) . "\r\n"
@@ -163,6 +142,12 @@ sub read_request {
     if ($head =~ /^content-length:\s*(\d+)/mi) {
         my $want = length($head) + $1;
         while (length $req < $want) {
+            my $n = sysread $c, $req, 65536, length $req;
+            last if !$n;
+        }
+
+    } elsif ($head =~ /^transfer-encoding:\s*chunked/mi) {
+        while ($req !~ /\r\n0\r\n(?:[^\r\n]+\r\n)*\r\n\z/) {
             my $n = sysread $c, $req, 65536, length $req;
             last if !$n;
         }
