@@ -124,78 +124,6 @@ ngx_http_v3xy_error_code(ngx_http_v3xy_err_e err)
 
 
 /*
- * The request's context survives internal redirects (try_files, error_page,
- * named locations clear modules' contexts): a key checked, a body verified,
- * a limit counted stay done, as the realip module keeps its address.  A
- * pool cleanup that does nothing holds the pointer.
- */
-
-static void
-ngx_http_v3xy_ctx_cleanup(void *data)
-{
-}
-
-
-ngx_http_v3xy_ctx_t *
-ngx_http_v3xy_find_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t   *cln;
-    ngx_http_v3xy_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
-
-    if (ctx || !r->internal) {
-        return ctx;
-    }
-
-    /* a subrequest shares its parent's pool: each finds its own */
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_v3xy_ctx_cleanup
-            && ((ngx_http_v3xy_ctx_t *) cln->data)->request == r)
-        {
-            ctx = cln->data;
-            ngx_http_set_ctx(r, ctx, ngx_http_v3xy_module);
-            return ctx;
-        }
-    }
-
-    return NULL;
-}
-
-
-ngx_http_v3xy_ctx_t *
-ngx_http_v3xy_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t   *cln;
-    ngx_http_v3xy_ctx_t  *ctx;
-
-    ctx = ngx_http_v3xy_find_ctx(r);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_v3xy_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ctx->request = r;
-
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
-            return NULL;
-        }
-
-        cln->handler = ngx_http_v3xy_ctx_cleanup;
-        cln->data = ctx;
-
-        ngx_http_set_ctx(r, ctx, ngx_http_v3xy_module);
-    }
-
-    return ctx;
-}
-
-
-/*
  * Sends the refusal and finalizes the request; returns NGX_DONE for the
  * phase handler to return.
  */
@@ -209,8 +137,9 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
     ngx_buf_t              *b;
     ngx_chain_t             out;
     ngx_table_elt_t        *cc, *ra;
-    ngx_http_v3xy_ctx_t    *ctx;
-    ngx_http_v3xy_error_t  *e;
+    ngx_http_v3xy_ctx_t       *ctx;
+    ngx_http_v3xy_error_t     *e;
+    ngx_http_v3xy_loc_conf_t  *vlcf;
 
     e = &ngx_http_v3xy_errors[err];
 
@@ -223,8 +152,8 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
     ctx->error = err;
 
     if (ctx->role == NGX_HTTP_V3XY_ROLE_NONE) {
-        ctx->role = ngx_http_v3xy_role(
-                      ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module));
+        vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+        ctx->role = vlcf->role;
     }
 
     rc = ngx_http_discard_request_body(r);

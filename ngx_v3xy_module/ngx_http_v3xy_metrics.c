@@ -70,14 +70,6 @@ static ngx_int_t ngx_http_v3xy_mprint_histogram(ngx_http_v3xy_mout_t *out,
 ngx_http_v3xy_metrics_t  ngx_http_v3xy_metrics;
 
 
-static ngx_str_t  ngx_http_v3xy_roles[] = {
-    ngx_null_string,
-    ngx_string("sidecar"),
-    ngx_string("webhook"),
-    ngx_string("gateway"),
-};
-
-
 static ngx_str_t  ngx_http_v3xy_ok = ngx_string("ok");
 
 
@@ -363,25 +355,6 @@ ngx_http_v3xy_metrics_init_process(ngx_http_v3xy_main_conf_t *vmcf)
 }
 
 
-ngx_uint_t
-ngx_http_v3xy_role(ngx_http_v3xy_loc_conf_t *vlcf)
-{
-    if (vlcf->api_key || vlcf->backup || vlcf->backup_child) {
-        return NGX_HTTP_V3XY_ROLE_SIDECAR;
-    }
-
-    if (vlcf->webhook_secrets) {
-        return NGX_HTTP_V3XY_ROLE_WEBHOOK;
-    }
-
-    if (vlcf->key_store || vlcf->decide) {
-        return NGX_HTTP_V3XY_ROLE_GATEWAY;
-    }
-
-    return NGX_HTTP_V3XY_ROLE_NONE;
-}
-
-
 /* Redis */
 
 void
@@ -589,7 +562,7 @@ ngx_http_v3xy_metrics_handler(ngx_http_request_t *r)
 
             out.b->last = ngx_sprintf(p,
                               "v3xy_requests_total{role=\"%V\",code=\"%V\"} "
-                              "%uA\n", &ngx_http_v3xy_roles[role],
+                              "%uA\n", &ngx_http_v3xy_role_names[role],
                               i ? ngx_http_v3xy_error_code(i)
                                 : &ngx_http_v3xy_ok, v[i]);
         }

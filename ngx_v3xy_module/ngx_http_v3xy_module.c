@@ -12,6 +12,7 @@ static ngx_int_t ngx_http_v3xy_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_v3xy_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_v3xy_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf);
+static ngx_uint_t ngx_http_v3xy_role(ngx_http_v3xy_loc_conf_t *conf);
 static char *ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_v3xy_init_process(ngx_cycle_t *cycle);
@@ -345,7 +346,34 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_v3xy_limit_merge(cf, conf);
+    if (ngx_http_v3xy_limit_merge(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    conf->role = ngx_http_v3xy_role(conf);
+
+    return NGX_CONF_OK;
+}
+
+
+/* what a merged location does, for $v3xy_role and the metrics */
+
+static ngx_uint_t
+ngx_http_v3xy_role(ngx_http_v3xy_loc_conf_t *conf)
+{
+    if (conf->api_key || conf->backup || conf->backup_child) {
+        return NGX_HTTP_V3XY_ROLE_SIDECAR;
+    }
+
+    if (conf->webhook_secrets) {
+        return NGX_HTTP_V3XY_ROLE_WEBHOOK;
+    }
+
+    if (conf->key_store || conf->decide) {
+        return NGX_HTTP_V3XY_ROLE_GATEWAY;
+    }
+
+    return NGX_HTTP_V3XY_ROLE_NONE;
 }
 
 

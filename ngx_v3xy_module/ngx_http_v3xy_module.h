@@ -208,6 +208,9 @@ typedef struct {
 
     ngx_http_v3xy_backup_t    *backup;     /* v3xy_backup, or NULL */
     ngx_uint_t                 backup_child;  /* the backup's location */
+
+    ngx_uint_t                 role;       /* NGX_HTTP_V3XY_ROLE_*: what
+                                              the merged location does */
 } ngx_http_v3xy_loc_conf_t;
 
 
@@ -272,6 +275,7 @@ typedef struct {
 ngx_int_t ngx_http_v3xy_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_v3xy_enter_handler(ngx_http_request_t *r);
 
+/* ngx_http_v3xy_ctx.c */
 ngx_http_v3xy_ctx_t *ngx_http_v3xy_get_ctx(ngx_http_request_t *r);
 ngx_http_v3xy_ctx_t *ngx_http_v3xy_find_ctx(ngx_http_request_t *r);
 
@@ -345,7 +349,6 @@ char *ngx_http_v3xy_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_v3xy_metrics_init(ngx_conf_t *cf);
 void ngx_http_v3xy_metrics_init_process(ngx_http_v3xy_main_conf_t *vmcf);
-ngx_uint_t ngx_http_v3xy_role(ngx_http_v3xy_loc_conf_t *vlcf);
 void ngx_http_v3xy_metrics_redis_up(ngx_uint_t up);
 void ngx_http_v3xy_metrics_redis_rtt(uint64_t us);
 uint64_t ngx_http_v3xy_metrics_clock(void);
@@ -362,6 +365,20 @@ ngx_http_v3xy_count(ngx_atomic_t *group, ngx_uint_t i)
 }
 
 
+/* Wall-clock milliseconds of nginx's cached time. */
+
+static ngx_inline uint64_t
+ngx_http_v3xy_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+extern ngx_str_t  ngx_http_v3xy_role_names[];
 extern ngx_http_v3xy_metrics_t  ngx_http_v3xy_metrics;
 extern ngx_module_t  ngx_http_v3xy_module;
 

@@ -127,7 +127,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         }
 
         if (ctx->role == NGX_HTTP_V3XY_ROLE_NONE) {
-            ctx->role = ngx_http_v3xy_role(vlcf);
+            ctx->role = vlcf->role;
         }
 
         /* 2. gateway key */

@@ -389,17 +389,6 @@ ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key)
 }
 
 
-uint64_t
-ngx_http_v3xy_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec;
-}
-
-
 size_t
 ngx_http_v3xy_shm_node_size(const v3xy_rate_t *rate)
 {

@@ -102,9 +102,6 @@ ngx_int_t ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items,
 /* Forgets key in the zone (it is decided afresh next time). */
 void ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key);
 
-/* Wall-clock milliseconds of nginx's cached time. */
-uint64_t ngx_http_v3xy_now_ms(void);
-
 /* The bytes a node of one key takes before the slab rounds it up. */
 size_t ngx_http_v3xy_shm_node_size(const v3xy_rate_t *rate);
 

@@ -46,14 +46,6 @@ static ngx_int_t ngx_http_v3xy_var_str(ngx_http_variable_value_t *v,
 #define NGX_HTTP_V3XY_VAR_KEY_CACHE      3
 
 
-static ngx_str_t  ngx_http_v3xy_role_names[] = {
-    ngx_null_string,
-    ngx_string("sidecar"),
-    ngx_string("webhook"),
-    ngx_string("gateway"),
-};
-
-
 static ngx_str_t  ngx_http_v3xy_key_cache_names[] = {
     ngx_null_string,
     ngx_string("hit"),
@@ -342,7 +334,7 @@ ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
 
         } else {
             vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
-            role = ngx_http_v3xy_role(vlcf);
+            role = vlcf->role;
         }
 
         s = role ? &ngx_http_v3xy_role_names[role] : NULL;
