@@ -1821,7 +1821,12 @@ ngx_http_v3xy_replay_log(ngx_http_request_t *r)
 
     ctx = ngx_http_v3xy_find_ctx(r);
 
-    if (ctx == NULL || !ctx->webhook_ok || ctx->limit == NULL) {
+    /*
+     * Not only a verified delivery: one whose guard admitted it may have
+     * been refused by the secrets of a location it was redirected to.
+     */
+
+    if (ctx == NULL || ctx->limit == NULL) {
         return NGX_OK;
     }
 

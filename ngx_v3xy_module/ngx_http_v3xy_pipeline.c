@@ -151,6 +151,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         {
             ctx->webhook_ok = 0;
             ctx->webhook_fresh = 0;
+            ngx_str_null(&ctx->webhook_signature);
         }
 
         if (vlcf->webhook_secrets && !ctx->webhook_ok) {

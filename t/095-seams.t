@@ -715,3 +715,28 @@ my (undef, $s1) = main::delivery(271); my (undef, $s2) = main::delivery(272);
 ["X-V3XY-Signature: $s1", "X-V3XY-Signature: $s2", "X-V3XY-Signature: $s2"]
 --- error_code eval
 [200, 429, 429]
+
+
+
+=== TEST 28: a delivery that the next location's secrets refused after its replay guard admitted it is not marked: its retry is refused by the signature again, not taken for a replay
+--- config
+    location /hooks/a {
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC_A;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+
+    location /hooks/b {
+        internal;
+        v3xy_webhook_secret_file $TEST_NGINX_WHSEC_B;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+my ($b) = main::delivery(28);
+["POST /hooks/a\n$b", "POST /hooks/a\n$b"]
+--- more_headers eval
+my (undef, $sig) = main::delivery(28);
+["X-V3XY-Signature: $sig", "X-V3XY-Signature: $sig"]
+--- error_code eval
+[401, 401]
+--- response_body_like eval
+['"code":"webhook_signature_invalid"', '"code":"webhook_signature_invalid"']
