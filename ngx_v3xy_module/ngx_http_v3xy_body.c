@@ -7,6 +7,7 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_body.h"
 #include "v3xy_body.h"
 
 

@@ -34,6 +34,8 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_body.h"
+#include "ngx_http_v3xy_metrics.h"
 #include "v3xy_breaker.h"
 
 
@@ -1138,6 +1140,97 @@ ngx_http_v3xy_breaker_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_memzero(br, size);
 
     shm_zone->data = br;
+
+    return NGX_OK;
+}
+
+
+/* the metrics: failovers by reason, each breaker's state and openings */
+
+ngx_int_t
+ngx_http_v3xy_failover_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf)
+{
+    u_char                   *p;
+    ngx_uint_t                i, j, k, state;
+    ngx_atomic_t             *v;
+    ngx_http_v3xy_backup_t  **bp;
+
+    if (vmcf->backups.nelts == 0) {
+        return NGX_OK;
+    }
+
+    v = vmcf->metrics.failover;
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_failover_total", "counter",
+                              "Requests sent to the backup base URL, by "
+                              "reason.")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 1; v && i <= NGX_HTTP_V3XY_FAILOVER_BREAKER; i++) {
+        p = ngx_http_v3xy_mreserve(out, 128);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p,
+                                   "v3xy_failover_total{reason=\"%V\"} "
+                                   "%uA\n", &ngx_http_v3xy_reasons[i], v[i]);
+    }
+
+    bp = vmcf->backups.elts;
+
+    for (k = 0; k < 2; k++) {
+        if (ngx_http_v3xy_mfamily(out,
+                                  k ? "v3xy_breaker_openings_total"
+                                    : "v3xy_breaker_state",
+                                  k ? "counter" : "gauge",
+                                  k ? "Times the breaker opened."
+                                    : "The breaker of a backup: closed "
+                                      "0, open 1, half-open 2.")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < vmcf->backups.nelts; i++) {
+
+            /* locations that share a breaker: it once */
+
+            for (j = 0; j < i; j++) {
+                if (bp[j]->index == bp[i]->index) {
+                    break;
+                }
+            }
+
+            if (j < i || (k && bp[i]->metrics == NULL)) {
+                continue;
+            }
+
+            p = ngx_http_v3xy_mreserve(out, 128 + bp[i]->label.len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (k) {
+                out->b->last = ngx_sprintf(p,
+                                           "v3xy_breaker_openings_total"
+                                           "{breaker=\"%V\"} %uA\n",
+                                           &bp[i]->label, bp[i]->metrics[0]);
+                continue;
+            }
+
+            state = ngx_http_v3xy_breaker_state(bp[i]);
+
+            out->b->last = ngx_sprintf(p,
+                                       "v3xy_breaker_state"
+                                       "{breaker=\"%V\"} %ui\n",
+                                       &bp[i]->label, state);
+        }
+    }
 
     return NGX_OK;
 }

@@ -24,6 +24,8 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_gateway.h"
+#include "ngx_http_v3xy_key.h"
 #include "ngx_http_v3xy_key_cache.h"
 #include "ngx_http_v3xy_shm.h"
 #include "v3xy_key.h"
@@ -476,8 +478,8 @@ ngx_http_v3xy_key_store_load(ngx_conf_t *cf, ngx_http_v3xy_key_store_t *ks)
     }
 
     ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
-                       "v3xy_key_store: \"%V\" holds %ui keys",
-                       &ks->path, ks->n);
+                       "v3xy_key_store: \"%V\" holds %ui key%s",
+                       &ks->path, ks->n, (ks->n == 1) ? "" : "s");
 
     rc = NGX_OK;
 

@@ -15,6 +15,7 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_key.h"
 #include "v3xy_key.h"
 
 #include <sys/mman.h>

@@ -16,6 +16,7 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_metrics.h"
 #include "ngx_http_v3xy_key_cache.h"
 #include "ngx_http_v3xy_shm.h"
 
@@ -101,6 +102,15 @@ ngx_http_v3xy_key_cache_add(ngx_conf_t *cf, size_t size)
 
     return kc;
 }
+
+
+/* a lookup's result: $v3xy_key_cache, the metrics' label (NGX_HTTP_V3XY_KC_*) */
+ngx_str_t  ngx_http_v3xy_key_cache_names[] = {
+    ngx_string("hit"),
+    ngx_string("negative"),
+    ngx_string("miss"),
+    ngx_string("failed"),
+};
 
 
 void
@@ -482,4 +492,42 @@ ngx_http_v3xy_key_tree_find(ngx_rbtree_t *tree, u_char *digest)
     }
 
     return NULL;
+}
+
+
+/* the metrics: lookups by result */
+
+ngx_int_t
+ngx_http_v3xy_key_cache_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf)
+{
+    u_char        *p;
+    ngx_uint_t     i;
+    ngx_atomic_t  *v;
+
+    v = vmcf->metrics.key_cache;
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_key_lookups_total", "counter",
+                              "Developer keys looked up in the Redis key "
+                              "store's cache: hit, negative (a cached "
+                              "refusal), miss (asked Redis), failed (Redis "
+                              "could not answer).")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; v && i < 4; i++) {
+        p = ngx_http_v3xy_mreserve(out, 128);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p,
+                                   "v3xy_key_lookups_total{result=\"%V\"} "
+                                   "%uA\n", &ngx_http_v3xy_key_cache_names[i],
+                                   v[i]);
+    }
+
+    return NGX_OK;
 }

@@ -30,6 +30,7 @@
 #include <ngx_core.h>
 
 #include "v3xy_keystore.h"
+#include "ngx_http_v3xy_module.h"
 
 #include <openssl/sha.h>
 
@@ -77,6 +78,9 @@ void ngx_http_v3xy_key_cache_init(ngx_http_v3xy_key_cache_t *kc);
  * hold V3XY_KS_ACCOUNT_MAX + V3XY_KS_SCOPES_JOINED_MAX bytes; *why is a
  * malformed hash's v3xy_ks_status_e.
  */
+/* a lookup's result by NGX_HTTP_V3XY_KC_*: $v3xy_key_cache, metrics */
+extern ngx_str_t  ngx_http_v3xy_key_cache_names[];
+
 ngx_uint_t ngx_http_v3xy_key_cache_get(ngx_http_v3xy_key_cache_t *kc,
     u_char *digest, ngx_msec_t valid, u_char *buf, ngx_str_t *account,
     ngx_str_t *scopes, ngx_uint_t *why);
@@ -90,6 +94,10 @@ ngx_uint_t ngx_http_v3xy_key_cache_get(ngx_http_v3xy_key_cache_t *kc,
 void ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc,
     u_char *digest, uint64_t fetched, ngx_uint_t answer, ngx_uint_t why,
     v3xy_ks_entry_t *e, ngx_log_t *log);
+
+/* the metrics: lookups by result */
+ngx_int_t ngx_http_v3xy_key_cache_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf);
 
 /* ngx_rbtree_t's insert and a lookup for trees of digests */
 void ngx_http_v3xy_key_tree_insert(ngx_rbtree_node_t *temp,

@@ -17,6 +17,9 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_limit.h"
+#include "ngx_http_v3xy_key.h"
+#include "ngx_http_v3xy_metrics.h"
 #include "ngx_http_v3xy_shm.h"
 
 #include <openssl/sha.h>
@@ -280,6 +283,15 @@ static u_char  ngx_http_v3xy_limit_lua_node[] =
 "local ai = tonumber(ARGV[1]) + 3\n"
 "local m = tonumber(ARGV[ai - 1])\n"
 NGX_HTTP_V3XY_LIMIT_LUA_BODY;
+
+
+/* v3xy_limit_fail's modes: the directive's values and the metrics' labels */
+ngx_conf_enum_t  ngx_http_v3xy_limit_fail_modes[] = {
+    { ngx_string("open"), NGX_HTTP_V3XY_FAIL_OPEN },
+    { ngx_string("closed"), NGX_HTTP_V3XY_FAIL_CLOSED },
+    { ngx_string("local"), NGX_HTTP_V3XY_FAIL_LOCAL },
+    { ngx_null_string, 0 }
+};
 
 
 /* configuration */
@@ -680,90 +692,24 @@ ngx_http_v3xy_limit_init(ngx_conf_t *cf)
 
 
 /*
- * What a location decides in one go: its v3xy_limit zones and, where
- * webhooks are verified with v3xy_webhook_replay on, the replay guard: a
- * zone that admits each delivery once in twice the tolerance (a signature
- * is valid from t - tolerance to t + tolerance), keyed on the delivery's
- * mark (SHA-256 over "<t>.<body>", $v3xy_webhook_delivery), not on a
- * signature: a delivery signed under two secrets is one delivery whichever
- * of its v1 values come again.  Counted with the limits, in Redis or in
- * shared memory, under the same fail modes; the log phase takes the mark
- * back from a delivery whose sender got no 2xx (ngx_http_v3xy_replay_log).
+ * What a location decides in one go: its v3xy_limit zones and, where the
+ * webhook side asked for one (ngx_http_v3xy_webhook_merge), the replay
+ * guard's zone: counted with the limits, in the same Redis round trip or
+ * shared memory, under the same fail modes.
  */
 
 char *
 ngx_http_v3xy_limit_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
 {
-    ngx_str_t                   name, key;
-    ngx_uint_t                  i, n;
-    v3xy_rate_t                 rate;
-    ngx_http_v3xy_zone_t      **zones, **zp, *replay;
-    ngx_http_v3xy_main_conf_t  *vmcf;
+    ngx_uint_t               i, n;
+    ngx_http_v3xy_zone_t   **zones, **zp;
 
     conf->body_email = 0;
     conf->decide = NULL;
 
     n = conf->limits ? conf->limits->nelts : 0;
-    replay = NULL;
 
-    if (conf->webhook_secrets && conf->webhook_replay) {
-        vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
-
-        zones = vmcf->replay_zones.elts;
-
-        for (i = 0; i < vmcf->replay_zones.nelts; i++) {
-            if (zones[i]->rate.window_ms
-                == (uint64_t) conf->webhook_tolerance * 2000)
-            {
-                replay = zones[i];
-                break;
-            }
-        }
-
-        if (replay == NULL) {
-            /* a name that v3xy_limit_zone cannot give */
-
-            name.data = ngx_pnalloc(cf->pool, NGX_TIME_T_LEN + 16);
-            if (name.data == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            name.len = ngx_sprintf(name.data, "webhook.replay.%T",
-                                   conf->webhook_tolerance)
-                       - name.data;
-
-            ngx_str_set(&key, "$v3xy_webhook_delivery");
-
-            rate.limit = 1;
-            rate.window_ms = (uint64_t) conf->webhook_tolerance * 2000;
-            rate.burst = 0;
-
-            if (rate.window_ms == 0 || rate.window_ms > V3XY_RATE_WINDOW_MAX)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "v3xy_webhook_tolerance must be from 1s "
-                                   "to 30m with v3xy_webhook_replay on");
-                return NGX_CONF_ERROR;
-            }
-
-            replay = ngx_http_v3xy_zone_new(cf, &name, &rate, &key,
-                                            4 * 1024 * 1024);
-            if (replay == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            replay->replay = 1;
-
-            zp = ngx_array_push(&vmcf->replay_zones);
-            if (zp == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            *zp = replay;
-        }
-    }
-
-    if (n == 0 && replay == NULL) {
+    if (n == 0 && conf->replay_zone == NULL) {
         return NGX_CONF_OK;
     }
 
@@ -786,12 +732,71 @@ ngx_http_v3xy_limit_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
         }
     }
 
-    if (replay) {
+    if (conf->replay_zone) {
         zp = ngx_array_push(conf->decide);
-        *zp = replay;
+        *zp = conf->replay_zone;
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The replay guard's zone for a window: one per window in the http block,
+ * admitting each key once in it, keyed on $v3xy_webhook_delivery.
+ */
+
+ngx_http_v3xy_zone_t *
+ngx_http_v3xy_limit_replay_zone(ngx_conf_t *cf, uint64_t window_ms)
+{
+    ngx_str_t                   name, key;
+    ngx_uint_t                  i;
+    v3xy_rate_t                 rate;
+    ngx_http_v3xy_zone_t      **zones, **zp, *zone;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    zones = vmcf->replay_zones.elts;
+
+    for (i = 0; i < vmcf->replay_zones.nelts; i++) {
+        if (zones[i]->rate.window_ms == window_ms) {
+            return zones[i];
+        }
+    }
+
+    /* a name that v3xy_limit_zone cannot give: half the window, seconds */
+
+    name.data = ngx_pnalloc(cf->pool, NGX_TIME_T_LEN + 16);
+    if (name.data == NULL) {
+        return NULL;
+    }
+
+    name.len = ngx_sprintf(name.data, "webhook.replay.%T",
+                           (time_t) (window_ms / 2000))
+               - name.data;
+
+    ngx_str_set(&key, "$v3xy_webhook_delivery");
+
+    rate.limit = 1;
+    rate.window_ms = window_ms;
+    rate.burst = 0;
+
+    zone = ngx_http_v3xy_zone_new(cf, &name, &rate, &key, 4 * 1024 * 1024);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->replay = 1;
+
+    zp = ngx_array_push(&vmcf->replay_zones);
+    if (zp == NULL) {
+        return NULL;
+    }
+
+    *zp = zone;
+
+    return zone;
 }
 
 
@@ -1954,6 +1959,113 @@ ngx_http_v3xy_push_header(ngx_http_request_t *r, const char *name,
     h->key.data = (u_char *) name;
     h->key.len = ngx_strlen(name);
     h->value = *value;
+
+    return NGX_OK;
+}
+
+
+/* the metrics: decisions and full zones by zone, fallbacks by mode */
+
+ngx_int_t
+ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf)
+{
+    u_char                  *p;
+    ngx_uint_t               i, j, n;
+    ngx_atomic_t            *v;
+    ngx_http_v3xy_zone_t   **zones;
+    ngx_http_v3xy_metrics_t *m;
+
+    m = &vmcf->metrics;
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_limit_decisions_total", "counter",
+                              "Limit decisions by zone: admitted (the "
+                              "request passed every zone and was counted) "
+                              "or refused (by this zone).")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    zones = vmcf->zones.elts;
+
+    for (i = 0; i < vmcf->zones.nelts; i++) {
+        v = zones[i]->metrics;
+
+        if (v == NULL) {
+            continue;
+        }
+
+        p = ngx_http_v3xy_mreserve(out, 2 * (128 + zones[i]->name.len));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p,
+                          "v3xy_limit_decisions_total{zone=\"%V\","
+                          "decision=\"admitted\"} %uA\n"
+                          "v3xy_limit_decisions_total{zone=\"%V\","
+                          "decision=\"refused\"} %uA\n",
+                          &zones[i]->name, v[0], &zones[i]->name, v[1]);
+    }
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_limit_zone_full_total", "counter",
+                              "Requests with a key that a full zone could "
+                              "not hold without forgetting a key that still "
+                              "counts, by the v3xy_limit_fail outcome: "
+                              "admitted (uncounted) or refused (503).")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the limits' zones, then the replay guard's */
+
+    for (j = 0; j < 2; j++) {
+        zones = j ? vmcf->replay_zones.elts : vmcf->zones.elts;
+        n = j ? vmcf->replay_zones.nelts : vmcf->zones.nelts;
+
+        for (i = 0; i < n; i++) {
+            v = zones[i]->full_metrics;
+
+            if (v == NULL) {
+                continue;
+            }
+
+            p = ngx_http_v3xy_mreserve(out, 2 * (128 + zones[i]->name.len));
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            out->b->last = ngx_sprintf(p,
+                              "v3xy_limit_zone_full_total{zone=\"%V\","
+                              "outcome=\"admitted\"} %uA\n"
+                              "v3xy_limit_zone_full_total{zone=\"%V\","
+                              "outcome=\"refused\"} %uA\n",
+                              &zones[i]->name, v[0], &zones[i]->name, v[1]);
+        }
+    }
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_limit_fallbacks_total", "counter",
+                              "Limit decisions that Redis could not make, "
+                              "by the v3xy_limit_fail mode that made them.")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; m->fallback && i < 3; i++) {
+        p = ngx_http_v3xy_mreserve(out, 128);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p,
+                                   "v3xy_limit_fallbacks_total{mode=\"%V\"} "
+                                   "%uA\n",
+                                   &ngx_http_v3xy_limit_fail_modes[i].name,
+                                   m->fallback[i]);
+    }
 
     return NGX_OK;
 }

@@ -15,13 +15,12 @@
  * key, an account, an address or a path.
  */
 
-#include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_metrics.h"
 
 
 #define NGX_HTTP_V3XY_METRICS_SIZE  (256 * 1024)
 
 /* a histogram: one word per bucket (the last is +Inf), then the sum */
-#define NGX_HTTP_V3XY_RTT_BUCKETS   14
 #define NGX_HTTP_V3XY_UP_BUCKETS    12
 
 
@@ -41,29 +40,18 @@ typedef struct {
 } ngx_http_v3xy_msh_t;
 
 
-typedef struct {
-    ngx_chain_t               *first;
-    ngx_chain_t              **last;
-    ngx_buf_t                 *b;
-    ngx_pool_t                *pool;
-} ngx_http_v3xy_mout_t;
-
-
 static ngx_int_t ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_atomic_t *ngx_http_v3xy_metrics_group(ngx_shm_zone_t *shm_zone,
     ngx_http_v3xy_msh_t *sh, char *kind, ngx_str_t *name, ngx_uint_t n);
 static ngx_int_t ngx_http_v3xy_metrics_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_v3xy_metrics_log(ngx_http_request_t *r);
-static void ngx_http_v3xy_metrics_histogram(ngx_atomic_t *h,
-    uint64_t *bounds, ngx_uint_t nb, uint64_t value);
-static u_char *ngx_http_v3xy_mreserve(ngx_http_v3xy_mout_t *out, size_t n);
-static ngx_int_t ngx_http_v3xy_mfamily(ngx_http_v3xy_mout_t *out,
-    char *name, char *type, char *help);
+static ngx_int_t ngx_http_v3xy_metrics_requests(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_metrics_t *m);
+static ngx_int_t ngx_http_v3xy_metrics_nginx(ngx_http_v3xy_mout_t *out);
+static ngx_int_t ngx_http_v3xy_metrics_upstream(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_metrics_t *m);
 static u_char *ngx_http_v3xy_mseconds(u_char *p, uint64_t us);
-static ngx_int_t ngx_http_v3xy_mprint_histogram(ngx_http_v3xy_mout_t *out,
-    char *name, char *labels, ngx_atomic_t *h, uint64_t *bounds,
-    ngx_uint_t nb, ngx_uint_t scale);
 
 
 /* this worker's counters, or NULLs: set in init_process */
@@ -71,27 +59,6 @@ ngx_http_v3xy_metrics_t  ngx_http_v3xy_metrics;
 
 
 static ngx_str_t  ngx_http_v3xy_ok = ngx_string("ok");
-
-
-static char  *ngx_http_v3xy_fail_modes[] = { "open", "closed", "local" };
-
-
-static char  *ngx_http_v3xy_failover_reasons[] = {
-    NULL, "connect", "timeout", "error", "502", "503", "504",
-    "breaker_open"
-};
-
-
-static char  *ngx_http_v3xy_key_cache_kinds[] = {
-    "hit", "negative", "miss", "failed"
-};
-
-
-/* Redis's round trips: microseconds, from 100 us to 1 s */
-static uint64_t  ngx_http_v3xy_rtt_bounds[NGX_HTTP_V3XY_RTT_BUCKETS - 1] = {
-    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
-    500000, 1000000
-};
 
 
 /* the upstream's response time: milliseconds, from 5 ms to 10 s */
@@ -355,46 +322,7 @@ ngx_http_v3xy_metrics_init_process(ngx_http_v3xy_main_conf_t *vmcf)
 }
 
 
-/* Redis */
-
 void
-ngx_http_v3xy_metrics_redis_up(ngx_uint_t up)
-{
-    if (ngx_http_v3xy_metrics.redis_up
-        && ngx_worker < ngx_http_v3xy_metrics.workers)
-    {
-        ngx_http_v3xy_metrics.redis_up[ngx_worker] = up;
-    }
-}
-
-
-void
-ngx_http_v3xy_metrics_redis_rtt(uint64_t us)
-{
-    if (ngx_http_v3xy_metrics.redis_rtt) {
-        ngx_http_v3xy_metrics_histogram(ngx_http_v3xy_metrics.redis_rtt,
-                                        ngx_http_v3xy_rtt_bounds,
-                                        NGX_HTTP_V3XY_RTT_BUCKETS, us);
-    }
-}
-
-
-uint64_t
-ngx_http_v3xy_metrics_clock(void)
-{
-    struct timespec  ts;
-
-    if (ngx_http_v3xy_metrics.redis_rtt == NULL) {
-        return 0;
-    }
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
-static void
 ngx_http_v3xy_metrics_histogram(ngx_atomic_t *h, uint64_t *bounds,
     ngx_uint_t nb, uint64_t value)
 {
@@ -496,20 +424,18 @@ ngx_http_v3xy_metrics_log(ngx_http_request_t *r)
 }
 
 
-/* GET: the text format */
+/*
+ * GET: the text format.  The requests first, then each capability's
+ * families in the order of the module's table, then nginx's own.
+ */
 
 static ngx_int_t
 ngx_http_v3xy_metrics_handler(ngx_http_request_t *r)
 {
-    u_char                     *p;
     ngx_int_t                   rc;
-    ngx_uint_t                  i, j, k, role, state;
     ngx_chain_t                *cl;
-    ngx_atomic_t               *v;
     ngx_http_v3xy_mout_t        out;
-    ngx_http_v3xy_zone_t      **zones;
-    ngx_http_v3xy_backup_t    **bp;
-    ngx_http_v3xy_metrics_t    *m;
+    ngx_http_v3xy_mprint_pt    *print;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -527,378 +453,26 @@ ngx_http_v3xy_metrics_handler(ngx_http_request_t *r)
     }
 
     vmcf = ngx_http_get_module_main_conf(r, ngx_http_v3xy_module);
-    m = &vmcf->metrics;
 
     out.first = NULL;
     out.last = &out.first;
     out.b = NULL;
     out.pool = r->pool;
 
-    /* requests */
-
-    if (ngx_http_v3xy_mfamily(&out, "v3xy_requests_total", "counter",
-                              "Requests the module handled, by role and by "
-                              "outcome (ok, or the code of its refusal).")
-        != NGX_OK)
-    {
+    if (ngx_http_v3xy_metrics_requests(&out, &vmcf->metrics) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for (role = 1; m->requests && role < 4; role++) {
-        v = m->requests + role * NGX_HTTP_V3XY_ERR_LAST;
-
-        for (i = 0; i < NGX_HTTP_V3XY_ERR_LAST; i++) {
-
-            /* every role's "ok", the codes that happened */
-
-            if (i && v[i] == 0) {
-                continue;
-            }
-
-            p = ngx_http_v3xy_mreserve(&out, 128);
-            if (p == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            out.b->last = ngx_sprintf(p,
-                              "v3xy_requests_total{role=\"%V\",code=\"%V\"} "
-                              "%uA\n", &ngx_http_v3xy_role_names[role],
-                              i ? ngx_http_v3xy_error_code(i)
-                                : &ngx_http_v3xy_ok, v[i]);
+    for (print = vmcf->metrics_families; *print != NULL; print++) {
+        if ((*print)(&out, vmcf) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    /* limits */
-
-    if (ngx_http_v3xy_mfamily(&out, "v3xy_limit_decisions_total", "counter",
-                              "Limit decisions by zone: admitted (the "
-                              "request passed every zone and was counted) "
-                              "or refused (by this zone).")
-        != NGX_OK)
+    if (ngx_http_v3xy_metrics_nginx(&out) != NGX_OK
+        || ngx_http_v3xy_metrics_upstream(&out, &vmcf->metrics) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    zones = vmcf->zones.elts;
-
-    for (i = 0; i < vmcf->zones.nelts; i++) {
-        v = zones[i]->metrics;
-
-        if (v == NULL) {
-            continue;
-        }
-
-        p = ngx_http_v3xy_mreserve(&out, 2 * (128 + zones[i]->name.len));
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        out.b->last = ngx_sprintf(p,
-                          "v3xy_limit_decisions_total{zone=\"%V\","
-                          "decision=\"admitted\"} %uA\n"
-                          "v3xy_limit_decisions_total{zone=\"%V\","
-                          "decision=\"refused\"} %uA\n",
-                          &zones[i]->name, v[0], &zones[i]->name, v[1]);
-    }
-
-    if (ngx_http_v3xy_mfamily(&out, "v3xy_limit_zone_full_total", "counter",
-                              "Requests with a key that a full zone could "
-                              "not hold without forgetting a key that still "
-                              "counts, by the v3xy_limit_fail outcome: "
-                              "admitted (uncounted) or refused (503).")
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (j = 0; j < 2; j++) {
-        zones = j ? vmcf->replay_zones.elts : vmcf->zones.elts;
-        k = j ? vmcf->replay_zones.nelts : vmcf->zones.nelts;
-
-        for (i = 0; i < k; i++) {
-            v = zones[i]->full_metrics;
-
-            if (v == NULL) {
-                continue;
-            }
-
-            p = ngx_http_v3xy_mreserve(&out, 2 * (128 + zones[i]->name.len));
-            if (p == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            out.b->last = ngx_sprintf(p,
-                              "v3xy_limit_zone_full_total{zone=\"%V\","
-                              "outcome=\"admitted\"} %uA\n"
-                              "v3xy_limit_zone_full_total{zone=\"%V\","
-                              "outcome=\"refused\"} %uA\n",
-                              &zones[i]->name, v[0], &zones[i]->name, v[1]);
-        }
-    }
-
-    if (ngx_http_v3xy_mfamily(&out, "v3xy_limit_fallbacks_total", "counter",
-                              "Limit decisions that Redis could not make, "
-                              "by the v3xy_limit_fail mode that made them.")
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (i = 0; m->fallback && i < 3; i++) {
-        p = ngx_http_v3xy_mreserve(&out, 128);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        out.b->last = ngx_sprintf(p,
-                                  "v3xy_limit_fallbacks_total{mode=\"%s\"} "
-                                  "%uA\n", ngx_http_v3xy_fail_modes[i],
-                                  m->fallback[i]);
-    }
-
-    /* Redis */
-
-    if (m->redis) {
-        if (ngx_http_v3xy_mfamily(&out, "v3xy_redis_up", "gauge",
-                                  "1 when the worker's Redis connection is "
-                                  "ready, 0 otherwise.")
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        for (i = 0; m->redis_up && i < m->workers; i++) {
-            p = ngx_http_v3xy_mreserve(&out, 128);
-            if (p == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            out.b->last = ngx_sprintf(p, "v3xy_redis_up{worker=\"%ui\"} "
-                                      "%uA\n", i, m->redis_up[i]);
-        }
-
-        p = ngx_http_v3xy_mreserve(&out, 1024);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        out.b->last = ngx_sprintf(p,
-            "# HELP v3xy_redis_reconnects_total Connections to Redis made "
-            "again after one was lost.\n"
-            "# TYPE v3xy_redis_reconnects_total counter\n"
-            "v3xy_redis_reconnects_total %uA\n"
-            "# HELP v3xy_redis_errors_total Redis replies that were errors "
-            "or not of the expected shape.\n"
-            "# TYPE v3xy_redis_errors_total counter\n"
-            "v3xy_redis_errors_total %uA\n"
-            "# HELP v3xy_redis_timeouts_total Requests whose Redis reply did "
-            "not come within the timeout.\n"
-            "# TYPE v3xy_redis_timeouts_total counter\n"
-            "v3xy_redis_timeouts_total %uA\n",
-            m->redis[0], m->redis[1], m->redis[2]);
-
-        if (ngx_http_v3xy_mfamily(&out, "v3xy_redis_rtt_seconds",
-                                  "histogram",
-                                  "Round trips of Redis commands, from "
-                                  "sending to the reply.")
-            != NGX_OK
-            || ngx_http_v3xy_mprint_histogram(&out, "v3xy_redis_rtt_seconds",
-                                              "", m->redis_rtt,
-                                              ngx_http_v3xy_rtt_bounds,
-                                              NGX_HTTP_V3XY_RTT_BUCKETS,
-                                              1000000)
-               != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    /* failover */
-
-    if (vmcf->backups.nelts) {
-        if (ngx_http_v3xy_mfamily(&out, "v3xy_failover_total", "counter",
-                                  "Requests sent to the backup base URL, by "
-                                  "reason.")
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        for (i = 1; m->failover && i <= NGX_HTTP_V3XY_FAILOVER_BREAKER; i++)
-        {
-            p = ngx_http_v3xy_mreserve(&out, 128);
-            if (p == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            out.b->last = ngx_sprintf(p,
-                                      "v3xy_failover_total{reason=\"%s\"} "
-                                      "%uA\n",
-                                      ngx_http_v3xy_failover_reasons[i],
-                                      m->failover[i]);
-        }
-
-        bp = vmcf->backups.elts;
-
-        for (k = 0; k < 2; k++) {
-            if (ngx_http_v3xy_mfamily(&out,
-                                      k ? "v3xy_breaker_openings_total"
-                                        : "v3xy_breaker_state",
-                                      k ? "counter" : "gauge",
-                                      k ? "Times the breaker opened."
-                                        : "The breaker of a backup: closed "
-                                          "0, open 1, half-open 2.")
-                != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            for (i = 0; i < vmcf->backups.nelts; i++) {
-
-                /* locations that share a breaker: it once */
-
-                for (j = 0; j < i; j++) {
-                    if (bp[j]->index == bp[i]->index) {
-                        break;
-                    }
-                }
-
-                if (j < i || (k && bp[i]->metrics == NULL)) {
-                    continue;
-                }
-
-                p = ngx_http_v3xy_mreserve(&out, 128 + bp[i]->label.len);
-                if (p == NULL) {
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-                }
-
-                if (k) {
-                    out.b->last = ngx_sprintf(p,
-                                      "v3xy_breaker_openings_total"
-                                      "{breaker=\"%V\"} %uA\n",
-                                      &bp[i]->label, bp[i]->metrics[0]);
-                    continue;
-                }
-
-                state = ngx_http_v3xy_breaker_state(bp[i]);
-
-                out.b->last = ngx_sprintf(p,
-                                          "v3xy_breaker_state"
-                                          "{breaker=\"%V\"} %ui\n",
-                                          &bp[i]->label, state);
-            }
-        }
-    }
-
-    /* webhooks */
-
-    if (ngx_http_v3xy_mfamily(&out, "v3xy_webhook_verdicts_total", "counter",
-                              "Inbound webhooks checked, by verdict (ok, or "
-                              "the code of the refusal; webhook_replayed "
-                              "counts replays refused).")
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (i = NGX_HTTP_V3XY_ERR_NONE;
-         m->webhook && i <= NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED;
-         i = (i == NGX_HTTP_V3XY_ERR_NONE) ? NGX_HTTP_V3XY_ERR_WEBHOOK_MISSING
-                                           : i + 1)
-    {
-        p = ngx_http_v3xy_mreserve(&out, 128);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        out.b->last = ngx_sprintf(p,
-                                  "v3xy_webhook_verdicts_total{code=\"%V\"} "
-                                  "%uA\n",
-                                  i ? ngx_http_v3xy_error_code(i)
-                                    : &ngx_http_v3xy_ok, m->webhook[i]);
-    }
-
-    /* the key store's cache */
-
-    if (ngx_http_v3xy_mfamily(&out, "v3xy_key_lookups_total", "counter",
-                              "Developer keys looked up in the Redis key "
-                              "store's cache: hit, negative (a cached "
-                              "refusal), miss (asked Redis), failed (Redis "
-                              "could not answer).")
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (i = 0; m->key_cache && i < 4; i++) {
-        p = ngx_http_v3xy_mreserve(&out, 128);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        out.b->last = ngx_sprintf(p,
-                                  "v3xy_key_lookups_total{result=\"%s\"} "
-                                  "%uA\n", ngx_http_v3xy_key_cache_kinds[i],
-                                  m->key_cache[i]);
-    }
-
-#if (NGX_STAT_STUB)
-
-    /* nginx's own counters, as stub_status shows them */
-
-    p = ngx_http_v3xy_mreserve(&out, 1536);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    out.b->last = ngx_sprintf(p,
-        "# HELP v3xy_nginx_connections Client connections of this nginx "
-        "now, by state (as stub_status).\n"
-        "# TYPE v3xy_nginx_connections gauge\n"
-        "v3xy_nginx_connections{state=\"active\"} %uA\n"
-        "v3xy_nginx_connections{state=\"reading\"} %uA\n"
-        "v3xy_nginx_connections{state=\"writing\"} %uA\n"
-        "v3xy_nginx_connections{state=\"waiting\"} %uA\n"
-        "# HELP v3xy_nginx_connections_total Client connections accepted "
-        "and handled since nginx started.\n"
-        "# TYPE v3xy_nginx_connections_total counter\n"
-        "v3xy_nginx_connections_total{state=\"accepted\"} %uA\n"
-        "v3xy_nginx_connections_total{state=\"handled\"} %uA\n"
-        "# HELP v3xy_nginx_http_requests_total Client requests since nginx "
-        "started, all locations.\n"
-        "# TYPE v3xy_nginx_http_requests_total counter\n"
-        "v3xy_nginx_http_requests_total %uA\n",
-        *ngx_stat_active, *ngx_stat_reading, *ngx_stat_writing,
-        *ngx_stat_waiting, *ngx_stat_accepted, *ngx_stat_handled,
-        *ngx_stat_requests);
-
-#endif
-
-    /* upstreams */
-
-    if (ngx_http_v3xy_mfamily(&out, "v3xy_upstream_response_seconds",
-                              "histogram",
-                              "Response times of the upstream of the "
-                              "module's locations: the primary base URL or "
-                              "the backup.")
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (i = 0; m->upstream && i < 2; i++) {
-        if (ngx_http_v3xy_mprint_histogram(&out,
-                                 "v3xy_upstream_response_seconds",
-                                 i ? "upstream=\"backup\""
-                                   : "upstream=\"primary\"",
-                                 m->upstream
-                                 + i * (NGX_HTTP_V3XY_UP_BUCKETS + 1),
-                                 ngx_http_v3xy_up_bounds,
-                                 NGX_HTTP_V3XY_UP_BUCKETS, 1000)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
     }
 
     r->headers_out.status = NGX_HTTP_OK;
@@ -926,9 +500,131 @@ ngx_http_v3xy_metrics_handler(ngx_http_request_t *r)
 }
 
 
+/* requests by role and outcome: every role's "ok", the codes that happened */
+
+static ngx_int_t
+ngx_http_v3xy_metrics_requests(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_metrics_t *m)
+{
+    u_char        *p;
+    ngx_uint_t     i, role;
+    ngx_atomic_t  *v;
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_requests_total", "counter",
+                              "Requests the module handled, by role and by "
+                              "outcome (ok, or the code of its refusal).")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (role = 1; m->requests && role < 4; role++) {
+        v = m->requests + role * NGX_HTTP_V3XY_ERR_LAST;
+
+        for (i = 0; i < NGX_HTTP_V3XY_ERR_LAST; i++) {
+
+            if (i && v[i] == 0) {
+                continue;
+            }
+
+            p = ngx_http_v3xy_mreserve(out, 128);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            out->b->last = ngx_sprintf(p,
+                              "v3xy_requests_total{role=\"%V\",code=\"%V\"} "
+                              "%uA\n", &ngx_http_v3xy_role_names[role],
+                              i ? ngx_http_v3xy_error_code(i)
+                                : &ngx_http_v3xy_ok, v[i]);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* nginx's own counters, as stub_status shows them */
+
+static ngx_int_t
+ngx_http_v3xy_metrics_nginx(ngx_http_v3xy_mout_t *out)
+{
+#if (NGX_STAT_STUB)
+
+    u_char  *p;
+
+    p = ngx_http_v3xy_mreserve(out, 1536);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->b->last = ngx_sprintf(p,
+        "# HELP v3xy_nginx_connections Client connections of this nginx "
+        "now, by state (as stub_status).\n"
+        "# TYPE v3xy_nginx_connections gauge\n"
+        "v3xy_nginx_connections{state=\"active\"} %uA\n"
+        "v3xy_nginx_connections{state=\"reading\"} %uA\n"
+        "v3xy_nginx_connections{state=\"writing\"} %uA\n"
+        "v3xy_nginx_connections{state=\"waiting\"} %uA\n"
+        "# HELP v3xy_nginx_connections_total Client connections accepted "
+        "and handled since nginx started.\n"
+        "# TYPE v3xy_nginx_connections_total counter\n"
+        "v3xy_nginx_connections_total{state=\"accepted\"} %uA\n"
+        "v3xy_nginx_connections_total{state=\"handled\"} %uA\n"
+        "# HELP v3xy_nginx_http_requests_total Client requests since nginx "
+        "started, all locations.\n"
+        "# TYPE v3xy_nginx_http_requests_total counter\n"
+        "v3xy_nginx_http_requests_total %uA\n",
+        *ngx_stat_active, *ngx_stat_reading, *ngx_stat_writing,
+        *ngx_stat_waiting, *ngx_stat_accepted, *ngx_stat_handled,
+        *ngx_stat_requests);
+
+#endif
+
+    return NGX_OK;
+}
+
+
+/* the upstreams' response times: the primary's, the backup's */
+
+static ngx_int_t
+ngx_http_v3xy_metrics_upstream(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_metrics_t *m)
+{
+    ngx_uint_t  i;
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_upstream_response_seconds",
+                              "histogram",
+                              "Response times of the upstream of the "
+                              "module's locations: the primary base URL or "
+                              "the backup.")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; m->upstream && i < 2; i++) {
+        if (ngx_http_v3xy_mprint_histogram(out,
+                                 "v3xy_upstream_response_seconds",
+                                 i ? "upstream=\"backup\""
+                                   : "upstream=\"primary\"",
+                                 m->upstream
+                                 + i * (NGX_HTTP_V3XY_UP_BUCKETS + 1),
+                                 ngx_http_v3xy_up_bounds,
+                                 NGX_HTTP_V3XY_UP_BUCKETS, 1000)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /* room for n bytes in the last buffer, or a new one */
 
-static u_char *
+u_char *
 ngx_http_v3xy_mreserve(ngx_http_v3xy_mout_t *out, size_t n)
 {
     ngx_buf_t    *b;
@@ -959,7 +655,7 @@ ngx_http_v3xy_mreserve(ngx_http_v3xy_mout_t *out, size_t n)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_v3xy_mfamily(ngx_http_v3xy_mout_t *out, char *name, char *type,
     char *help)
 {
@@ -985,7 +681,7 @@ ngx_http_v3xy_mfamily(ngx_http_v3xy_mout_t *out, char *name, char *type,
  * 1/scale second: cumulative buckets, _sum in seconds, _count.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_v3xy_mprint_histogram(ngx_http_v3xy_mout_t *out, char *name,
     char *labels, ngx_atomic_t *h, uint64_t *bounds, ngx_uint_t nb,
     ngx_uint_t scale)

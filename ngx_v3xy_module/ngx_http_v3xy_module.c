@@ -6,6 +6,15 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_body.h"
+#include "ngx_http_v3xy_gateway.h"
+#include "ngx_http_v3xy_key.h"
+#include "ngx_http_v3xy_key_cache.h"
+#include "ngx_http_v3xy_limit.h"
+#include "ngx_http_v3xy_metrics.h"
+#include "ngx_http_v3xy_pipeline.h"
+#include "ngx_http_v3xy_variables.h"
+#include "ngx_http_v3xy_webhook.h"
 
 
 static ngx_int_t ngx_http_v3xy_preconfiguration(ngx_conf_t *cf);
@@ -26,18 +35,21 @@ static ngx_conf_enum_t  ngx_http_v3xy_browser[] = {
 };
 
 
-static ngx_conf_enum_t  ngx_http_v3xy_limit_fail[] = {
-    { ngx_string("open"), NGX_HTTP_V3XY_FAIL_OPEN },
-    { ngx_string("closed"), NGX_HTTP_V3XY_FAIL_CLOSED },
-    { ngx_string("local"), NGX_HTTP_V3XY_FAIL_LOCAL },
-    { ngx_null_string, 0 }
-};
-
-
 static ngx_conf_enum_t  ngx_http_v3xy_subaddress[] = {
     { ngx_string("fold"), NGX_HTTP_V3XY_SUBADDRESS_FOLD },
     { ngx_string("keep"), NGX_HTTP_V3XY_SUBADDRESS_KEEP },
     { ngx_null_string, 0 }
+};
+
+
+/* the metric families of the capabilities, in the order of the text */
+static ngx_http_v3xy_mprint_pt  ngx_http_v3xy_metrics_families[] = {
+    ngx_http_v3xy_limit_metrics,
+    ngx_http_v3xy_redis_metrics,
+    ngx_http_v3xy_failover_metrics,
+    ngx_http_v3xy_webhook_metrics,
+    ngx_http_v3xy_key_cache_metrics,
+    NULL
 };
 
 
@@ -83,7 +95,7 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       ngx_conf_set_enum_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_v3xy_loc_conf_t, limit_fail),
-      &ngx_http_v3xy_limit_fail },
+      &ngx_http_v3xy_limit_fail_modes },
 
     { ngx_string("v3xy_body_email_subaddress"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -278,6 +290,8 @@ ngx_http_v3xy_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    conf->metrics_families = ngx_http_v3xy_metrics_families;
+
     return conf;
 }
 
@@ -346,7 +360,9 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_v3xy_limit_merge(cf, conf) != NGX_CONF_OK) {
+    if (ngx_http_v3xy_webhook_merge(cf, conf) != NGX_CONF_OK
+        || ngx_http_v3xy_limit_merge(cf, conf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -63,6 +63,9 @@
 #define NGX_HTTP_V3XY_ROLE_WEBHOOK    2
 #define NGX_HTTP_V3XY_ROLE_GATEWAY    3
 
+/* Redis's round trips: a histogram of this many buckets */
+#define NGX_HTTP_V3XY_RTT_BUCKETS       14
+
 /* the Redis counters: ngx_http_v3xy_metrics.redis[] */
 #define NGX_HTTP_V3XY_REDIS_RECONNECTS  0
 #define NGX_HTTP_V3XY_REDIS_ERRORS      1
@@ -171,7 +174,15 @@ typedef struct {
 } ngx_http_v3xy_metrics_t;
 
 
-typedef struct {
+typedef struct ngx_http_v3xy_main_conf_s  ngx_http_v3xy_main_conf_t;
+typedef struct ngx_http_v3xy_mout_s  ngx_http_v3xy_mout_t;
+
+/* prints a capability's metric families (ngx_http_v3xy_metrics.h) */
+typedef ngx_int_t (*ngx_http_v3xy_mprint_pt)(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf);
+
+
+struct ngx_http_v3xy_main_conf_s {
     ngx_http_v3xy_redis_conf_t *redis;     /* v3xy_redis, or NULL */
     ngx_uint_t                  keys;      /* v3xy_api_key_file lines */
     ngx_array_t                 zones;     /* of ngx_http_v3xy_zone_t * */
@@ -185,7 +196,8 @@ typedef struct {
     ngx_shm_zone_t             *metrics_zone;  /* v3xy_metrics, or NULL */
     ngx_core_conf_t            *metrics_ccf;
     ngx_http_v3xy_metrics_t     metrics;
-} ngx_http_v3xy_main_conf_t;
+    ngx_http_v3xy_mprint_pt    *metrics_families;  /* NULL-terminated */
+};
 
 
 typedef struct {
@@ -201,6 +213,7 @@ typedef struct {
                                                      secret memory */
     time_t                     webhook_tolerance;
     ngx_flag_t                 webhook_replay;
+    ngx_http_v3xy_zone_t      *replay_zone;  /* the replay guard's */
 
     ngx_http_v3xy_key_store_t *key_store;  /* v3xy_key_store, or NULL */
     ngx_array_t               *scopes;     /* v3xy_scope: v3xy_ks_str_t */
@@ -272,71 +285,16 @@ typedef struct {
 } ngx_http_v3xy_headers_t;
 
 
-ngx_int_t ngx_http_v3xy_access_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_v3xy_enter_handler(ngx_http_request_t *r);
-
 /* ngx_http_v3xy_ctx.c */
 ngx_http_v3xy_ctx_t *ngx_http_v3xy_get_ctx(ngx_http_request_t *r);
 ngx_http_v3xy_ctx_t *ngx_http_v3xy_find_ctx(ngx_http_request_t *r);
 
+/* ngx_http_v3xy_error.c */
 ngx_int_t ngx_http_v3xy_refuse(ngx_http_request_t *r,
     ngx_http_v3xy_err_e err);
 ngx_str_t *ngx_http_v3xy_error_code(ngx_http_v3xy_err_e err);
 
-char *ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_v3xy_secret_file(ngx_conf_t *cf, const char *what,
-    ngx_str_t *name, ngx_str_t *secret);
-/* pages left out of core dumps, wiped and freed with the configuration */
-u_char *ngx_http_v3xy_secret_mem(ngx_conf_t *cf, size_t size);
-void ngx_http_v3xy_scan_headers(ngx_http_request_t *r,
-    ngx_http_v3xy_headers_t *hs);
-ngx_int_t ngx_http_v3xy_inject_key(ngx_http_request_t *r,
-    ngx_http_v3xy_key_t *key, ngx_http_v3xy_headers_t *hs);
-ngx_int_t ngx_http_v3xy_key_init(ngx_conf_t *cf);
-/* SHA-256 of data[0..len) into md (32 bytes), without OpenSSL 3's fetch */
-ngx_int_t ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md);
-ngx_int_t ngx_http_v3xy_remove_key_headers(ngx_http_request_t *r);
-ngx_int_t ngx_http_v3xy_remove_headers(ngx_http_request_t *r, u_char *lc,
-    size_t len, ngx_uint_t rebuild);
-ngx_uint_t ngx_http_v3xy_header_is(u_char *lc, u_char *name, size_t len);
-ngx_int_t ngx_http_v3xy_key_leave(ngx_http_request_t *r);
-
-char *ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_v3xy_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_v3xy_gateway(ngx_http_request_t *r,
-    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
-    ngx_http_v3xy_headers_t *hs);
-ngx_int_t ngx_http_v3xy_gateway_init(ngx_conf_t *cf);
-
-ngx_int_t ngx_http_v3xy_add_variables(ngx_conf_t *cf);
-
-char *ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_v3xy_limit_init(ngx_conf_t *cf);
-char *ngx_http_v3xy_limit_merge(ngx_conf_t *cf,
-    ngx_http_v3xy_loc_conf_t *conf);
-ngx_http_v3xy_zone_t *ngx_http_v3xy_zone_new(ngx_conf_t *cf,
-    ngx_str_t *name, v3xy_rate_t *rate, ngx_str_t *key, size_t size);
-
-char *ngx_http_v3xy_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_v3xy_webhook(ngx_http_request_t *r,
-    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
-    ngx_http_v3xy_headers_t *hs);
-
-ngx_int_t ngx_http_v3xy_body_read(ngx_http_request_t *r,
-    ngx_http_v3xy_ctx_t *ctx);
-ngx_int_t ngx_http_v3xy_body_email(ngx_http_request_t *r,
-    ngx_http_v3xy_ctx_t *ctx);
-ngx_int_t ngx_http_v3xy_limit(ngx_http_request_t *r,
-    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
-
+/* ngx_http_v3xy_failover.c (until it has a header of its own) */
 char *ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_v3xy_failover_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_v3xy_failover(ngx_http_request_t *r,
@@ -344,14 +302,16 @@ ngx_int_t ngx_http_v3xy_failover(ngx_http_request_t *r,
 ngx_str_t *ngx_http_v3xy_failover_var(ngx_http_request_t *r,
     ngx_uint_t which);
 ngx_uint_t ngx_http_v3xy_breaker_state(ngx_http_v3xy_backup_t *b);
+ngx_int_t ngx_http_v3xy_failover_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf);
 
-char *ngx_http_v3xy_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+/* ngx_http_v3xy_redis.c */
+ngx_int_t ngx_http_v3xy_redis_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf);
+
+/* ngx_http_v3xy_limit.c (until the redis files have it) */
+char *ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-ngx_int_t ngx_http_v3xy_metrics_init(ngx_conf_t *cf);
-void ngx_http_v3xy_metrics_init_process(ngx_http_v3xy_main_conf_t *vmcf);
-void ngx_http_v3xy_metrics_redis_up(ngx_uint_t up);
-void ngx_http_v3xy_metrics_redis_rtt(uint64_t us);
-uint64_t ngx_http_v3xy_metrics_clock(void);
 
 
 /* one more in counter i of a group, if metrics are on */

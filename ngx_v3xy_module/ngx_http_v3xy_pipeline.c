@@ -42,6 +42,12 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_pipeline.h"
+#include "ngx_http_v3xy_body.h"
+#include "ngx_http_v3xy_gateway.h"
+#include "ngx_http_v3xy_key.h"
+#include "ngx_http_v3xy_limit.h"
+#include "ngx_http_v3xy_webhook.h"
 
 
 static ngx_int_t ngx_http_v3xy_browser(ngx_http_request_t *r,

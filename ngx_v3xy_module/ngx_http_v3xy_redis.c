@@ -31,6 +31,8 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_key.h"
+#include "ngx_http_v3xy_metrics.h"
 #include "ngx_http_v3xy_redis.h"
 #include "v3xy_cluster.h"
 #include "v3xy_resp.h"
@@ -2541,4 +2543,120 @@ ngx_http_v3xy_redis_cleanup(void *privdata)
     /* nginx's slot for the fd goes back with the connection; hiredis closes */
     ngx_free_connection(c);
     c->fd = (ngx_socket_t) -1;
+}
+
+
+/*
+ * The metrics: this worker's connection state, the round trips of
+ * commands (microseconds, from 100 us to 1 s), reconnects, errors and
+ * timeouts.
+ */
+
+static uint64_t  ngx_http_v3xy_rtt_bounds[NGX_HTTP_V3XY_RTT_BUCKETS - 1] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+    500000, 1000000
+};
+
+
+void
+ngx_http_v3xy_metrics_redis_up(ngx_uint_t up)
+{
+    if (ngx_http_v3xy_metrics.redis_up
+        && ngx_worker < ngx_http_v3xy_metrics.workers)
+    {
+        ngx_http_v3xy_metrics.redis_up[ngx_worker] = up;
+    }
+}
+
+
+void
+ngx_http_v3xy_metrics_redis_rtt(uint64_t us)
+{
+    if (ngx_http_v3xy_metrics.redis_rtt) {
+        ngx_http_v3xy_metrics_histogram(ngx_http_v3xy_metrics.redis_rtt,
+                                        ngx_http_v3xy_rtt_bounds,
+                                        NGX_HTTP_V3XY_RTT_BUCKETS, us);
+    }
+}
+
+
+uint64_t
+ngx_http_v3xy_metrics_clock(void)
+{
+    struct timespec  ts;
+
+    if (ngx_http_v3xy_metrics.redis_rtt == NULL) {
+        return 0;
+    }
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+ngx_int_t
+ngx_http_v3xy_redis_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf)
+{
+    u_char                   *p;
+    ngx_uint_t                i;
+    ngx_http_v3xy_metrics_t  *m;
+
+    m = &vmcf->metrics;
+
+    if (m->redis == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_redis_up", "gauge",
+                              "1 when the worker's Redis connection is "
+                              "ready, 0 otherwise.")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; m->redis_up && i < m->workers; i++) {
+        p = ngx_http_v3xy_mreserve(out, 128);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p, "v3xy_redis_up{worker=\"%ui\"} %uA\n",
+                                   i, m->redis_up[i]);
+    }
+
+    p = ngx_http_v3xy_mreserve(out, 1024);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->b->last = ngx_sprintf(p,
+        "# HELP v3xy_redis_reconnects_total Connections to Redis made "
+        "again after one was lost.\n"
+        "# TYPE v3xy_redis_reconnects_total counter\n"
+        "v3xy_redis_reconnects_total %uA\n"
+        "# HELP v3xy_redis_errors_total Redis replies that were errors "
+        "or not of the expected shape.\n"
+        "# TYPE v3xy_redis_errors_total counter\n"
+        "v3xy_redis_errors_total %uA\n"
+        "# HELP v3xy_redis_timeouts_total Requests whose Redis reply did "
+        "not come within the timeout.\n"
+        "# TYPE v3xy_redis_timeouts_total counter\n"
+        "v3xy_redis_timeouts_total %uA\n",
+        m->redis[0], m->redis[1], m->redis[2]);
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_redis_rtt_seconds", "histogram",
+                              "Round trips of Redis commands, from "
+                              "sending to the reply.")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_v3xy_mprint_histogram(out, "v3xy_redis_rtt_seconds", "",
+                                          m->redis_rtt,
+                                          ngx_http_v3xy_rtt_bounds,
+                                          NGX_HTTP_V3XY_RTT_BUCKETS, 1000000);
 }

@@ -101,5 +101,10 @@ void ngx_http_v3xy_redis_timed_out(ngx_http_v3xy_redis_cmd_t *cmd,
     ngx_log_t *log);
 ngx_uint_t ngx_http_v3xy_redis_cluster(void);
 
+/* the metrics: this worker's state, a round trip, the clock of those */
+void ngx_http_v3xy_metrics_redis_up(ngx_uint_t up);
+void ngx_http_v3xy_metrics_redis_rtt(uint64_t us);
+uint64_t ngx_http_v3xy_metrics_clock(void);
+
 
 #endif /* _NGX_HTTP_V3XY_REDIS_H_INCLUDED_ */

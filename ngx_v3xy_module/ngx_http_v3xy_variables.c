@@ -20,6 +20,9 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_variables.h"
+#include "ngx_http_v3xy_key_cache.h"
+#include "ngx_http_v3xy_limit.h"
 
 
 static ngx_int_t ngx_http_v3xy_key_id_variable(ngx_http_request_t *r,
@@ -44,23 +47,6 @@ static ngx_int_t ngx_http_v3xy_var_str(ngx_http_variable_value_t *v,
 #define NGX_HTTP_V3XY_VAR_LIMIT_ZONE     1
 #define NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK 2
 #define NGX_HTTP_V3XY_VAR_KEY_CACHE      3
-
-
-static ngx_str_t  ngx_http_v3xy_key_cache_names[] = {
-    ngx_null_string,
-    ngx_string("hit"),
-    ngx_string("negative"),
-    ngx_string("miss"),
-    ngx_string("failed"),
-};
-
-
-static ngx_str_t  ngx_http_v3xy_fallback_names[] = {
-    ngx_null_string,
-    ngx_string("open"),
-    ngx_string("closed"),
-    ngx_string("local"),
-};
 
 
 static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
@@ -346,12 +332,13 @@ ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
 
     case NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK:
         s = (ctx && ctx->limit_fallback)
-            ? &ngx_http_v3xy_fallback_names[ctx->limit_fallback] : NULL;
+            ? &ngx_http_v3xy_limit_fail_modes[ctx->limit_fallback - 1].name
+            : NULL;
         break;
 
     default: /* NGX_HTTP_V3XY_VAR_KEY_CACHE */
         s = (ctx && ctx->key_cache)
-            ? &ngx_http_v3xy_key_cache_names[ctx->key_cache] : NULL;
+            ? &ngx_http_v3xy_key_cache_names[ctx->key_cache - 1] : NULL;
         break;
     }
 

@@ -17,6 +17,11 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_webhook.h"
+#include "ngx_http_v3xy_body.h"
+#include "ngx_http_v3xy_key.h"
+#include "ngx_http_v3xy_limit.h"
+#include "ngx_http_v3xy_metrics.h"
 #include "v3xy_sig.h"
 
 #include <openssl/crypto.h>
@@ -124,6 +129,46 @@ static void
 ngx_http_v3xy_webhook_key_cleanup(void *data)
 {
     v3xy_sig_key_free(data);
+}
+
+
+/*
+ * Where webhooks are verified with v3xy_webhook_replay on, the replay
+ * guard: the limit side's zone that admits each delivery once in twice
+ * the tolerance (a signature is valid from t - tolerance to
+ * t + tolerance), keyed on the delivery's mark (SHA-256 over
+ * "<t>.<body>", $v3xy_webhook_delivery), not on a signature: a delivery
+ * signed under two secrets is one delivery whichever of its v1 values
+ * come again.  The log phase takes the mark back from a delivery whose
+ * sender got no 2xx (ngx_http_v3xy_replay_log).
+ */
+
+char *
+ngx_http_v3xy_webhook_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
+{
+    uint64_t  window;
+
+    conf->replay_zone = NULL;
+
+    if (conf->webhook_secrets == NULL || !conf->webhook_replay) {
+        return NGX_CONF_OK;
+    }
+
+    window = (uint64_t) conf->webhook_tolerance * 2000;
+
+    if (window == 0 || window > V3XY_RATE_WINDOW_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_webhook_tolerance must be from 1s "
+                           "to 30m with v3xy_webhook_replay on");
+        return NGX_CONF_ERROR;
+    }
+
+    conf->replay_zone = ngx_http_v3xy_limit_replay_zone(cf, window);
+    if (conf->replay_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -360,4 +405,48 @@ ngx_http_v3xy_webhook_refuse(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx,
     }
 
     return ngx_http_v3xy_refuse(r, err);
+}
+
+
+/* the metrics: a verdict for each delivery checked (the log phase counts) */
+
+ngx_int_t
+ngx_http_v3xy_webhook_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf)
+{
+    u_char        *p;
+    ngx_uint_t     i;
+    ngx_atomic_t  *v;
+
+    static ngx_str_t  ok = ngx_string("ok");
+
+    v = vmcf->metrics.webhook;
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_webhook_verdicts_total", "counter",
+                              "Inbound webhooks checked, by verdict (ok, or "
+                              "the code of the refusal; webhook_replayed "
+                              "counts replays refused).")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = NGX_HTTP_V3XY_ERR_NONE;
+         v && i <= NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED;
+         i = (i == NGX_HTTP_V3XY_ERR_NONE) ? NGX_HTTP_V3XY_ERR_WEBHOOK_MISSING
+                                           : i + 1)
+    {
+        p = ngx_http_v3xy_mreserve(out, 128);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p,
+                                   "v3xy_webhook_verdicts_total{code=\"%V\"} "
+                                   "%uA\n",
+                                   i ? ngx_http_v3xy_error_code(i) : &ok,
+                                   v[i]);
+    }
+
+    return NGX_OK;
 }

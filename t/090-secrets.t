@@ -261,7 +261,9 @@ qr/v3xy: dropped 1 client-sent X-V3XY-API-Key header\(s\), injecting key v3xy_de
         return 200 "taken\n";
     }
 --- init
-for my $n (1 .. 3) {
+# Test::Nginx runs this even where skip_eval skips the block (no nginx)
+for my $n ($ENV{TEST_NGINX_USE_VALGRIND}
+           || system('command -v gcore >/dev/null') != 0 ? () : 1 .. 3) {
     my $body = qq({"type":"payment.confirmed","data":{"payment_ref":"cp_$n"}});
     my ($status) = V3xy::http_req('POST', '/webhooks/v3xy', $body,
         'X-V3XY-Signature' => main::sig($body, $n == 2 ? $::WhsecOld : $::Whsec));
