@@ -1,0 +1,594 @@
+/*
+ * ngx_http_v3xy_limit_conf: the limits' configuration.
+ *
+ * v3xy_limit_zone declares a zone (rate, key, algorithm, shared memory);
+ * v3xy_limit names the zones a location must pass; a location's merge
+ * puts them with the webhook replay guard's zone into what it decides in
+ * one go.  And the limits' metric families.
+ */
+
+#include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_limit.h"
+#include "ngx_http_v3xy_limit_internal.h"
+#include "ngx_http_v3xy_metrics.h"
+
+
+/* v3xy_limit_fail's modes: the directive's values and the metrics' labels */
+ngx_conf_enum_t  ngx_http_v3xy_limit_fail_modes[] = {
+    { ngx_string("open"), NGX_HTTP_V3XY_FAIL_OPEN },
+    { ngx_string("closed"), NGX_HTTP_V3XY_FAIL_CLOSED },
+    { ngx_string("local"), NGX_HTTP_V3XY_FAIL_LOCAL },
+    { ngx_null_string, 0 }
+};
+
+
+/* configuration */
+
+char *
+ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_v3xy_main_conf_t *vmcf = conf;
+
+    if (vmcf->redis) {
+        return "is duplicate";
+    }
+
+    vmcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_redis_conf_t));
+    if (vmcf->redis == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_v3xy_redis_parse(cf, vmcf->redis);
+}
+
+
+char *
+ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_v3xy_main_conf_t *vmcf = conf;
+
+    size_t                  size;
+    ngx_int_t               n;
+    ngx_str_t              *value, s, key;
+    ngx_uint_t              i;
+    v3xy_rate_t             rate;
+    ngx_http_v3xy_zone_t   *zone, **zp;
+
+    value = cf->args->elts;
+
+    zp = vmcf->zones.elts;
+
+    for (i = 0; i < vmcf->zones.nelts; i++) {
+        if (zp[i]->name.len == value[1].len
+            && ngx_strncmp(zp[i]->name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate v3xy_limit_zone \"%V\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!(value[1].data[i] >= 'a' && value[1].data[i] <= 'z')
+            && !(value[1].data[i] >= 'A' && value[1].data[i] <= 'Z')
+            && !(value[1].data[i] >= '0' && value[1].data[i] <= '9')
+            && value[1].data[i] != '_' && value[1].data[i] != '-')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_limit_zone name \"%V\" may only have "
+                               "letters, digits, \"_\" and \"-\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_memzero(&rate, sizeof(v3xy_rate_t));
+    ngx_str_null(&key);
+    size = 10 * 1024 * 1024;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+            if (v3xy_rate_parse(value[i].data + 5, value[i].len - 5,
+                                &rate.limit, &rate.window_ms)
+                != 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid rate \"%V\": use Nr/s, Nr/m or "
+                                   "Nr/h with N from 1 to 1000000",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
+            key.data = value[i].data + 4;
+            key.len = value[i].len - 4;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n <= 0 || n > 1000000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid burst \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            rate.burst = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            n = ngx_parse_size(&s);
+            if (n == NGX_ERROR || n < (ngx_int_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid size \"%V\": at least %uz",
+                                   &value[i], 8 * ngx_pagesize);
+                return NGX_CONF_ERROR;
+            }
+
+            size = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rate.burst > rate.limit) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_limit_zone \"%V\": burst may not exceed "
+                           "the rate's N (%uL)", &value[1], rate.limit);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rate.limit == 0 || key.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_limit_zone \"%V\" needs rate= and key=",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    zone = ngx_http_v3xy_zone_new(cf, &value[1], &rate, &key, size);
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zp = ngx_array_push(&vmcf->zones);
+    if (zp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *zp = zone;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a zone: its key compiled, its shared memory, its RateLimit-Policy */
+
+ngx_http_v3xy_zone_t *
+ngx_http_v3xy_zone_new(ngx_conf_t *cf, ngx_str_t *name, v3xy_rate_t *rate,
+    ngx_str_t *key, size_t size)
+{
+    u_char                            *p;
+    size_t                             i;
+    ngx_str_t                          v;
+    ngx_http_v3xy_zone_t              *zone;
+    ngx_http_compile_complex_value_t   ccv;
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_zone_t));
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->name = *name;
+    zone->rate = *rate;
+
+    /* the step that reads the body must run before the key */
+
+    if (ngx_strlcasestrn(key->data, key->data + key->len,
+                         (u_char *) "v3xy_body_email", 15 - 1)
+        != NULL)
+    {
+        zone->body_email = 1;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = key;
+    ccv.complex_value = &zone->key;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NULL;
+    }
+
+    /*
+     * A key that is one variable alone ("$v3xy_key_id", "$http_x_user")
+     * is read as that variable: the same value as the complex value's,
+     * without its script run and copy into the request's pool.
+     */
+
+    zone->key_index = NGX_ERROR;
+
+    v.data = key->data + 1;
+    v.len = key->len - 1;
+
+    if (key->len > 1 && key->data[0] == '$' && key->data[1] == '{'
+        && key->data[key->len - 1] == '}')
+    {
+        v.data++;
+        v.len -= 2;
+    }
+
+    for (i = 0; i < v.len; i++) {
+        if (!(v.data[i] == '_' || (v.data[i] >= '0' && v.data[i] <= '9')
+              || ((v.data[i] | 0x20) >= 'a' && (v.data[i] | 0x20) <= 'z')))
+        {
+            break;
+        }
+    }
+
+    if (key->len > 1 && key->data[0] == '$' && v.len > 0 && i == v.len) {
+        zone->key_index = ngx_http_get_variable_index(cf, &v);
+        if (zone->key_index == NGX_ERROR) {
+            return NULL;
+        }
+    }
+
+    zone->shm_zone = ngx_http_v3xy_shm_zone_add(cf, &zone->name, size,
+                                                &zone->rate);
+    if (zone->shm_zone == NULL) {
+        return NULL;
+    }
+
+    /* RateLimit-Policy: "name";q=60;w=60 */
+
+    p = ngx_pnalloc(cf->pool, zone->name.len + 2 * NGX_INT64_LEN + 16);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    zone->policy.data = p;
+    p = ngx_sprintf(p, "\"%V\";q=%uL;w=%uL", &zone->name, zone->rate.limit,
+                    zone->rate.window_ms / 1000);
+    zone->policy.len = p - zone->policy.data;
+
+    p = ngx_pnalloc(cf->pool, 3 * NGX_INT64_LEN);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    zone->args[0].data = p;
+    p = ngx_sprintf(p, "%uL", zone->rate.limit);
+    zone->args[0].len = p - zone->args[0].data;
+
+    zone->args[1].data = p;
+    p = ngx_sprintf(p, "%uL", zone->rate.window_ms);
+    zone->args[1].len = p - zone->args[1].data;
+
+    zone->args[2].data = p;
+    p = ngx_sprintf(p, "%uL", zone->rate.burst);
+    zone->args[2].len = p - zone->args[2].data;
+
+    return zone;
+}
+
+
+char *
+ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_v3xy_loc_conf_t *vlcf = conf;
+
+    ngx_str_t                  *value;
+    ngx_uint_t                  i, j, k;
+    ngx_http_v3xy_zone_t      **zones, **zp;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    if (vlcf->limits != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        vlcf->limits = NULL;
+        return NGX_CONF_OK;
+    }
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    vlcf->limits = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                    sizeof(ngx_http_v3xy_zone_t *));
+    if (vlcf->limits == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zones = vmcf->zones.elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (j = 0; j < vmcf->zones.nelts; j++) {
+            if (zones[j]->name.len == value[i].len
+                && ngx_strncmp(zones[j]->name.data, value[i].data,
+                               value[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == vmcf->zones.nelts
+            && ngx_strcmp(value[i].data, "off") == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_limit: \"off\" stands alone");
+            return NGX_CONF_ERROR;
+        }
+
+        if (j == vmcf->zones.nelts) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown v3xy_limit_zone \"%V\" (declare it "
+                               "at the http level, before its use)",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        zp = vlcf->limits->elts;
+
+        for (k = 0; k < vlcf->limits->nelts; k++) {
+            if (zp[k] == zones[j]) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "v3xy_limit zone \"%V\" is named twice",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        zp = ngx_array_push(vlcf->limits);
+        if (zp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *zp = zones[j];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_v3xy_limit_init(ngx_conf_t *cf)
+{
+    if (ngx_http_v3xy_limit_redis_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_v3xy_limit_header_init(cf);
+}
+
+
+/*
+ * What a location decides in one go: its v3xy_limit zones and, where the
+ * webhook side asked for one (ngx_http_v3xy_webhook_merge), the replay
+ * guard's zone: counted with the limits, in the same Redis round trip or
+ * shared memory, under the same fail modes.
+ */
+
+char *
+ngx_http_v3xy_limit_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
+{
+    ngx_uint_t               i, n;
+    ngx_http_v3xy_zone_t   **zones, **zp;
+
+    conf->body_email = 0;
+    conf->decide = NULL;
+
+    n = conf->limits ? conf->limits->nelts : 0;
+
+    if (n == 0 && conf->replay_zone == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    conf->decide = ngx_array_create(cf->pool, n + 1,
+                                    sizeof(ngx_http_v3xy_zone_t *));
+    if (conf->decide == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (n) {
+        zones = conf->limits->elts;
+
+        for (i = 0; i < n; i++) {
+            if (zones[i]->body_email) {
+                conf->body_email = 1;
+            }
+
+            zp = ngx_array_push(conf->decide);
+            *zp = zones[i];
+        }
+    }
+
+    if (conf->replay_zone) {
+        zp = ngx_array_push(conf->decide);
+        *zp = conf->replay_zone;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The replay guard's zone for a window: one per window in the http block,
+ * admitting each key once in it, keyed on $v3xy_webhook_delivery.
+ */
+
+ngx_http_v3xy_zone_t *
+ngx_http_v3xy_limit_replay_zone(ngx_conf_t *cf, uint64_t window_ms)
+{
+    ngx_str_t                   name, key;
+    ngx_uint_t                  i;
+    v3xy_rate_t                 rate;
+    ngx_http_v3xy_zone_t      **zones, **zp, *zone;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    zones = vmcf->replay_zones.elts;
+
+    for (i = 0; i < vmcf->replay_zones.nelts; i++) {
+        if (zones[i]->rate.window_ms == window_ms) {
+            return zones[i];
+        }
+    }
+
+    /* a name that v3xy_limit_zone cannot give: half the window, seconds */
+
+    name.data = ngx_pnalloc(cf->pool, NGX_TIME_T_LEN + 16);
+    if (name.data == NULL) {
+        return NULL;
+    }
+
+    name.len = ngx_sprintf(name.data, "webhook.replay.%T",
+                           (time_t) (window_ms / 2000))
+               - name.data;
+
+    ngx_str_set(&key, "$v3xy_webhook_delivery");
+
+    rate.limit = 1;
+    rate.window_ms = window_ms;
+    rate.burst = 0;
+
+    zone = ngx_http_v3xy_zone_new(cf, &name, &rate, &key, 4 * 1024 * 1024);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->replay = 1;
+
+    zp = ngx_array_push(&vmcf->replay_zones);
+    if (zp == NULL) {
+        return NULL;
+    }
+
+    *zp = zone;
+
+    return zone;
+}
+
+
+/* the metrics: decisions and full zones by zone, fallbacks by mode */
+
+ngx_int_t
+ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf)
+{
+    u_char                  *p;
+    ngx_uint_t               i, j, n;
+    ngx_atomic_t            *v;
+    ngx_http_v3xy_zone_t   **zones;
+    ngx_http_v3xy_metrics_t *m;
+
+    m = &vmcf->metrics;
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_limit_decisions_total", "counter",
+                              "Limit decisions by zone: admitted (the "
+                              "request passed every zone and was counted) "
+                              "or refused (by this zone).")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    zones = vmcf->zones.elts;
+
+    for (i = 0; i < vmcf->zones.nelts; i++) {
+        v = zones[i]->metrics;
+
+        if (v == NULL) {
+            continue;
+        }
+
+        p = ngx_http_v3xy_mreserve(out, 2 * (128 + zones[i]->name.len));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p,
+                          "v3xy_limit_decisions_total{zone=\"%V\","
+                          "decision=\"admitted\"} %uA\n"
+                          "v3xy_limit_decisions_total{zone=\"%V\","
+                          "decision=\"refused\"} %uA\n",
+                          &zones[i]->name, v[0], &zones[i]->name, v[1]);
+    }
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_limit_zone_full_total", "counter",
+                              "Requests with a key that a full zone could "
+                              "not hold without forgetting a key that still "
+                              "counts, by the v3xy_limit_fail outcome: "
+                              "admitted (uncounted) or refused (503).")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the limits' zones, then the replay guard's */
+
+    for (j = 0; j < 2; j++) {
+        zones = j ? vmcf->replay_zones.elts : vmcf->zones.elts;
+        n = j ? vmcf->replay_zones.nelts : vmcf->zones.nelts;
+
+        for (i = 0; i < n; i++) {
+            v = zones[i]->full_metrics;
+
+            if (v == NULL) {
+                continue;
+            }
+
+            p = ngx_http_v3xy_mreserve(out, 2 * (128 + zones[i]->name.len));
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            out->b->last = ngx_sprintf(p,
+                              "v3xy_limit_zone_full_total{zone=\"%V\","
+                              "outcome=\"admitted\"} %uA\n"
+                              "v3xy_limit_zone_full_total{zone=\"%V\","
+                              "outcome=\"refused\"} %uA\n",
+                              &zones[i]->name, v[0], &zones[i]->name, v[1]);
+        }
+    }
+
+    if (ngx_http_v3xy_mfamily(out, "v3xy_limit_fallbacks_total", "counter",
+                              "Limit decisions that Redis could not make, "
+                              "by the v3xy_limit_fail mode that made them.")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; m->fallback && i < 3; i++) {
+        p = ngx_http_v3xy_mreserve(out, 128);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p,
+                                   "v3xy_limit_fallbacks_total{mode=\"%V\"} "
+                                   "%uA\n",
+                                   &ngx_http_v3xy_limit_fail_modes[i].name,
+                                   m->fallback[i]);
+    }
+
+    return NGX_OK;
+}

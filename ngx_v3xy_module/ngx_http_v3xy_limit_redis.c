@@ -1,0 +1,832 @@
+/*
+ * ngx_http_v3xy_limit_redis: decisions in Redis, batched.
+ *
+ * A decision waits for the end of the worker's event-loop pass; then the
+ * pass's decisions go in one call of the limiter script (one per master in
+ * a Redis Cluster), the replies resume their requests, a timeout or a
+ * failure hands them to v3xy_limit_fail.
+ */
+
+#include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_limit.h"
+#include "ngx_http_v3xy_limit_internal.h"
+
+
+/*
+ * The decisions of one event-loop pass, sent as one script call: with one
+ * Redis, every decision with all its zones; in a Cluster, the zones of one
+ * hash tag (a part of each decision that has it).  A request that goes
+ * away (or times out) meanwhile leaves a NULL slot.
+ */
+
+struct ngx_http_v3xy_limit_batch_s {
+    ngx_uint_t                   n;
+    ngx_http_v3xy_limit_ctx_t  **lctx;
+    ngx_uint_t                  *first;      /* the first zone of each */
+    ngx_uint_t                  *zones;      /* how many zones each */
+    ngx_uint_t                  *ref;        /* the part's ref there */
+    ngx_http_v3xy_redis_cmd_t   *cmd;
+    void                        *node;       /* a Cluster node's call */
+};
+
+
+/* a part of a decision, while a pass's batches are made */
+typedef struct {
+    ngx_http_v3xy_limit_ctx_t   *lctx;
+    ngx_uint_t                   first;
+    ngx_uint_t                   zones;
+    void                        *node;       /* Cluster: its key's node */
+} ngx_http_v3xy_limit_part_t;
+
+
+static void ngx_http_v3xy_limit_flush(ngx_event_t *ev);
+static int ngx_libc_cdecl ngx_http_v3xy_limit_part_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts,
+    ngx_uint_t m, void *node, ngx_log_t *log);
+static void ngx_http_v3xy_limit_resend(ngx_http_v3xy_limit_batch_t *batch,
+    ngx_uint_t i);
+static void ngx_http_v3xy_limit_reply(void *data, redisReply *reply);
+static void ngx_http_v3xy_limit_forget(ngx_http_v3xy_limit_ctx_t *lctx);
+static void ngx_http_v3xy_limit_event(ngx_event_t *ev);
+static void ngx_http_v3xy_limit_cleanup(void *data);
+
+
+/* this worker's decisions waiting for the end of the event-loop pass */
+static ngx_queue_t   ngx_http_v3xy_limit_pending;
+static ngx_uint_t    ngx_http_v3xy_limit_npending;
+static ngx_uint_t    ngx_http_v3xy_limit_nkeys;
+static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
+
+
+/*
+ * The limiter in Redis.  One call decides a batch of requests, in order,
+ * each against the state that the ones before it left: ARGV[1] is the
+ * number of decisions; then, for each decision, the number of its zones n
+ * and, for each zone, its limit, window (ms) and burst (0: exact rolling
+ * window); KEYS holds the zones' states in the same order.  Returns, for
+ * each decision, {admitted, then for each zone: remaining, reset ms,
+ * retry ms}.  Within a decision every zone is checked first and counted
+ * only if all admit, so a refused request costs no zone anything.
+ *
+ * A Cluster's node gets the same body with another head: the keys are
+ * not declared (ARGV[1] is their number, then the keys, then the numbers
+ * as above) and may be of any slot of that node (the shebang's
+ * allow-cross-slot-keys, Redis 7.0 and later).  Their GETs go through
+ * redis.pcall: a key that this node cannot serve (a slot that moved, or
+ * that is migrating and does not have the key) fails its GET before the
+ * decision wrote anything, and the decision's admitted is 2: "not decided
+ * here", sent again alone, its keys declared, through MOVED and ASK.
+ * Once a decision's GETs succeeded, its writes touch the same keys in the
+ * same atomic call, so they cannot fail that way.
+ *
+ * Exact window: a string of limit + 1 doubles, the index of the oldest
+ * slot then a ring of the last "limit" admission times (ms), written with
+ * SETRANGE (cheaper in Redis than building and setting the whole string
+ * again: measured, a SET ... PX of the whole string built in Lua, one call
+ * instead of up to DEL, three SETRANGEs and PEXPIRE, cost Redis 2-19 %
+ * more per decision).  A request is admitted iff the oldest is out of the
+ * window, i.e. fewer than "limit" admissions happened in the last "window"
+ * ms.
+ * GCRA: one number, the theoretical arrival time in microseconds.  The
+ * arithmetic and the verdicts are those of src/v3xy_window.c (see there),
+ * numbers stay below 2^53 so Lua's doubles are exact.  Time is Redis's
+ * (TIME), the same for every nginx; a key whose newest admission is ahead
+ * of it is judged at that instant (clamp).
+ */
+
+#define NGX_HTTP_V3XY_LIMIT_LUA_BODY                                          \
+"local unpack, pack, floor, max = struct.unpack, struct.pack, math.floor,\n"  \
+"                                 math.max\n"                                 \
+"local t = redis.call('TIME')\n"                                              \
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"     \
+"local out = {}\n"                                                            \
+"for d = 1, m do\n"                                                           \
+"local n = tonumber(ARGV[ai])\n"                                              \
+"ai = ai + 1\n"                                                               \
+"local base, todo, ok = #out + 1, {}, 1\n"                                    \
+"out[base] = 0\n"                                                             \
+"for i = 1, n do\n"                                                           \
+"  local k = K[ki]\n"                                                         \
+"  local limit = tonumber(ARGV[ai])\n"                                        \
+"  local win = tonumber(ARGV[ai + 1])\n"                                      \
+"  local burst = tonumber(ARGV[ai + 2])\n"                                    \
+"  ki, ai = ki + 1, ai + 3\n"                                                 \
+"  local rem, reset, retry = 0, 0, 0\n"                                       \
+"  local s = ok ~= 2 and call('GET', k)\n"                                    \
+"  if type(s) == 'table' then ok = 2 end\n"                                   \
+"  if ok == 2 then\n"                                                         \
+"  elseif burst == 0 then\n"                                                  \
+"    if not s or #s ~= 8 * (limit + 1) then s = nil end\n"                    \
+"    local idx = s and unpack('>d', s, 1) or 0\n"                             \
+"    local tnow, lo, hi = now, 0, limit\n"                                    \
+"    if s then\n"                                                             \
+"      local newest = unpack('>d', s, 9 + 8 * ((idx + limit - 1) % limit))\n" \
+"      tnow = max(now, newest)\n"                                             \
+"      local edge = tnow - win\n"                                             \
+"      while lo < hi do\n"                                                    \
+"        local mid = floor((lo + hi) / 2)\n"                                  \
+"        if unpack('>d', s, 9 + 8 * ((idx + mid) % limit)) > edge then\n"     \
+"          hi = mid else lo = mid + 1 end\n"                                  \
+"      end\n"                                                                 \
+"    else\n"                                                                  \
+"      lo = limit\n"                                                          \
+"    end\n"                                                                   \
+"    local count = limit - lo\n"                                              \
+"    if count < limit then\n"                                                 \
+"      rem = limit - count - 1\n"                                             \
+"      if count > 0 then\n"                                                   \
+"        reset = unpack('>d', s, 9 + 8 * ((idx + lo) % limit)) + win - tnow\n"\
+"      else\n"                                                                \
+"        reset = win\n"                                                       \
+"      end\n"                                                                 \
+"      todo[#todo + 1] = {k, 0, s == nil, idx, tnow, limit, win}\n"           \
+"    else\n"                                                                  \
+"      ok = 0\n"                                                              \
+"      retry = unpack('>d', s, 9 + 8 * (idx % limit)) + win - tnow\n"         \
+"      reset = retry\n"                                                       \
+"    end\n"                                                                   \
+"  else\n"                                                                    \
+"    local tu = math.ceil(win * 1000 / limit)\n"                              \
+"    local bt = burst * tu\n"                                                 \
+"    local nowu = now * 1000\n"                                               \
+"    local tat = tonumber(s or '0') or 0\n"                                   \
+"    if tat > nowu + bt + win * 1000 then tat = nowu + bt end\n"              \
+"    if tat > nowu + bt - tu then\n"                                          \
+"      ok = 0\n"                                                              \
+"      retry = math.ceil((tat - (bt - tu) - nowu) / 1000)\n"                  \
+"      reset = retry\n"                                                       \
+"    else\n"                                                                  \
+"      local nt = math.max(tat, nowu) + tu\n"                                 \
+"      local x = math.max(nowu + bt - nt, 0)\n"                               \
+"      rem = math.floor(x / tu)\n"                                            \
+"      reset = math.ceil(((rem + 1) * tu - x) / 1000)\n"                      \
+"      todo[#todo + 1] = {k, 1, nt, math.ceil((nt - nowu) / 1000)}\n"         \
+"    end\n"                                                                   \
+"  end\n"                                                                     \
+"  out[#out + 1] = rem\n"                                                     \
+"  out[#out + 1] = reset\n"                                                   \
+"  out[#out + 1] = retry\n"                                                   \
+"end\n"                                                                       \
+"if ok == 1 then\n"                                                           \
+"  for _, e in ipairs(todo) do\n"                                             \
+"    if e[2] == 0 then\n"                                                     \
+"      local k, limit = e[1], e[6]\n"                                         \
+"      if e[3] then\n"                                                        \
+"        redis.call('DEL', k)\n"                                              \
+"        redis.call('SETRANGE', k, 8 * limit, pack('>d', 0))\n"               \
+"      end\n"                                                                 \
+"      redis.call('SETRANGE', k, 8 + 8 * e[4], pack('>d', e[5]))\n"           \
+"      redis.call('SETRANGE', k, 0, pack('>d', (e[4] + 1) % limit))\n"        \
+"      redis.call('PEXPIRE', k, e[7])\n"                                      \
+"    else\n"                                                                  \
+"      redis.call('SET', e[1], string.format('%.0f', e[3]), 'PX',\n"          \
+"                 math.max(e[4], 1))\n"                                       \
+"    end\n"                                                                   \
+"  end\n"                                                                     \
+"end\n"                                                                       \
+"out[base] = ok\n"                                                            \
+"end\n"                                                                       \
+"return out\n"
+
+/* KEYS declared: one Redis, or one hash tag of a Cluster */
+static u_char  ngx_http_v3xy_limit_lua[] =
+"local K, ki, ai, call = KEYS, 1, 2, redis.call\n"
+"local m = tonumber(ARGV[1])\n"
+NGX_HTTP_V3XY_LIMIT_LUA_BODY;
+
+/* a Cluster's node: the keys in ARGV, undeclared, of any of its slots */
+static u_char  ngx_http_v3xy_limit_lua_node[] =
+"#!lua flags=allow-cross-slot-keys\n"
+"local K, ki, call = ARGV, 2, redis.pcall\n"
+"local ai = tonumber(ARGV[1]) + 3\n"
+"local m = tonumber(ARGV[ai - 1])\n"
+NGX_HTTP_V3XY_LIMIT_LUA_BODY;
+
+
+/* the scripts, and this worker's queue */
+
+ngx_int_t
+ngx_http_v3xy_limit_redis_init(ngx_conf_t *cf)
+{
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    vmcf->limit_script.text.data = ngx_http_v3xy_limit_lua;
+    vmcf->limit_script.text.len = sizeof(ngx_http_v3xy_limit_lua) - 1;
+
+    if (ngx_http_v3xy_redis_script_init(&vmcf->limit_script) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    vmcf->limit_script_node.text.data = ngx_http_v3xy_limit_lua_node;
+    vmcf->limit_script_node.text.len = sizeof(ngx_http_v3xy_limit_lua_node)
+                                       - 1;
+
+    if (ngx_http_v3xy_redis_script_init(&vmcf->limit_script_node) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_queue_init(&ngx_http_v3xy_limit_pending);
+    ngx_http_v3xy_limit_npending = 0;
+    ngx_http_v3xy_limit_nkeys = 0;
+
+    ngx_memzero(&ngx_http_v3xy_limit_flush_ev, sizeof(ngx_event_t));
+    ngx_http_v3xy_limit_flush_ev.handler = ngx_http_v3xy_limit_flush;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_v3xy_limit_redis(ngx_http_request_t *r,
+    ngx_http_v3xy_limit_ctx_t *lctx)
+{
+    u_char                     *p;
+    ngx_uint_t                  i, n;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_v3xy_zone_t       *zone;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    if (!ngx_http_v3xy_redis_ready()) {
+        return NGX_DECLINED;
+    }
+
+    vmcf = ngx_http_get_module_main_conf(r, ngx_http_v3xy_module);
+    n = lctx->n;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    lctx->keys = ngx_palloc(r->pool, n * sizeof(ngx_str_t));
+    if (lctx->keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * One Redis: the decision goes whole, in one batch.  A Cluster: a part
+     * per zone, and one sent to a node may go again, alone: 2n at most.
+     */
+    lctx->refs = ngx_palloc(r->pool, (ngx_http_v3xy_redis_cluster() ? 2 * n
+                                                                     : 1)
+                                     * sizeof(ngx_http_v3xy_limit_ref_t));
+    if (lctx->refs == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* KEYS: v3xy:{zone:key}, one hash tag each, for Redis Cluster */
+
+    for (i = 0; i < n; i++) {
+        zone = lctx->zones[i];
+
+        p = ngx_pnalloc(r->pool, sizeof("v3xy:{:}") - 1 + zone->name.len
+                                 + lctx->items[i].key.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        lctx->keys[i].data = p;
+        p = ngx_sprintf(p, "v3xy:{%V:%V}", &zone->name, &lctx->items[i].key);
+        lctx->keys[i].len = p - lctx->keys[i].data;
+    }
+
+    /*
+     * The decision waits for the end of this event-loop pass, with the
+     * other decisions that come meanwhile: one script call for all.
+     */
+
+    ngx_queue_insert_tail(&ngx_http_v3xy_limit_pending, &lctx->queue);
+    ngx_http_v3xy_limit_npending++;
+    ngx_http_v3xy_limit_nkeys += n;
+    lctx->queued = 1;
+
+    if (!ngx_http_v3xy_limit_flush_ev.posted) {
+        /* the running cycle's log: the configuration's may be gone */
+        ngx_http_v3xy_limit_flush_ev.log = ngx_cycle->log;
+        ngx_post_event(&ngx_http_v3xy_limit_flush_ev, &ngx_posted_events);
+    }
+
+    lctx->state = NGX_HTTP_V3XY_LIMIT_WAITING;
+
+    cln->handler = ngx_http_v3xy_limit_cleanup;
+    cln->data = lctx;
+
+    lctx->ev.handler = ngx_http_v3xy_limit_event;
+    lctx->ev.data = lctx;
+    lctx->ev.log = r->connection->log;
+
+    ngx_add_timer(&lctx->ev, vmcf->redis->timeout);
+
+    /* a client that goes away while we wait ends the request */
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The end of the event-loop pass: the waiting decisions in one call, or,
+ * in a Redis Cluster, one call per master: the zones of the pass sorted
+ * by the node that serves their slot (and by key, so that the decisions
+ * of one key stay together), each node's run in one call of the node's
+ * script, whose keys are undeclared (see ngx_http_v3xy_limit_lua_node).
+ * A zone that this node turns out not to serve (a slot moved or
+ * migrating) is sent again alone, its key declared, and follows MOVED
+ * and ASK (ngx_http_v3xy_limit_resend).  In a Cluster a decision whose
+ * zones have several tags is decided zone by zone: a zone that admits
+ * counts the request even if another refuses it, a cost on the safe side.
+ */
+
+static void
+ngx_http_v3xy_limit_flush(ngx_event_t *ev)
+{
+    ngx_uint_t                   i, j, m, nparts, cluster;
+    ngx_queue_t                 *q;
+    ngx_http_v3xy_limit_ctx_t   *lctx;
+    ngx_http_v3xy_limit_part_t  *parts;
+
+    m = ngx_http_v3xy_limit_npending;
+
+    if (m == 0) {
+        return;
+    }
+
+    cluster = ngx_http_v3xy_redis_cluster();
+    nparts = cluster ? ngx_http_v3xy_limit_nkeys : m;
+
+    parts = ngx_alloc(nparts * sizeof(ngx_http_v3xy_limit_part_t), ev->log);
+
+    i = 0;
+
+    while (!ngx_queue_empty(&ngx_http_v3xy_limit_pending)) {
+        q = ngx_queue_head(&ngx_http_v3xy_limit_pending);
+        lctx = ngx_queue_data(q, ngx_http_v3xy_limit_ctx_t, queue);
+
+        ngx_queue_remove(q);
+        lctx->queued = 0;
+        lctx->nrefs = 0;
+        lctx->waiting = 0;
+        lctx->failed = 0;
+        lctx->admitted = 1;
+
+        if (parts == NULL) {
+            /* no memory for the batches: it falls back now */
+            lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+            if (lctx->ev.timer_set) {
+                ngx_del_timer(&lctx->ev);
+            }
+
+            ngx_post_event(&lctx->ev, &ngx_posted_events);
+            continue;
+        }
+
+        for (j = 0; j < (cluster ? lctx->n : 1); j++) {
+            parts[i].lctx = lctx;
+            parts[i].first = j;
+            parts[i].zones = cluster ? 1 : lctx->n;
+            parts[i].node = cluster
+                            ? ngx_http_v3xy_redis_key_node(&lctx->keys[j])
+                            : NULL;
+            i++;
+        }
+    }
+
+    ngx_http_v3xy_limit_npending = 0;
+    ngx_http_v3xy_limit_nkeys = 0;
+
+    if (parts) {
+        if (cluster) {
+            ngx_qsort(parts, nparts, sizeof(ngx_http_v3xy_limit_part_t),
+                      ngx_http_v3xy_limit_part_cmp);
+        }
+
+        /*
+         * runs of one node (Cluster; of one key where the slot has no
+         * node known), or all at once
+         */
+
+        for (i = 0; i < nparts; i = j) {
+            for (j = i + 1; cluster && j < nparts; j++) {
+                if (parts[j].node != parts[i].node
+                    || (parts[i].node == NULL
+                        && ngx_http_v3xy_limit_part_cmp(&parts[i], &parts[j])
+                           != 0))
+                {
+                    break;
+                }
+            }
+
+            if (!cluster) {
+                j = nparts;
+            }
+
+            if (ngx_http_v3xy_limit_send(&parts[i], j - i, parts[i].node,
+                                         ev->log)
+                != NGX_OK)
+            {
+                while (i < j) {
+                    parts[i++].lctx->failed = 1;
+                }
+            }
+        }
+    }
+
+    /*
+     * Redis went away since the decisions were queued: a decision of
+     * which no part went falls back now; one with parts under way, when
+     * they are answered.
+     */
+
+    for (i = 0; parts && i < nparts; i++) {
+        lctx = parts[i].lctx;
+
+        if (lctx->waiting == 0 && lctx->state == NGX_HTTP_V3XY_LIMIT_WAITING)
+        {
+            lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+            if (lctx->ev.timer_set) {
+                ngx_del_timer(&lctx->ev);
+            }
+
+            ngx_post_event(&lctx->ev, &ngx_posted_events);
+        }
+    }
+
+    if (parts) {
+        ngx_free(parts);
+    }
+}
+
+
+/* by node, then by key */
+
+static int ngx_libc_cdecl
+ngx_http_v3xy_limit_part_cmp(const void *one, const void *two)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                   *k1, *k2;
+    const ngx_http_v3xy_limit_part_t  *p1 = one, *p2 = two;
+
+    if (p1->node != p2->node) {
+        return (uintptr_t) p1->node < (uintptr_t) p2->node ? -1 : 1;
+    }
+
+    k1 = &p1->lctx->keys[p1->first];
+    k2 = &p2->lctx->keys[p2->first];
+
+    if (k1->len != k2->len) {
+        return k1->len < k2->len ? -1 : 1;
+    }
+
+    rc = ngx_memcmp(k1->data, k2->data, k1->len);
+
+    return rc < 0 ? -1 : (rc > 0 ? 1 : 0);
+}
+
+
+/*
+ * One script call for m parts of decisions: its keys declared, or, to a
+ * Cluster's node, in ARGV after their number (see the scripts).
+ */
+
+static ngx_int_t
+ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
+    void *node, ngx_log_t *log)
+{
+    u_char                       *p;
+    size_t                        size;
+    ngx_str_t                    *args, *keys, *argv;
+    ngx_uint_t                    i, j, z, nkeys, nargs;
+    ngx_http_v3xy_zone_t         *zone;
+    ngx_http_v3xy_limit_ctx_t    *lctx;
+    ngx_http_v3xy_limit_ref_t    *ref;
+    ngx_http_v3xy_limit_batch_t  *batch;
+    ngx_http_v3xy_main_conf_t    *vmcf;
+
+    vmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_v3xy_module);
+
+    nkeys = 0;
+
+    for (i = 0; i < m; i++) {
+        nkeys += parts[i].zones;
+    }
+
+    /*
+     * KEYS, then ARGV: m, and per decision n and 3 per zone; to a node,
+     * the number of keys first
+     */
+
+    nargs = (node ? 1 : 0) + nkeys + 1 + m + 3 * nkeys;
+
+    size = sizeof(ngx_http_v3xy_limit_batch_t)
+           + m * (sizeof(ngx_http_v3xy_limit_ctx_t *) + 3 * sizeof(ngx_uint_t))
+           + nargs * sizeof(ngx_str_t) + (2 + m) * NGX_INT_T_LEN;
+
+    batch = ngx_alloc(size, log);
+    if (batch == NULL) {
+        return NGX_ERROR;
+    }
+
+    batch->n = m;
+    batch->node = node;
+    batch->lctx = (ngx_http_v3xy_limit_ctx_t **) (batch + 1);
+    batch->first = (ngx_uint_t *) (batch->lctx + m);
+    batch->zones = batch->first + m;
+    batch->ref = batch->zones + m;
+    args = (ngx_str_t *) (batch->ref + m);
+
+    keys = node ? args + 1 : args;
+    argv = keys + nkeys;
+
+    /* the counts are written after the arguments, in the same allocation */
+    p = (u_char *) (args + nargs);
+
+    if (node) {
+        args[0].data = p;
+        p = ngx_sprintf(p, "%ui", nkeys);
+        args[0].len = p - args[0].data;
+    }
+
+    argv[0].data = p;
+    p = ngx_sprintf(p, "%ui", m);
+    argv[0].len = p - argv[0].data;
+    argv++;
+
+    for (i = 0; i < m; i++) {
+        lctx = parts[i].lctx;
+
+        batch->lctx[i] = lctx;
+        batch->first[i] = parts[i].first;
+        batch->zones[i] = parts[i].zones;
+
+        argv[0].data = p;
+        p = ngx_sprintf(p, "%ui", parts[i].zones);
+        argv[0].len = p - argv[0].data;
+        argv++;
+
+        for (j = 0; j < parts[i].zones; j++) {
+            z = parts[i].first + j;
+            zone = lctx->zones[z];
+
+            *keys++ = lctx->keys[z];
+            *argv++ = zone->args[0];
+            *argv++ = zone->args[1];
+            *argv++ = zone->args[2];
+        }
+    }
+
+    /* the zones' own numbers were formatted at configuration time */
+
+    if (node) {
+        batch->cmd = ngx_http_v3xy_redis_eval_at(node,
+                                                 &vmcf->limit_script_node, 0,
+                                                 args, nargs,
+                                                 ngx_http_v3xy_limit_reply,
+                                                 batch);
+
+    } else {
+        batch->cmd = ngx_http_v3xy_redis_eval(&vmcf->limit_script, nkeys,
+                                              args, nargs,
+                                              ngx_http_v3xy_limit_reply,
+                                              batch);
+    }
+    if (batch->cmd == NULL) {
+        ngx_free(batch);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "v3xy: %ui limit decisions, %ui keys in one script call",
+                   m, nkeys);
+
+    for (i = 0; i < m; i++) {
+        lctx = parts[i].lctx;
+
+        batch->ref[i] = lctx->nrefs;
+        ref = &lctx->refs[lctx->nrefs++];
+        ref->batch = batch;
+        ref->index = i;
+        lctx->waiting++;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Inside hiredis's callback: copy the verdicts, post the requests.  A
+ * node's call that failed as a whole (an error reply: not a lost
+ * connection) sends each of its parts again alone, as does a part that
+ * the node did not decide.
+ */
+
+static void
+ngx_http_v3xy_limit_reply(void *data, redisReply *reply)
+{
+    ngx_http_v3xy_limit_batch_t *batch = data;
+
+    ngx_uint_t                  i, j, k, want, again;
+    redisReply                **e;
+    v3xy_verdict_t             *v;
+    ngx_http_v3xy_limit_ctx_t  *lctx;
+
+    want = 0;
+    again = 0;
+
+    for (i = 0; i < batch->n; i++) {
+        want += 1 + 3 * batch->zones[i];
+    }
+
+    if (reply != NULL
+        && (reply->type != REDIS_REPLY_ARRAY || reply->elements != want))
+    {
+        ngx_http_v3xy_redis_error(ngx_cycle->log, reply);
+        again = (batch->node != NULL);
+        reply = NULL;
+    }
+
+    if (reply != NULL) {
+        e = reply->element;
+
+        for (k = 0; k < want; k++) {
+            if (e[k]->type != REDIS_REPLY_INTEGER || e[k]->integer < 0) {
+                ngx_http_v3xy_redis_error(ngx_cycle->log, reply);
+                again = (batch->node != NULL);
+                reply = NULL;
+                break;
+            }
+        }
+    }
+
+    k = 0;
+
+    for (i = 0; i < batch->n; i++) {
+        lctx = batch->lctx[i];
+
+        if (lctx == NULL) {
+            k += 1 + 3 * batch->zones[i];
+            continue;
+        }
+
+        lctx->refs[batch->ref[i]].batch = NULL;
+
+        if (again
+            || (reply != NULL && batch->node != NULL
+                && reply->element[k]->integer == 2))
+        {
+            ngx_http_v3xy_limit_resend(batch, i);
+
+        } else if (reply != NULL) {
+            e = reply->element + k;
+
+            if (e[0]->integer != 1) {
+                lctx->admitted = 0;
+            }
+
+            for (j = 0; j < batch->zones[i]; j++) {
+                v = &lctx->items[batch->first[i] + j].verdict;
+
+                v->remaining = e[1 + 3 * j]->integer;
+                v->reset_ms = e[2 + 3 * j]->integer;
+                v->retry_ms = e[3 + 3 * j]->integer;
+                v->admitted = (v->retry_ms == 0);
+            }
+
+        } else {
+            lctx->failed = 1;
+        }
+
+        k += 1 + 3 * batch->zones[i];
+
+        if (--lctx->waiting) {
+            continue;
+        }
+
+        lctx->state = lctx->failed ? NGX_HTTP_V3XY_LIMIT_FAILED
+                                   : NGX_HTTP_V3XY_LIMIT_REPLIED;
+
+        if (lctx->ev.timer_set) {
+            ngx_del_timer(&lctx->ev);
+        }
+
+        ngx_post_event(&lctx->ev, &ngx_posted_events);
+    }
+
+    ngx_free(batch);
+}
+
+
+/* a part of a node's call, again alone: its key declared, redirected */
+
+static void
+ngx_http_v3xy_limit_resend(ngx_http_v3xy_limit_batch_t *batch,
+    ngx_uint_t i)
+{
+    ngx_http_v3xy_limit_part_t  part;
+
+    part.lctx = batch->lctx[i];
+    part.first = batch->first[i];
+    part.zones = batch->zones[i];
+    part.node = NULL;
+
+    if (ngx_http_v3xy_limit_send(&part, 1, NULL, ngx_cycle->log) != NGX_OK) {
+        part.lctx->failed = 1;
+    }
+}
+
+
+/* a decision that no longer waits: out of the queue, or of its batch */
+
+static void
+ngx_http_v3xy_limit_forget(ngx_http_v3xy_limit_ctx_t *lctx)
+{
+    ngx_uint_t  i;
+
+    if (lctx->queued) {
+        ngx_queue_remove(&lctx->queue);
+        lctx->queued = 0;
+        ngx_http_v3xy_limit_npending--;
+        ngx_http_v3xy_limit_nkeys -= lctx->n;
+    }
+
+    for (i = 0; i < lctx->nrefs; i++) {
+        if (lctx->refs[i].batch) {
+            lctx->refs[i].batch->lctx[lctx->refs[i].index] = NULL;
+            lctx->refs[i].batch = NULL;
+        }
+    }
+
+    lctx->waiting = 0;
+}
+
+
+static void
+ngx_http_v3xy_limit_event(ngx_event_t *ev)
+{
+    ngx_http_v3xy_limit_ctx_t  *lctx = ev->data;
+
+    ngx_uint_t                  i;
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_http_v3xy_redis_cmd_t  *cmd;
+
+    r = lctx->request;
+    c = r->connection;
+
+    if (ev->timedout) {
+        ev->timedout = 0;
+
+        if (lctx->state == NGX_HTTP_V3XY_LIMIT_WAITING) {
+
+            /* a command still unanswered: its node is blamed */
+
+            cmd = NULL;
+
+            for (i = 0; i < lctx->nrefs; i++) {
+                if (lctx->refs[i].batch) {
+                    cmd = lctx->refs[i].batch->cmd;
+                    break;
+                }
+            }
+
+            ngx_http_v3xy_limit_forget(lctx);
+
+            lctx->state = NGX_HTTP_V3XY_LIMIT_FAILED;
+
+            /* last: this may drop a connection and answer other batches */
+            ngx_http_v3xy_redis_timed_out(cmd, ev->log);
+        }
+    }
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_v3xy_limit_cleanup(void *data)
+{
+    ngx_http_v3xy_limit_ctx_t  *lctx = data;
+
+    ngx_http_v3xy_limit_forget(lctx);
+
+    if (lctx->ev.timer_set) {
+        ngx_del_timer(&lctx->ev);
+    }
+
+    if (lctx->ev.posted) {
+        ngx_delete_posted_event(&lctx->ev);
+    }
+}
