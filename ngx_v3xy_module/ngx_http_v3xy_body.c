@@ -200,7 +200,8 @@ ngx_http_v3xy_body_bytes(ngx_http_request_t *r, ngx_str_t *out, size_t max)
         b = cl->buf;
 
         if (b->in_file) {
-            n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
+            n = ngx_read_file(b->file, p,
+                              (size_t) (b->file_last - b->file_pos),
                               b->file_pos);
 
             if (n != b->file_last - b->file_pos) {

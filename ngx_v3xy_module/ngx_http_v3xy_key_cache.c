@@ -104,7 +104,7 @@ ngx_http_v3xy_key_cache_add(ngx_conf_t *cf, size_t size)
 }
 
 
-/* a lookup's result: $v3xy_key_cache, the metrics' label (NGX_HTTP_V3XY_KC_*) */
+/* a lookup's result (NGX_HTTP_V3XY_KC_*): $v3xy_key_cache, metrics */
 ngx_str_t  ngx_http_v3xy_key_cache_names[] = {
     ngx_string("hit"),
     ngx_string("negative"),
