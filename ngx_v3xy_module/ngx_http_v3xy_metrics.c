@@ -16,6 +16,7 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_failover.h"
 
 
 #define NGX_HTTP_V3XY_METRICS_SIZE  (256 * 1024)

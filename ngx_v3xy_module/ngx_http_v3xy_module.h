@@ -333,14 +333,6 @@ ngx_int_t ngx_http_v3xy_body_email(ngx_http_request_t *r,
 ngx_int_t ngx_http_v3xy_limit(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
 
-char *ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_v3xy_failover_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_v3xy_failover(ngx_http_request_t *r,
-    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
-ngx_str_t *ngx_http_v3xy_failover_var(ngx_http_request_t *r,
-    ngx_uint_t which);
-ngx_uint_t ngx_http_v3xy_breaker_state(ngx_http_v3xy_backup_t *b);
-
 char *ngx_http_v3xy_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_v3xy_metrics_init(ngx_conf_t *cf);
