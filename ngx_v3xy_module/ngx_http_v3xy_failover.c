@@ -36,6 +36,7 @@
 #include "ngx_http_v3xy_module.h"
 #include "ngx_http_v3xy_body.h"
 #include "ngx_http_v3xy_metrics.h"
+#include "ngx_http_v3xy_failover.h"
 #include "v3xy_breaker.h"
 
 
@@ -43,6 +44,29 @@
 #define NGX_HTTP_V3XY_BREAKER_ZONE  (64 * 1024)
 
 
+static ngx_int_t ngx_http_v3xy_backup_parse_url(ngx_conf_t *cf,
+    ngx_http_v3xy_backup_t *b);
+static ngx_int_t ngx_http_v3xy_backup_parse_params(ngx_conf_t *cf,
+    ngx_http_v3xy_backup_t *b);
+static ngx_int_t ngx_http_v3xy_backup_add_breaker(ngx_conf_t *cf,
+    ngx_http_v3xy_backup_t *b);
+static ngx_int_t ngx_http_v3xy_backup_add_location(ngx_conf_t *cf,
+    ngx_http_v3xy_backup_t *b);
+static ngx_int_t ngx_http_v3xy_backup_add_named(ngx_conf_t *cf,
+    ngx_http_v3xy_backup_t *b);
+static ngx_http_core_loc_conf_t *ngx_http_v3xy_new_location(ngx_conf_t *cf,
+    ngx_queue_t **locations, ngx_str_t *name, ngx_uint_t named);
+static char *ngx_http_v3xy_conf_string(ngx_conf_t *cf, void **loc_conf,
+    ngx_str_t *text);
+static ngx_int_t ngx_http_v3xy_error_pages(ngx_conf_t *cf,
+    ngx_http_core_loc_conf_t *clcf, ngx_http_v3xy_backup_t *b);
+static ngx_int_t ngx_http_v3xy_failover_primary(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx);
+static ngx_int_t ngx_http_v3xy_failover_backup(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx);
+static ngx_int_t ngx_http_v3xy_failover_judge(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx);
+static ngx_int_t ngx_http_v3xy_failover_proceed(ngx_http_request_t *r);
 static ngx_int_t ngx_http_v3xy_failover_jump(ngx_http_request_t *r,
     ngx_http_v3xy_backup_t *b);
 static ngx_str_t *ngx_http_v3xy_backup_url(ngx_http_request_t *r,
@@ -56,10 +80,6 @@ static void ngx_http_v3xy_breaker_failed(ngx_http_request_t *r,
     ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx);
 static ngx_int_t ngx_http_v3xy_failover_header_filter(ngx_http_request_t *r);
 static void ngx_http_v3xy_clean_header(ngx_http_request_t *r);
-static void **ngx_http_v3xy_create_loc_confs(ngx_conf_t *cf);
-static char *ngx_http_v3xy_conf_string(ngx_conf_t *cf, ngx_str_t *text);
-static ngx_int_t ngx_http_v3xy_error_pages(ngx_conf_t *cf,
-    ngx_http_core_loc_conf_t *clcf, ngx_http_v3xy_backup_t *b);
 static ngx_int_t ngx_http_v3xy_breaker_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 
@@ -89,41 +109,51 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_v3xy_loc_conf_t  *vlcf = conf;
 
-    char                              *rv;
-    u_char                            *p;
-    void                             **loc_conf;
-    ngx_int_t                          n;
-    ngx_str_t                         *value, text, s, name;
-    ngx_url_t                          u;
-    ngx_uint_t                         i, https;
-    ngx_conf_t                         save;
-    ngx_http_conf_ctx_t               *ctx, *pctx;
-    ngx_http_v3xy_backup_t            *b, **bp;
-    ngx_http_core_srv_conf_t          *cscf;
-    ngx_http_core_loc_conf_t          *pclcf, *clcf, *nclcf, *sclcf;
-    ngx_http_v3xy_loc_conf_t          *blcf;
-    ngx_http_v3xy_main_conf_t         *vmcf;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t               *value;
+    ngx_http_v3xy_backup_t  *b;
 
     if (vlcf->backup != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
-
-    value = cf->args->elts;
-    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
-    pclcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     b = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_backup_t));
     if (b == NULL) {
         return NGX_CONF_ERROR;
     }
 
+    value = cf->args->elts;
+
     b->url = value[1];
     b->fails = 5;
     b->cooldown = 30000;
     b->file = cf->conf_file->file.name;
     b->line = cf->conf_file->line;
-    b->primary = pclcf;
+    b->primary = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (ngx_http_v3xy_backup_parse_url(cf, b) != NGX_OK
+        || ngx_http_v3xy_backup_parse_params(cf, b) != NGX_OK
+        || ngx_http_v3xy_backup_add_breaker(cf, b) != NGX_OK
+        || ngx_http_v3xy_backup_add_location(cf, b) != NGX_OK
+        || ngx_http_v3xy_backup_add_named(cf, b) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    vlcf->backup = b;
+
+    return NGX_CONF_OK;
+}
+
+
+/* the URL: http:// or https://, one token, checked as proxy_pass will */
+
+static ngx_int_t
+ngx_http_v3xy_backup_parse_url(ngx_conf_t *cf, ngx_http_v3xy_backup_t *b)
+{
+    size_t                             scheme;
+    ngx_url_t                          u;
+    ngx_uint_t                         i;
+    ngx_http_compile_complex_value_t   ccv;
 
     /* it goes into directives parsed from a string: one token only */
 
@@ -132,27 +162,22 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             || ngx_strchr(";{}#\"'\\", b->url.data[i]) != NULL)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "v3xy_backup: \"%V\" has a character a URL "
-                               "does not need here", &b->url);
-            return NGX_CONF_ERROR;
+                               "invalid value \"%V\": it has a character "
+                               "a URL does not need here", &b->url);
+            return NGX_ERROR;
         }
     }
 
     if (ngx_strncasecmp(b->url.data, (u_char *) "https://", 8) == 0) {
-        https = 1;
-        s.data = b->url.data + 8;
-        s.len = b->url.len - 8;
+        scheme = 8;
 
     } else if (ngx_strncasecmp(b->url.data, (u_char *) "http://", 7) == 0) {
-        https = 0;
-        s.data = b->url.data + 7;
-        s.len = b->url.len - 7;
+        scheme = 7;
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_backup: \"%V\" is not an http:// or "
-                           "https:// URL", &b->url);
-        return NGX_CONF_ERROR;
+                           "invalid URL prefix in \"%V\"", &b->url);
+        return NGX_ERROR;
     }
 
     /* for the logs: the URL as a request sees it */
@@ -164,40 +189,54 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ccv.complex_value = &b->url_cv;
 
     if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
-    if (ngx_strlchr(b->url.data, b->url.data + b->url.len, '$') == NULL) {
+    /* with variables, it is known per request only */
 
-        /* without variables: checked now, as proxy_pass will */
+    if (ngx_strlchr(b->url.data, b->url.data + b->url.len, '$') != NULL) {
+        return NGX_OK;
+    }
 
-        ngx_memzero(&u, sizeof(ngx_url_t));
-        u.url = s;
-        u.no_resolve = 1;
-        u.uri_part = 1;
+    ngx_memzero(&u, sizeof(ngx_url_t));
 
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "v3xy_backup: \"%V\": %s", &b->url,
-                               u.err ? u.err : "no host");
-            return NGX_CONF_ERROR;
-        }
+    u.url.data = b->url.data + scheme;
+    u.url.len = b->url.len - scheme;
+    u.no_resolve = 1;
+    u.uri_part = 1;
 
-        if (u.uri.len
-            && (pclcf->named
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
+                           u.err != NULL ? u.err : "no host", &b->url);
+        return NGX_ERROR;
+    }
+
+    if (u.uri.len
+        && (b->primary->named
 #if (NGX_PCRE)
-                || pclcf->regex
+            || b->primary->regex != NULL
 #endif
-               ))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "v3xy_backup: \"%V\" has a URI part: not "
-                               "possible in a location given by a regular "
-                               "expression or in a named location",
-                               &b->url);
-            return NGX_CONF_ERROR;
-        }
+           ))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"v3xy_backup\" cannot have URI part in "
+                           "location given by regular expression, "
+                           "or inside named location");
+        return NGX_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_v3xy_backup_parse_params(ngx_conf_t *cf, ngx_http_v3xy_backup_t *b)
+{
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -243,14 +282,38 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
+    return NGX_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+    return NGX_ERROR;
+}
+
+
+/*
+ * The backup's breaker, in the one zone of them all: its own, or, with
+ * breaker=NAME, the one that the locations to one primary share so that
+ * they share what they learn.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_backup_add_breaker(ngx_conf_t *cf, ngx_http_v3xy_backup_t *b)
+{
+    ngx_str_t                   name;
+    ngx_uint_t                  i;
+    ngx_http_v3xy_backup_t    **bp;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
     if (vmcf->backups.nelts >= NGX_HTTP_V3XY_BACKUPS_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "v3xy_backup: more than %d in one configuration",
+                           "more than %d \"v3xy_backup\" directives",
                            NGX_HTTP_V3XY_BACKUPS_MAX);
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
-
-    /* breaker=NAME: locations to one primary share what they learn */
 
     b->index = NGX_CONF_UNSET_UINT;
     bp = vmcf->backups.elts;
@@ -265,10 +328,10 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (bp[i]->fails != b->fails || bp[i]->cooldown != b->cooldown) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "v3xy_backup: breaker \"%V\" has other "
-                               "fails= or cooldown= in %V:%ui",
+                               "breaker \"%V\" has other fails= or "
+                               "cooldown= in %V:%ui",
                                &b->breaker, &bp[i]->file, bp[i]->line);
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
 
         b->index = bp[i]->index;
@@ -280,12 +343,12 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (ngx_http_v3xy_breaker_label(cf, vmcf, b) != NGX_OK) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     bp = ngx_array_push(&vmcf->backups);
     if (bp == NULL) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     *bp = b;
@@ -297,7 +360,7 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                                  NGX_HTTP_V3XY_BREAKER_ZONE,
                                                  &ngx_http_v3xy_module);
         if (vmcf->breaker_zone == NULL) {
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
 
         vmcf->breaker_zone->init = ngx_http_v3xy_breaker_init_zone;
@@ -305,24 +368,171 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     b->zone = vmcf->breaker_zone;
 
+    return NGX_OK;
+}
+
+
+/*
+ * The backup's location: inside the primary's, as limit_except builds its
+ * block, so that it inherits the primary's settings; its directives are
+ * parsed from a string.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_backup_add_location(ngx_conf_t *cf, ngx_http_v3xy_backup_t *b)
+{
+    char                      *rv;
+    u_char                    *p;
+    ngx_str_t                  text;
+    ngx_http_core_loc_conf_t  *clcf, *pclcf;
+    ngx_http_v3xy_loc_conf_t  *blcf;
+
+    pclcf = b->primary;
+
+    clcf = ngx_http_v3xy_new_location(cf, &pclcf->locations, &pclcf->name, 0);
+    if (clcf == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->backup = clcf;
+
+    blcf = clcf->loc_conf[ngx_http_v3xy_module.ctx_index];
+    blcf->backup = b;
+    blcf->backup_child = 1;
+
+    text.data = ngx_pnalloc(cf->pool,
+                            sizeof("proxy_pass ;\nproxy_ssl_server_name on;\n"
+                                   "proxy_ssl_name $proxy_host;\n") - 1
+                            + b->url.len);
+    if (text.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(text.data, "proxy_pass %V;\n", &b->url);
+
+    if (ngx_strncasecmp(b->url.data, (u_char *) "https://", 8) == 0) {
+        /* the backup's host (nginx strips the port), not the primary's */
+        p = ngx_sprintf(p, "proxy_ssl_server_name on;\n"
+                           "proxy_ssl_name $proxy_host;\n");
+    }
+
+    text.len = p - text.data;
+
+    /* proxy_pass judges a URI part by the kind of location it is in */
+
+    clcf->noname = 0;
+    clcf->named = pclcf->named;
+#if (NGX_PCRE)
+    clcf->regex = pclcf->regex;
+#endif
+
+    rv = ngx_http_v3xy_conf_string(cf, clcf->loc_conf, &text);
+
+    clcf->noname = 1;
+    clcf->named = 0;
+#if (NGX_PCRE)
+    clcf->regex = NULL;
+#endif
+
+    return (rv == NGX_CONF_OK) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * "@v3xy_backup_N", N its place among the backups, in the server: the
+ * location that error pages lead to.  It gets configuration of its own to
+ * be merged like any location; after the merge it is pointed at the
+ * backup's (ngx_http_v3xy_failover_init()).
+ */
+
+static ngx_int_t
+ngx_http_v3xy_backup_add_named(ngx_conf_t *cf, ngx_http_v3xy_backup_t *b)
+{
+    u_char                     *p;
+    ngx_http_core_srv_conf_t   *cscf;
+    ngx_http_core_loc_conf_t   *sclcf;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
     p = ngx_pnalloc(cf->pool, sizeof("@v3xy_backup_") - 1 + NGX_INT_T_LEN);
     if (p == NULL) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     b->name.data = p;
     b->name.len = ngx_sprintf(p, "@v3xy_backup_%ui",
                               vmcf->backups.nelts - 1) - p;
 
-    /*
-     * The backup's location: inside the primary's, as limit_except builds
-     * its block, so that it inherits the primary's settings.
-     */
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+    sclcf = cscf->ctx->loc_conf[ngx_http_core_module.ctx_index];
 
-    loc_conf = ngx_http_v3xy_create_loc_confs(cf);
+    b->named = ngx_http_v3xy_new_location(cf, &sclcf->locations, &b->name, 1);
+
+    return (b->named != NULL) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* a location added to locations, with every HTTP module's configuration */
+
+static ngx_http_core_loc_conf_t *
+ngx_http_v3xy_new_location(ngx_conf_t *cf, ngx_queue_t **locations,
+    ngx_str_t *name, ngx_uint_t named)
+{
+    void                      *mconf, **loc_conf;
+    ngx_uint_t                 i;
+    ngx_http_module_t         *module;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    loc_conf = ngx_pcalloc(cf->pool, sizeof(void *) * ngx_http_max_module);
     if (loc_conf == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
+
+    for (i = 0; cf->cycle->modules[i] != NULL; i++) {
+        if (cf->cycle->modules[i]->type != NGX_HTTP_MODULE) {
+            continue;
+        }
+
+        module = cf->cycle->modules[i]->ctx;
+
+        if (module->create_loc_conf != NULL) {
+            mconf = module->create_loc_conf(cf);
+            if (mconf == NULL) {
+                return NULL;
+            }
+
+            loc_conf[cf->cycle->modules[i]->ctx_index] = mconf;
+        }
+    }
+
+    clcf = loc_conf[ngx_http_core_module.ctx_index];
+    clcf->loc_conf = loc_conf;
+    clcf->name = *name;
+    clcf->named = named;
+    clcf->noname = !named;
+
+    if (ngx_http_add_location(cf, locations, clcf) != NGX_OK) {
+        return NULL;
+    }
+
+    return clcf;
+}
+
+
+/*
+ * Parses directives from a string into a location's configuration, the
+ * way "nginx -g" does; errors point at the line of v3xy_backup.
+ */
+
+static char *
+ngx_http_v3xy_conf_string(ngx_conf_t *cf, void **loc_conf, ngx_str_t *text)
+{
+    char                 *rv;
+    ngx_buf_t             b;
+    ngx_conf_t            save;
+    ngx_conf_file_t       conf_file;
+    ngx_http_conf_ctx_t  *ctx, *pctx;
 
     pctx = cf->ctx;
 
@@ -335,150 +545,6 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ctx->srv_conf = pctx->srv_conf;
     ctx->loc_conf = loc_conf;
 
-    clcf = loc_conf[ngx_http_core_module.ctx_index];
-    clcf->loc_conf = loc_conf;
-    clcf->name = pclcf->name;
-    clcf->noname = 1;
-
-    if (ngx_http_add_location(cf, &pclcf->locations, clcf) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    b->backup = clcf;
-
-    blcf = loc_conf[ngx_http_v3xy_module.ctx_index];
-    blcf->backup = b;
-    blcf->backup_child = 1;
-
-    /* proxy_pass judges a URI part by the kind of location it is in */
-
-    text.len = sizeof("proxy_pass ;\nproxy_ssl_server_name on;\n"
-                      "proxy_ssl_name $proxy_host;\n") - 1
-               + b->url.len;
-
-    text.data = ngx_pnalloc(cf->pool, text.len);
-    if (text.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_sprintf(text.data, "proxy_pass %V;\n", &b->url);
-
-    if (https) {
-        /* the backup's host (nginx strips the port), not the primary's */
-        p = ngx_sprintf(p, "proxy_ssl_server_name on;\n"
-                           "proxy_ssl_name $proxy_host;\n");
-    }
-
-    text.len = p - text.data;
-
-    clcf->noname = 0;
-    clcf->named = pclcf->named;
-#if (NGX_PCRE)
-    clcf->regex = pclcf->regex;
-#endif
-
-    save = *cf;
-    cf->ctx = ctx;
-    cf->cmd_type = NGX_HTTP_LOC_CONF;
-
-    rv = ngx_http_v3xy_conf_string(cf, &text);
-
-    *cf = save;
-
-    clcf->noname = 1;
-    clcf->named = 0;
-#if (NGX_PCRE)
-    clcf->regex = NULL;
-#endif
-
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    /*
-     * The named location that error pages lead to.  It gets configuration
-     * of its own to be merged like any location; after the merge it is
-     * pointed at the backup's (ngx_http_v3xy_failover_init()).
-     */
-
-    loc_conf = ngx_http_v3xy_create_loc_confs(cf);
-    if (loc_conf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    nclcf = loc_conf[ngx_http_core_module.ctx_index];
-    nclcf->loc_conf = loc_conf;
-    nclcf->name = b->name;
-    nclcf->named = 1;
-
-    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
-    sclcf = cscf->ctx->loc_conf[ngx_http_core_module.ctx_index];
-
-    if (ngx_http_add_location(cf, &sclcf->locations, nclcf) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    b->named = nclcf;
-    vlcf->backup = b;
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "v3xy_backup: invalid parameter \"%V\"", &value[i]);
-    return NGX_CONF_ERROR;
-}
-
-
-/* every HTTP module's configuration of one new location */
-
-static void **
-ngx_http_v3xy_create_loc_confs(ngx_conf_t *cf)
-{
-    void               *mconf, **loc_conf;
-    ngx_uint_t          i;
-    ngx_http_module_t  *module;
-
-    loc_conf = ngx_pcalloc(cf->pool, sizeof(void *) * ngx_http_max_module);
-    if (loc_conf == NULL) {
-        return NULL;
-    }
-
-    for (i = 0; cf->cycle->modules[i]; i++) {
-        if (cf->cycle->modules[i]->type != NGX_HTTP_MODULE) {
-            continue;
-        }
-
-        module = cf->cycle->modules[i]->ctx;
-
-        if (module->create_loc_conf) {
-            mconf = module->create_loc_conf(cf);
-            if (mconf == NULL) {
-                return NULL;
-            }
-
-            loc_conf[cf->cycle->modules[i]->ctx_index] = mconf;
-        }
-    }
-
-    return loc_conf;
-}
-
-
-/*
- * Parses directives from a string into cf->ctx, the way "nginx -g" does;
- * errors point at the line of v3xy_backup.
- */
-
-static char *
-ngx_http_v3xy_conf_string(ngx_conf_t *cf, ngx_str_t *text)
-{
-    char             *rv;
-    ngx_buf_t         b;
-    ngx_conf_file_t   conf_file, *saved;
-
-    ngx_memzero(&conf_file, sizeof(ngx_conf_file_t));
     ngx_memzero(&b, sizeof(ngx_buf_t));
 
     b.start = text->data;
@@ -487,22 +553,24 @@ ngx_http_v3xy_conf_string(ngx_conf_t *cf, ngx_str_t *text)
     b.end = b.last;
     b.temporary = 1;
 
-    saved = cf->conf_file;
+    ngx_memzero(&conf_file, sizeof(ngx_conf_file_t));
 
     conf_file.file.fd = NGX_INVALID_FILE;
-    conf_file.file.name = saved->file.name;
-    conf_file.line = saved->line;
+    conf_file.file.name = cf->conf_file->file.name;
+    conf_file.line = cf->conf_file->line;
     conf_file.buffer = &b;
 
+    save = *cf;
+    cf->ctx = ctx;
+    cf->cmd_type = NGX_HTTP_LOC_CONF;
     cf->conf_file = &conf_file;
 
     rv = ngx_conf_parse(cf, NULL);
 
-    cf->conf_file = saved;
+    *cf = save;
 
     return rv;
 }
-
 
 /*
  * After the merge: error pages of the primary and of the backup, the
@@ -550,7 +618,7 @@ ngx_http_v3xy_failover_init(ngx_conf_t *cf)
          * block's configuration, which must fail over the same way.
          */
 
-        if (b->primary->limit_except_loc_conf) {
+        if (b->primary->limit_except_loc_conf != NULL) {
             loc_conf = b->primary->limit_except_loc_conf;
 
             vlcf = loc_conf[ngx_http_v3xy_module.ctx_index];
@@ -609,7 +677,7 @@ ngx_http_v3xy_error_pages(ngx_conf_t *cf, ngx_http_core_loc_conf_t *clcf,
         ep->value.value = b->name;    /* a constant: no lengths */
     }
 
-    if (clcf->error_pages) {
+    if (clcf->error_pages != NULL) {
         old = clcf->error_pages->elts;
 
         for (i = 0; i < clcf->error_pages->nelts; i++) {
@@ -629,84 +697,99 @@ ngx_http_v3xy_error_pages(ngx_conf_t *cf, ngx_http_core_loc_conf_t *clcf,
 
 
 /*
- * The access-phase step, last of the pipeline.  In the primary's location:
- * the breaker may send the request straight to the backup; otherwise the
- * body is read whole and the request goes on to the primary.  In the
- * backup's location (reached through the error page): the failover is
- * judged and logged, or, the second time, both have failed.
+ * The access-phase step, last of the pipeline, in the primary's location
+ * or in the backup's (reached through the error page).
  */
 
 ngx_int_t
 ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     ngx_http_v3xy_ctx_t *ctx)
 {
-    ngx_int_t                rc;
-    v3xy_breaker_t          *br;
-    ngx_http_v3xy_backup_t  *b;
-
-    b = vlcf->backup;
-
     if (r != r->main) {
         return NGX_DECLINED;
     }
 
-    if (!vlcf->backup_child) {
-
-        /*
-         * The body is read whole first, so that it can be sent twice (and
-         * a probe is only chosen for a request that can go upstream now).
-         */
-
-        if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
-            rc = ngx_http_v3xy_body_read(r, ctx);
-
-            if (rc != NGX_OK) {
-                return rc;
-            }
-        }
-
-        if (ctx->upstream == NGX_HTTP_V3XY_UPSTREAM_NONE) {
-            br = ngx_http_v3xy_breaker(b);
-
-            switch (v3xy_breaker_route(br, ngx_current_msec, b->fails,
-                                       b->cooldown))
-            {
-            case V3XY_ROUTE_BACKUP:
-                ctx->upstream = NGX_HTTP_V3XY_UPSTREAM_PRIMARY;
-                ctx->failover = NGX_HTTP_V3XY_FAILOVER_BREAKER;
-
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "v3xy: breaker open: request goes straight "
-                              "to the backup %V",
-                              ngx_http_v3xy_backup_url(r, b));
-
-                return ngx_http_v3xy_failover_jump(r, b);
-
-            case V3XY_ROUTE_PROBE:
-                ctx->probe = 1;
-
-                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                              "v3xy: breaker half-open: this request "
-                              "probes the primary");
-                break;
-
-            default: /* V3XY_ROUTE_PRIMARY */
-                break;
-            }
-
-            ctx->upstream = NGX_HTTP_V3XY_UPSTREAM_PRIMARY;
-        }
-
-        /*
-         * A request that came here through an error page (error_page 404
-         * = @api, say) may take ours: nginx allows one per request.
-         */
-        r->error_page = 0;
-
-        return NGX_DECLINED;
+    if (vlcf->backup_child) {
+        return ngx_http_v3xy_failover_backup(r, vlcf->backup, ctx);
     }
 
-    /* the backup's location: what the primary's upstream was doing is over */
+    return ngx_http_v3xy_failover_primary(r, vlcf->backup, ctx);
+}
+
+
+/*
+ * The primary's location: the body is read whole first, so that it can be
+ * sent twice (and a probe is only chosen for a request that can go
+ * upstream now); then the breaker may send the request straight to the
+ * backup, or let it probe the primary.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_failover_primary(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_int_t        rc;
+    v3xy_breaker_t  *br;
+
+    if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+        rc = ngx_http_v3xy_body_read(r, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (ctx->upstream != NGX_HTTP_V3XY_UPSTREAM_NONE) {
+        return ngx_http_v3xy_failover_proceed(r);
+    }
+
+    ctx->upstream = NGX_HTTP_V3XY_UPSTREAM_PRIMARY;
+
+    br = ngx_http_v3xy_breaker(b);
+
+    switch (v3xy_breaker_route(br, ngx_current_msec, b->fails, b->cooldown)) {
+
+    case V3XY_ROUTE_BACKUP:
+        ctx->failover = NGX_HTTP_V3XY_FAILOVER_BREAKER;
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: breaker open: request goes straight to the "
+                      "backup %V", ngx_http_v3xy_backup_url(r, b));
+
+        return ngx_http_v3xy_failover_jump(r, b);
+
+    case V3XY_ROUTE_PROBE:
+        ctx->probe = 1;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: breaker %V: open -> half-open", &b->label);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "v3xy: breaker half-open: this request probes the "
+                      "primary");
+        break;
+
+    default: /* V3XY_ROUTE_PRIMARY */
+        break;
+    }
+
+    return ngx_http_v3xy_failover_proceed(r);
+}
+
+
+/*
+ * The backup's location: the first time, the primary has failed and the
+ * request goes on to the backup, unless it may not be sent again; the
+ * second time, the backup has failed too.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_failover_backup(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    /* what the primary's upstream was doing is over */
 
     r->connection->log->action = NULL;
 
@@ -734,48 +817,89 @@ ngx_http_v3xy_failover(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     }
 
     if (ctx->failover != NGX_HTTP_V3XY_FAILOVER_BREAKER) {
+        rc = ngx_http_v3xy_failover_judge(r, b, ctx);
 
-        if (ctx->failover == NGX_HTTP_V3XY_FAILOVER_NONE) {
-            rc = ngx_http_v3xy_failover_reason(r, ctx);
-
-            if (rc != NGX_OK) {
-                return rc;
-            }
+        if (rc != NGX_OK) {
+            return rc;
         }
-
-        ngx_http_v3xy_breaker_failed(r, b, ctx);
-
-        if (!b->non_idempotent
-            && (ctx->failover == NGX_HTTP_V3XY_FAILOVER_TIMEOUT
-                || ctx->failover == NGX_HTTP_V3XY_FAILOVER_ERROR)
-            && r->upstream->request_sent
-            && (r->method & (NGX_HTTP_POST|NGX_HTTP_LOCK|NGX_HTTP_PATCH)))
-        {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "v3xy: upstream_unanswered: the primary took the "
-                          "%V request and did not answer (%V); not sent to "
-                          "the backup, it may have been processed",
-                          &r->method_name,
-                          &ngx_http_v3xy_reasons[ctx->failover]);
-
-            return ngx_http_v3xy_refuse(r,
-                                       NGX_HTTP_V3XY_ERR_UPSTREAM_UNANSWERED);
-        }
-
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "v3xy: failover to the backup %V: the primary failed "
-                      "(%V)", ngx_http_v3xy_backup_url(r, b),
-                      &ngx_http_v3xy_reasons[ctx->failover]);
     }
 
     ctx->upstream = NGX_HTTP_V3XY_UPSTREAM_BACKUP;
 
-    /* the backup's failure needs the error page once more */
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "v3xy: failover: sent to the backup %V (%V)",
+                   ngx_http_v3xy_backup_url(r, b),
+                   &ngx_http_v3xy_reasons[ctx->failover]);
+
+    return ngx_http_v3xy_failover_proceed(r);
+}
+
+
+/*
+ * The primary failed: why, when no header said it; the breaker told; and
+ * whether the request may be sent again (NGX_OK) or is refused.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_failover_judge(ngx_http_request_t *r,
+    ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (ctx->failover == NGX_HTTP_V3XY_FAILOVER_NONE) {
+        rc = ngx_http_v3xy_failover_reason(r, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "v3xy: failover: the primary failed (%V)",
+                   &ngx_http_v3xy_reasons[ctx->failover]);
+
+    ngx_http_v3xy_breaker_failed(r, b, ctx);
+
+    if (!b->non_idempotent
+        && (ctx->failover == NGX_HTTP_V3XY_FAILOVER_TIMEOUT
+            || ctx->failover == NGX_HTTP_V3XY_FAILOVER_ERROR)
+        && r->upstream->request_sent
+        && (r->method & (NGX_HTTP_POST|NGX_HTTP_LOCK|NGX_HTTP_PATCH)))
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "v3xy: upstream_unanswered: the primary took the "
+                      "%V request and did not answer (%V); not sent to "
+                      "the backup, it may have been processed",
+                      &r->method_name,
+                      &ngx_http_v3xy_reasons[ctx->failover]);
+
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_UPSTREAM_UNANSWERED);
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "v3xy: failover to the backup %V: the primary failed (%V)",
+                  ngx_http_v3xy_backup_url(r, b),
+                  &ngx_http_v3xy_reasons[ctx->failover]);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Both halves: the request goes on to the location's upstream with the
+ * error page free again.  nginx allows one per request, and ours must
+ * still lead on when the request came through one: another's to the
+ * primary's location (error_page 404 = @api, say), or ours to the
+ * backup's, whose failure needs the error page once more.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_failover_proceed(ngx_http_request_t *r)
+{
     r->error_page = 0;
 
     return NGX_DECLINED;
 }
-
 
 /* the backup's URL for a log line: its variables evaluated */
 
@@ -941,6 +1065,10 @@ ngx_http_v3xy_breaker_failed(ngx_http_request_t *r,
     {
         ngx_http_v3xy_count(b->metrics, 0);
 
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: breaker %V: %s -> open", &b->label,
+                       ctx->probe ? "half-open" : "closed");
+
         if (ctx->probe) {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "v3xy: breaker open again: the probe failed; "
@@ -1036,12 +1164,20 @@ ngx_http_v3xy_failover_header_filter(ngx_http_request_t *r)
         if (ctx->probe) {
             v3xy_breaker_unprobe(br, ngx_current_msec);
             ctx->probe = 0;
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "v3xy: breaker %V: half-open, the probe given "
+                           "up (a cached answer): the next request probes",
+                           &b->label);
         }
 
         return ngx_http_next_header_filter(r);
     }
 
     if (v3xy_breaker_success(br, ctx->probe)) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: breaker %V: half-open -> closed", &b->label);
+
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "v3xy: breaker closed: the probe found the primary "
                       "answering again");
@@ -1118,7 +1254,7 @@ ngx_http_v3xy_breaker_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     size = sizeof(v3xy_breaker_t) * NGX_HTTP_V3XY_BACKUPS_MAX;
 
-    if (data) {
+    if (data != NULL) {
         br = data;
 
     } else {

@@ -7,6 +7,7 @@
 
 #include "ngx_http_v3xy_module.h"
 #include "ngx_http_v3xy_body.h"
+#include "ngx_http_v3xy_failover.h"
 #include "ngx_http_v3xy_gateway.h"
 #include "ngx_http_v3xy_key.h"
 #include "ngx_http_v3xy_key_cache.h"

@@ -294,17 +294,6 @@ ngx_int_t ngx_http_v3xy_refuse(ngx_http_request_t *r,
     ngx_http_v3xy_err_e err);
 ngx_str_t *ngx_http_v3xy_error_code(ngx_http_v3xy_err_e err);
 
-/* ngx_http_v3xy_failover.c (until it has a header of its own) */
-char *ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_v3xy_failover_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_v3xy_failover(ngx_http_request_t *r,
-    ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
-ngx_str_t *ngx_http_v3xy_failover_var(ngx_http_request_t *r,
-    ngx_uint_t which);
-ngx_uint_t ngx_http_v3xy_breaker_state(ngx_http_v3xy_backup_t *b);
-ngx_int_t ngx_http_v3xy_failover_metrics(ngx_http_v3xy_mout_t *out,
-    ngx_http_v3xy_main_conf_t *vmcf);
-
 /* ngx_http_v3xy_redis.c */
 ngx_int_t ngx_http_v3xy_redis_metrics(ngx_http_v3xy_mout_t *out,
     ngx_http_v3xy_main_conf_t *vmcf);

@@ -23,6 +23,7 @@
 #include "ngx_http_v3xy_variables.h"
 #include "ngx_http_v3xy_key_cache.h"
 #include "ngx_http_v3xy_limit.h"
+#include "ngx_http_v3xy_failover.h"
 
 
 static ngx_int_t ngx_http_v3xy_key_id_variable(ngx_http_request_t *r,

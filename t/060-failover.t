@@ -619,7 +619,7 @@ X-Failover: breaker_open
     }
 --- must_die
 --- error_log eval
-qr/v3xy_backup: breaker "api" has other fails= or cooldown= in \S+nginx.conf:\d+/
+qr/\[emerg\] .*breaker "api" has other fails= or cooldown= in \S+nginx.conf:\d+/
 
 
 
@@ -794,8 +794,8 @@ primary 502
         v3xy_backup "https://backup.test; return 200 x";
     }
 --- must_die
---- error_log
-v3xy_backup: "https://backup.test; return 200 x" has a character a URL does not need here
+--- error_log eval
+qr/\[emerg\] .*invalid value "https:\/\/backup.test; return 200 x": it has a character a URL does not need here in \S+nginx.conf:\d+/
 
 
 
@@ -818,8 +818,8 @@ qr/v3xy_backup needs proxy_pass to the primary in the same location/
         v3xy_backup ftp://backup.test;
     }
 --- must_die
---- error_log
-v3xy_backup: "ftp://backup.test" is not an http:// or https:// URL
+--- error_log eval
+qr/\[emerg\] .*invalid URL prefix in "ftp:\/\/backup.test" in \S+nginx.conf:\d+/
 
 
 
@@ -830,8 +830,8 @@ v3xy_backup: "ftp://backup.test" is not an http:// or https:// URL
         v3xy_backup https://backup.test fails=x;
     }
 --- must_die
---- error_log
-v3xy_backup: invalid parameter "fails=x"
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "fails=x" in \S+nginx.conf:\d+/
 
 
 
@@ -866,8 +866,8 @@ qr/v3xy_backup needs proxy_pass to the primary in the same location in \S+nginx.
         v3xy_backup https://backup.test/v1/;
     }
 --- must_die
---- error_log
-v3xy_backup: "https://backup.test/v1/" has a URI part: not possible in a location given by a regular expression or in a named location
+--- error_log eval
+qr/\[emerg\] .*"v3xy_backup" cannot have URI part in location given by regular expression, or inside named location in \S+nginx.conf:\d+/
 
 
 
@@ -902,3 +902,33 @@ ok
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 29: at debug level, each state change of the breaker and a request's failover are traced
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=1 cooldown=$TEST_NGINX_COOLDOWN;
+#TLS#
+    }
+--- init
+# one failure opens the breaker, the next request skips the primary
+V3xy::http_req('GET', '/v1/a', '', 'X-Primary-Down' => 1);
+V3xy::http_req('GET', '/v1/a');
+select undef, undef, undef, $main::Pause;
+--- request
+GET /v1/b
+--- response_headers
+X-Upstream: primary
+--- grep_error_log eval
+qr/v3xy: (?:breaker \S+: [a-z-]+ -> [a-z-]+|failover: [^,\n]+)/
+--- grep_error_log_out
+v3xy: failover: the primary failed (502)
+v3xy: breaker https://backup.test: closed -> open
+v3xy: failover: sent to the backup https://backup.test (502)
+v3xy: failover: sent to the backup https://backup.test (breaker_open)
+v3xy: breaker https://backup.test: open -> half-open
+v3xy: breaker https://backup.test: half-open -> closed
+--- timeout: 10
