@@ -329,7 +329,7 @@ ngx_http_v3xy_backup_add_breaker(ngx_conf_t *cf, ngx_http_v3xy_backup_t *b)
         if (bp[i]->fails != b->fails || bp[i]->cooldown != b->cooldown) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "breaker \"%V\" has other fails= or "
-                               "cooldown= in %V:%ui",
+                               "cooldown= at %V:%ui",
                                &b->breaker, &bp[i]->file, bp[i]->line);
             return NGX_ERROR;
         }

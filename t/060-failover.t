@@ -619,7 +619,7 @@ X-Failover: breaker_open
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*breaker "api" has other fails= or cooldown= in \S+nginx.conf:\d+/
+qr/\[emerg\] .*breaker "api" has other fails= or cooldown= at \S+nginx.conf:\d+ in \S+nginx.conf:\d+/
 
 
 
