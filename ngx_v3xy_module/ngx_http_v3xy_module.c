@@ -6,6 +6,7 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_redis.h"
 
 
 static ngx_int_t ngx_http_v3xy_preconfiguration(ngx_conf_t *cf);

@@ -9,7 +9,7 @@
  *   ngx_http_v3xy_limit.c     rate limits: zones, decisions, headers
  *   ngx_http_v3xy_shm.c       the shared-memory limit store
  *   ngx_http_v3xy_key_cache.c the key store's answers in shared memory
- *   ngx_http_v3xy_redis.c     the Redis connection on nginx's event loop
+ *   ngx_http_v3xy_redis*.c    the Redis connection on nginx's event loop
  *   ngx_http_v3xy_body.c      the request body, read without blocking
  *   ngx_http_v3xy_webhook.c   inbound webhook signatures
  *   ngx_http_v3xy_gateway.c   developer keys checked against a key store
@@ -308,8 +308,6 @@ ngx_int_t ngx_http_v3xy_gateway_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_v3xy_add_variables(ngx_conf_t *cf);
 
-char *ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 char *ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
