@@ -202,41 +202,6 @@ ngx_http_v3xy_redis_command(ngx_str_t *args, ngx_uint_t nargs,
 }
 
 
-/* a reply that is an error or not of the expected shape */
-
-void
-ngx_http_v3xy_redis_error(ngx_log_t *log, redisReply *reply)
-{
-    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
-
-    /*
-     * Redis is up and answers, but not as it should for this request (a
-     * key of the wrong type, say): not an outage, and other keys work.
-     * Logged at most once a minute per worker, with Redis's message.
-     */
-
-    ngx_http_v3xy_count(ngx_http_v3xy_metrics.redis,
-                        NGX_HTTP_V3XY_REDIS_ERRORS);
-
-    if (ngx_time() - rd->error_logged < 60) {
-        return;
-    }
-
-    rd->error_logged = ngx_time();
-
-    if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_WARN, log, 0, "v3xy: redis %V replied: %*s",
-                      &rd->conf->addr, (size_t) ngx_min(reply->len, 200),
-                      reply->str);
-
-    } else {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "v3xy: redis %V: unexpected reply of type %d",
-                      &rd->conf->addr, reply->type);
-    }
-}
-
-
 /* DEL key, without waiting for the reply: a best effort */
 
 void

@@ -22,10 +22,9 @@ static void ngx_http_v3xy_redis_cleanup(void *privdata);
 
 
 ngx_int_t
-ngx_http_v3xy_redis_attach(ngx_http_v3xy_redis_node_t *node)
+ngx_http_v3xy_redis_attach(ngx_http_v3xy_redis_node_t *node, ngx_log_t *log)
 {
     ngx_connection_t   *c;
-    ngx_log_t          *log = ngx_http_v3xy_redis.log;
     redisAsyncContext  *ac = node->ac;
 
     c = ngx_get_connection(ac->c.fd, log);

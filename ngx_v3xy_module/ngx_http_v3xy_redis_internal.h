@@ -4,7 +4,8 @@
  *
  *   ngx_http_v3xy_redis_conf.c      the v3xy_redis directive
  *   ngx_http_v3xy_redis_node.c      a worker's nodes: connect, handshake,
- *                                   outages, reconnects with backoff
+ *                                   outages, reconnects with backoff,
+ *                                   errors of replies
  *   ngx_http_v3xy_redis.c           commands: scripts, replies, timeouts
  *   ngx_http_v3xy_redis_topology.c  Cluster (the slot map, MOVED, ASK)
  *                                   and Sentinel (the master, ROLE,
@@ -168,7 +169,8 @@ void ngx_http_v3xy_redis_switch_master(redisAsyncContext *ac, void *r,
     void *privdata);
 
 /* ngx_http_v3xy_redis_adapter.c */
-ngx_int_t ngx_http_v3xy_redis_attach(ngx_http_v3xy_redis_node_t *node);
+ngx_int_t ngx_http_v3xy_redis_attach(ngx_http_v3xy_redis_node_t *node,
+    ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_V3XY_REDIS_INTERNAL_H_INCLUDED_ */

@@ -15,7 +15,8 @@
  * (an nginx timer) that doubles up to 2 s: one Redis and Sentinel's
  * master by the timer, a Cluster's node or a sentinel on demand; a
  * Cluster's map or Sentinel's master is asked for again
- * (ngx_http_v3xy_redis_topology.c).
+ * (ngx_http_v3xy_redis_topology.c).  A reply that is an error is not an
+ * outage: counted, and logged at most once a minute.
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -370,7 +371,7 @@ ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_node_t *node)
     node->ac = ac;
     ac->data = node;
 
-    if (ngx_http_v3xy_redis_attach(node) != NGX_OK) {
+    if (ngx_http_v3xy_redis_attach(node, ngx_http_v3xy_redis.log) != NGX_OK) {
         node->ac = NULL;
         redisAsyncFree(ac);
         ngx_http_v3xy_redis_down(node, "no free connection");
@@ -460,8 +461,8 @@ ngx_http_v3xy_redis_connect(ngx_http_v3xy_redis_node_t *node)
     ngx_add_timer(&node->timer, rcf->connect_timeout);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_http_v3xy_redis.log, 0,
-                   "v3xy redis: %s%V connecting, %ui handshake replies "
-                   "awaited, for at most %Mms",
+                   "v3xy redis: %s%V connecting, a handshake of %ui, "
+                   "connect_timeout %Mms",
                    ngx_http_v3xy_redis_kind(node), &node->addr,
                    node->handshake, rcf->connect_timeout);
 }
@@ -605,6 +606,41 @@ ngx_http_v3xy_redis_fine(ngx_http_v3xy_redis_node_t *node)
                   "v3xy: redis %s%V is back",
                   node->kind == NGX_HTTP_V3XY_REDIS_KIND_SENTINEL
                   ? "sentinel " : "", &node->addr);
+}
+
+
+/* a reply that is an error or not of the expected shape */
+
+void
+ngx_http_v3xy_redis_error(ngx_log_t *log, redisReply *reply)
+{
+    ngx_http_v3xy_redis_t  *rd = &ngx_http_v3xy_redis;
+
+    /*
+     * Redis is up and answers, but not as it should for this request (a
+     * key of the wrong type, say): not an outage, and other keys work.
+     * Logged at most once a minute per worker, with Redis's message.
+     */
+
+    ngx_http_v3xy_count(ngx_http_v3xy_metrics.redis,
+                        NGX_HTTP_V3XY_REDIS_ERRORS);
+
+    if (ngx_time() - rd->error_logged < 60) {
+        return;
+    }
+
+    rd->error_logged = ngx_time();
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, log, 0, "v3xy: redis %V replied: %*s",
+                      &rd->conf->addr, (size_t) ngx_min(reply->len, 200),
+                      reply->str);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "v3xy: redis %V: unexpected reply of type %d",
+                      &rd->conf->addr, reply->type);
+    }
 }
 
 
