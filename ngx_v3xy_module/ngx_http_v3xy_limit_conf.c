@@ -25,25 +25,6 @@ ngx_conf_enum_t  ngx_http_v3xy_limit_fail_modes[] = {
 /* configuration */
 
 char *
-ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_v3xy_main_conf_t *vmcf = conf;
-
-    if (vmcf->redis) {
-        return "is duplicate";
-    }
-
-    vmcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_redis_conf_t));
-    if (vmcf->redis == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_http_v3xy_redis_parse(cf, vmcf->redis);
-}
-
-
-char *
 ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_v3xy_main_conf_t *vmcf = conf;

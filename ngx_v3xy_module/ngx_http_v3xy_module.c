@@ -14,6 +14,7 @@
 #include "ngx_http_v3xy_limit.h"
 #include "ngx_http_v3xy_metrics.h"
 #include "ngx_http_v3xy_pipeline.h"
+#include "ngx_http_v3xy_redis.h"
 #include "ngx_http_v3xy_variables.h"
 #include "ngx_http_v3xy_webhook.h"
 

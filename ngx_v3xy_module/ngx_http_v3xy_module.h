@@ -9,7 +9,7 @@
  *   ngx_http_v3xy_limit.c     rate limits: zones, decisions, headers
  *   ngx_http_v3xy_shm.c       the shared-memory limit store
  *   ngx_http_v3xy_key_cache.c the key store's answers in shared memory
- *   ngx_http_v3xy_redis.c     the Redis connection on nginx's event loop
+ *   ngx_http_v3xy_redis*.c    the Redis connection on nginx's event loop
  *   ngx_http_v3xy_body.c      the request body, read without blocking
  *   ngx_http_v3xy_webhook.c   inbound webhook signatures
  *   ngx_http_v3xy_gateway.c   developer keys checked against a key store
@@ -293,14 +293,6 @@ ngx_http_v3xy_ctx_t *ngx_http_v3xy_find_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_v3xy_refuse(ngx_http_request_t *r,
     ngx_http_v3xy_err_e err);
 ngx_str_t *ngx_http_v3xy_error_code(ngx_http_v3xy_err_e err);
-
-/* ngx_http_v3xy_redis.c */
-ngx_int_t ngx_http_v3xy_redis_metrics(ngx_http_v3xy_mout_t *out,
-    ngx_http_v3xy_main_conf_t *vmcf);
-
-/* ngx_http_v3xy_limit.c (until the redis files have it) */
-char *ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
 
 /* one more in counter i of a group, if metrics are on */

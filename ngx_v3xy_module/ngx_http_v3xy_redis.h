@@ -17,6 +17,9 @@
  * must copy what it needs and must not run request phases from there
  * (post an event instead).  A caller whose request goes away cancels its
  * command, and the reply is dropped.
+ *
+ * This header is what the rest of the module calls; the files behind it
+ * are listed in ngx_http_v3xy_redis_internal.h.
  */
 
 #ifndef _NGX_HTTP_V3XY_REDIS_H_INCLUDED_
@@ -72,8 +75,8 @@ typedef void (*ngx_http_v3xy_redis_done_pt)(void *data, redisReply *reply);
 typedef struct ngx_http_v3xy_redis_cmd_s  ngx_http_v3xy_redis_cmd_t;
 
 
-char *ngx_http_v3xy_redis_parse(ngx_conf_t *cf,
-    ngx_http_v3xy_redis_conf_t *rcf);
+char *ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_v3xy_redis_script_init(ngx_http_v3xy_redis_script_t *s);
 
 ngx_int_t ngx_http_v3xy_redis_init_process(ngx_cycle_t *cycle,
@@ -102,6 +105,11 @@ void ngx_http_v3xy_redis_timed_out(ngx_http_v3xy_redis_cmd_t *cmd,
 ngx_uint_t ngx_http_v3xy_redis_cluster(void);
 
 /* the metrics: this worker's state, a round trip, the clock of those */
+struct ngx_http_v3xy_mout_s;
+struct ngx_http_v3xy_main_conf_s;
+
+ngx_int_t ngx_http_v3xy_redis_metrics(struct ngx_http_v3xy_mout_s *out,
+    struct ngx_http_v3xy_main_conf_s *vmcf);
 void ngx_http_v3xy_metrics_redis_up(ngx_uint_t up);
 void ngx_http_v3xy_metrics_redis_rtt(uint64_t us);
 uint64_t ngx_http_v3xy_metrics_clock(void);

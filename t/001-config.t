@@ -242,7 +242,7 @@ v3xy_dev_...6ccbf8a04e49
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*v3xy_redis: "unix:\/tmp\/v3xy-no-such.sock": a Cluster's nodes and sentinels are reached over TCP, not a unix socket/
+qr/\[emerg\] \d+#\d+: invalid address "unix:\/tmp\/v3xy-no-such.sock": a Cluster's nodes and sentinels are reached over TCP, not a unix socket in \S+nginx\.conf:\d+/
 
 
 
@@ -294,7 +294,7 @@ qr/\[emerg\] .*v3xy_redis sentinel_password_file: ".*" is not a regular file/
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*v3xy_redis: sentinel_password_file= needs sentinel=/
+qr/\[emerg\] \d+#\d+: invalid parameter "sentinel_password_file=\S+" without sentinel= in \S+nginx\.conf:\d+/
 
 
 
@@ -324,7 +324,7 @@ Config_Test_Secret
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*v3xy_redis: "sentinel_poll=50ms": at least 100ms/
+qr/\[emerg\] \d+#\d+: invalid parameter "sentinel_poll=50ms": at least 100ms in \S+nginx\.conf:\d+/
 
 
 
@@ -337,7 +337,7 @@ qr/\[emerg\] .*v3xy_redis: "sentinel_poll=50ms": at least 100ms/
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*v3xy_redis: "sentinel_poll=1s" needs sentinel=/
+qr/\[emerg\] \d+#\d+: invalid parameter "sentinel_poll=1s" without sentinel= in \S+nginx\.conf:\d+/
 
 
 
@@ -350,7 +350,7 @@ qr/\[emerg\] .*v3xy_redis: "sentinel_poll=1s" needs sentinel=/
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*v3xy_redis: "master=v3xy" needs sentinel=/
+qr/\[emerg\] \d+#\d+: invalid parameter "master=v3xy" without sentinel= in \S+nginx\.conf:\d+/
 
 
 
@@ -363,4 +363,4 @@ qr/\[emerg\] .*v3xy_redis: "master=v3xy" needs sentinel=/
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*v3xy_redis: the first parameter is where Redis is \(host:port, unix:path, cluster= or sentinel=\), not "master=v3xy"/
+qr/\[emerg\] \d+#\d+: invalid parameter "master=v3xy": the first parameter is where Redis is \(host:port, unix:path, cluster= or sentinel=\) in \S+nginx\.conf:\d+/

@@ -11,7 +11,11 @@
 # means ngx_http_v3xy_limit.c calls or reads something defined in
 # ngx_http_v3xy_error.c, _redis.c and _shm.c. Files of src/ (no nginx in
 # them) are left out: everyone may use them. Then it lists the cycles of
-# two (a uses b and b uses a), and says whether the graph has any cycle.
+# two (a uses b and b uses a) and the files on a cycle, between files and
+# between capabilities: the files of a capability that has an
+# ngx_http_v3xy_X_internal.h (redis_*.c, limit_*.c) are one capability X,
+# whose files may use each other (one state machine may span two).
+# Exits 1 if capabilities form a cycle.
 # The module's own variable, ngx_http_v3xy_module, is not counted: every
 # file reads its configuration through it, as in nginx's own modules.
 
@@ -51,24 +55,53 @@ for o in "$objdir"/*.o; do
     printf '\n'
 done
 
-echo
-echo "mutual uses:"
-awk '{ e[$1 " " $2] = 1 } END {
-         n = 0
-         for (k in e) {
-             split(k, p, " ")
-             if (p[1] < p[2] && e[p[2] " " p[1]]) {
-                 print "  " p[1] " <-> " p[2]; n++
-             }
-         }
-         if (n == 0) print "  none"
-     }' "$tmp/edges" | sort
+# a file's capability: X for X.c and X_*.c where X_internal.h exists
+cap() {
+    for h in "$srcdir"/ngx_http_v3xy_*_internal.h; do
+        [ -e "$h" ] || continue
+        c=$(basename "$h" _internal.h)
+        c=${c#ngx_http_v3xy_}
+        case $1 in "$c"|"$c"_*) echo "$c"; return ;; esac
+    done
+    echo "$1"
+}
 
-# tsort prints "input contains a loop" on stderr when there is a cycle
-if tsort "$tmp/edges" > /dev/null 2> "$tmp/tsort"; then
-    echo "cycles: none"
-else
-    echo "cycles: yes, files on a cycle:"
-    grep -v 'input contains a loop' "$tmp/tsort" | sed 's/^tsort: /  /' \
+srcdir=${V3XY_GLUE_DIR:-ngx_v3xy_module}
+
+while read -r a b; do
+    echo "$(cap "$a") $(cap "$b")"
+done < "$tmp/edges" | awk '$1 != $2' | sort -u > "$tmp/caps"
+
+report() {
+    edges=$1
+    echo "  mutual uses:"
+    awk '{ e[$1 " " $2] = 1 } END {
+             n = 0
+             for (k in e) {
+                 split(k, p, " ")
+                 if (p[1] < p[2] && e[p[2] " " p[1]]) {
+                     print "    " p[1] " <-> " p[2]; n++
+                 }
+             }
+             if (n == 0) print "    none"
+         }' "$edges" | sort
+
+    # tsort says "input contains a loop" on stderr when there is a cycle
+    if tsort "$edges" > /dev/null 2> "$tmp/tsort"; then
+        echo "  cycles: none"
+        return 0
+    fi
+
+    echo "  cycles: yes, on one:"
+    grep -v 'input contains a loop' "$tmp/tsort" | sed 's/^tsort: /    /' \
         | sort -u
-fi
+    return 1
+}
+
+echo
+echo "files:"
+report "$tmp/edges" || true
+
+echo
+echo "capabilities:"
+report "$tmp/caps"
