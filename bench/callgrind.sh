@@ -1,4 +1,7 @@
-# bench/callgrind.sh: sourced by a benchmark that has $dir and die().
+# shellcheck shell=bash
+#
+# bench/callgrind.sh: sourced, after bench/lib.sh ($dir, die), by a
+# benchmark.
 #
 # Instructions, not seconds: callgrind counts the same for the same binary
 # and requests whatever the machine's load, where wrk's ratios swing.
@@ -12,6 +15,9 @@
 #                                          keepalive connection, i from
 #                                          FIRST; any non-200 ends the run
 #   cg_stop                                stops it
+
+: "${dir:?bench/callgrind.sh wants bench/lib.sh sourced first}"
+
 cg_start() {
     command -v callgrind_control >/dev/null \
         || die "valgrind is not installed (util/deps.sh valgrind)"

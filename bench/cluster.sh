@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 #
 # bench/cluster.sh NGINX MODULE_SO      (make bench, after limits.sh)
 #
@@ -31,89 +32,22 @@ CONNECTIONS=${CONNECTIONS:-50}
 LIMIT_KEYS=${LIMIT_KEYS:-10000}
 LIMIT_ZONE=${LIMIT_ZONE:-rate=100r/s}
 
-dir=$(mktemp -d)
-redis_ports=()
-
-stop() {
-    local pid
-
-    [ -s "$1" ] || return 0
-    pid=$(cat "$1")
-    kill "$pid" 2>/dev/null || return 0
-
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-}
-
-cleanup() {
-    local rc=$? f
-
-    stop "$dir/s/nginx.pid"
-    stop "$dir/c/nginx.pid"
-
-    for f in "$dir"/redis-*.pid; do
-        [ -e "$f" ] && stop "$f"
-    done
-
-    if [ "$rc" -ne 0 ]; then
-        for f in "$dir/s/error.log" "$dir/c/error.log"; do
-            [ -s "$f" ] || continue
-            echo "--- ${f#"$dir"/} (last 20 lines)" >&2
-            tail -n 20 "$f" >&2
-        done
-    fi
-
-    rm -rf "$dir"
-}
-
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-die() { echo "bench: $*" >&2; exit 1; }
-
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=pin.sh
 . "$(dirname "$0")/pin.sh"
-
-chmod 0755 "$dir"
-mkdir -p "$dir/s/tmp" "$dir/c/tmp"
-cp "$module" "$dir/module.so"
 
 # eleven free loopback ports: nginx S and C (front, backend), one Redis,
 # three Cluster nodes and their bus ports
-read -r p_s p_sb p_c p_cb p_r n1 n2 n3 b1 b2 b3 < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(11)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in ss))
-')
+read -r p_s p_sb p_c p_cb p_r n1 n2 n3 b1 b2 b3 < <(free_ports 11)
 
-redis() {
-    local port=$1
-    shift
-    $pin_others redis-server --port "$port" --bind 127.0.0.1 --save '' \
-        --appendonly no \
-        --daemonize yes --pidfile "$dir/redis-$port.pid" --dir "$dir" \
-        --logfile "$dir/redis-$port.log" "$@" >/dev/null \
-        || die "redis-server on $port did not start"
-    redis_ports+=("$port")
-}
-
-redis "$p_r"
-redis "$n1" --cluster-enabled yes --cluster-port "$b1" \
-      --cluster-config-file "$dir/nodes-$n1.conf"
-redis "$n2" --cluster-enabled yes --cluster-port "$b2" \
-      --cluster-config-file "$dir/nodes-$n2.conf"
-redis "$n3" --cluster-enabled yes --cluster-port "$b3" \
-      --cluster-config-file "$dir/nodes-$n3.conf"
-
-for p in "${redis_ports[@]}"; do
-    for _ in $(seq 50); do
-        [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] && break
-        sleep 0.1
-    done
-done
+start_redis "$p_r"
+start_redis "$n1" --cluster-enabled yes --cluster-port "$b1" \
+    --cluster-config-file "$dir/nodes-$n1.conf"
+start_redis "$n2" --cluster-enabled yes --cluster-port "$b2" \
+    --cluster-config-file "$dir/nodes-$n2.conf"
+start_redis "$n3" --cluster-enabled yes --cluster-port "$b3" \
+    --cluster-config-file "$dir/nodes-$n3.conf"
 
 redis-cli --cluster create "127.0.0.1:$n1" "127.0.0.1:$n2" "127.0.0.1:$n3" \
     --cluster-replicas 0 --cluster-yes >/dev/null \
@@ -132,25 +66,7 @@ done
 
 # conf NAME FRONT BACKEND V3XY_REDIS
 conf() {
-    cat > "$dir/$1/nginx.conf" <<EOF
-load_module $dir/module.so;
-
-worker_processes 1;
-$pin_nginx
-pid $dir/$1/nginx.pid;
-error_log $dir/$1/error.log warn;
-
-events { worker_connections 1024; }
-
-http {
-    access_log off;
-
-    client_body_temp_path $dir/$1/tmp/body;
-    proxy_temp_path       $dir/$1/tmp/proxy;
-    fastcgi_temp_path     $dir/$1/tmp/fastcgi;
-    uwsgi_temp_path       $dir/$1/tmp/uwsgi;
-    scgi_temp_path        $dir/$1/tmp/scgi;
-
+    nginx_conf "$dir/$1" "$pin_nginx" <<EOF
     $4
 
     v3xy_limit_zone bench $LIMIT_ZONE key=\$http_x_merchant;
@@ -177,7 +93,6 @@ http {
             proxy_pass http://backend;
         }
     }
-}
 EOF
 }
 
@@ -185,10 +100,8 @@ conf s "$p_s" "$p_sb" "v3xy_redis 127.0.0.1:$p_r timeout=1s;"
 conf c "$p_c" "$p_cb" \
      "v3xy_redis cluster=127.0.0.1:$n1,127.0.0.1:$n2 timeout=1s;"
 
-for i in s c; do
-    "$nginx" -p "$dir/$i" -c "$dir/$i/nginx.conf" -e "$dir/$i/error.log" \
-        || die "nginx $i did not start"
-done
+start_nginx "$dir/s" s
+start_nginx "$dir/c" c
 
 # both decide in Redis: a key's count where it belongs, before the runs
 for _ in $(seq 50); do
@@ -216,29 +129,35 @@ echo "cluster: $LIMIT_KEYS keys, zone $LIMIT_ZONE; wrk -t$THREADS" \
      "C: a Cluster of three masters"
 pin_note
 
-# CPU time (ticks) of processes so far, from /proc
-cpu() { cat "${@/#//proc/}" 2>/dev/null | awk '{ t += $14 + $15 }
-                                              END { print t + 0 }'; }
+# cpu NAME: CPU time (ticks) so far of the processes of procs[NAME], from
+# /proc
+cpu() {
+    local stats
+
+    read -ra stats <<< "${procs[$1]}"
+    cat "${stats[@]/#//proc/}" 2>/dev/null \
+        | awk '{ t += $14 + $15 } END { print t + 0 }'
+}
 
 run() {
     local out reqs non2xx t0 r0
 
-    t0=$(cpu ${procs[$1]}) r0=$(cpu ${procs[$1r]})
+    t0=$(cpu "$1") r0=$(cpu "$1r")
 
-    out=$($pin_others wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+    out=$(pinned wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
               -s "$dir/keys.lua" "http://127.0.0.1:$2/") \
         || die "$1: wrk failed"
 
-    rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$out")
-    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
-    non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$out")
+    wrk_figures "$out"
 
-    [ -n "$rps" ] && [ "${reqs:-0}" -gt 0 ] || die "$1: cannot parse wrk"
+    if [ -z "$rps" ] || [ "${reqs:-0}" -le 0 ]; then
+        die "$1: cannot parse wrk"
+    fi
     [ -z "$non2xx" ] || die "$1: $non2xx non-2xx/3xx responses"
 
     total[$1]=$(( ${total[$1]} + reqs ))
-    ticks[$1]=$(( ${ticks[$1]} + $(cpu ${procs[$1]}) - t0 ))
-    ticks[$1r]=$(( ${ticks[$1r]} + $(cpu ${procs[$1r]}) - r0 ))
+    ticks[$1]=$(( ${ticks[$1]} + $(cpu "$1") - t0 ))
+    ticks[$1r]=$(( ${ticks[$1r]} + $(cpu "$1r") - r0 ))
 }
 
 # script calls (EVALSHA, EVAL) a redis-server has run so far
@@ -252,12 +171,6 @@ cluster_scripts() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.3f", m }'
-}
 
 declare -A total ticks procs
 

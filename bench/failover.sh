@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 #
 # bench/failover.sh NGINX MODULE_SO      (make bench)
 #
@@ -20,6 +21,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-10}
 CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-1s}
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 key=v3xy_dev_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
@@ -45,8 +47,8 @@ for _ in range(8):
 open(sys.argv[1], "w").write(str(port))
 time.sleep(3600)
 PY
-hole_pid=$!
-trap 'kill $hole_pid 2>/dev/null || true; cleanup' EXIT
+echo $! > "$dir/hole.pid"
+stops+=("$dir/hole.pid")
 
 for _ in $(seq 50); do
     [ -s "$dir/hole.port" ] && break
@@ -54,32 +56,9 @@ for _ in $(seq 50); do
 done
 p_hole=$(cat "$dir/hole.port") || die "no black hole"
 
-read -r p_back p_plain p_nobreaker p_breaker < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(4)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in ss))
-')
+read -r p_back p_plain p_nobreaker p_breaker < <(free_ports 4)
 
-cat > "$dir/nginx.conf" <<EOF
-load_module $dir/module.so;
-
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-
-events { worker_connections 1024; }
-
-http {
-    access_log off;
-
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path       $dir/tmp/proxy;
-    fastcgi_temp_path     $dir/tmp/fastcgi;
-    uwsgi_temp_path       $dir/tmp/uwsgi;
-    scgi_temp_path        $dir/tmp/scgi;
-
+nginx_conf "$dir" <<EOF
     upstream hole   { server 127.0.0.1:$p_hole; }
     upstream backup { server 127.0.0.1:$p_back; keepalive 32; }
 
@@ -116,11 +95,9 @@ http {
             v3xy_backup http://backup fails=5 cooldown=600s;
         }
     }
-}
 EOF
 
-"$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
-    || die "nginx did not start"
+start_nginx "$dir"
 
 # the front must answer through the backup, and the hole must hold
 body=$(curl -sS -m 10 "http://127.0.0.1:$p_nobreaker/") || die "no answer"

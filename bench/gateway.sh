@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 #
 # bench/gateway.sh NGINX MODULE_SO      (make bench)
 #
@@ -30,23 +31,8 @@ DURATION=${DURATION:-5s}
 THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-50}
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-
-# lib.sh stops nginx; this script's own Redis is stopped first
-stop_redis() {
-    local pid
-
-    [ -s "$dir/redis.pid" ] || return 0
-    pid=$(cat "$dir/redis.pid")
-    kill "$pid" 2>/dev/null || return 0
-
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-}
-
-trap 'rc=$?; stop_redis; (exit $rc); cleanup' EXIT
 
 # v3xy_dev_ and 32 characters of [A-Za-z0-9_-]; the stores hold its SHA-256
 key=v3xy_dev_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
@@ -54,14 +40,7 @@ digest=$(printf %s "$key" | sha256sum | cut -d' ' -f1)
 printf '%s acct_bench payments:create,payments:read\n' "$digest" \
     > "$dir/keys"
 
-# five distinct free loopback ports: hold all of them before releasing any
-read -r p_back p_plain p_file p_redis p_rs < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(5)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in ss))
-')
+read -r p_back p_plain p_file p_redis p_rs < <(free_ports 5)
 
 redis_cli() { redis-cli -h 127.0.0.1 -p "$p_rs" "$@"; }
 
@@ -71,38 +50,12 @@ hmgets() {
         | awk -F'[:,=]' '$1 == "cmdstat_hmget" { n = $3 } END { print n + 0 }'
 }
 
-redis-server --port "$p_rs" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize yes --pidfile "$dir/redis.pid" --dir "$dir" \
-    --logfile "$dir/redis.log" >/dev/null || die "redis-server did not start"
-
-for _ in $(seq 50); do
-    [ "$(redis_cli ping 2>/dev/null)" = PONG ] && break
-    sleep 0.1
-done
-[ "$(redis_cli ping 2>/dev/null)" = PONG ] \
-    || die "redis-server does not answer"
+start_redis "$p_rs"
 
 redis_cli hset "v3xy:key:$digest" account acct_bench \
     scopes 'payments:create payments:read' status active >/dev/null
 
-cat > "$dir/nginx.conf" <<EOF
-load_module $dir/module.so;
-
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-
-events { worker_connections 1024; }
-
-http {
-    access_log off;
-
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path       $dir/tmp/proxy;
-    fastcgi_temp_path     $dir/tmp/fastcgi;
-    uwsgi_temp_path       $dir/tmp/uwsgi;
-    scgi_temp_path        $dir/tmp/scgi;
-
+nginx_conf "$dir" <<EOF
     # the key store's only: no limits here
     v3xy_redis 127.0.0.1:$p_rs timeout=1s;
 
@@ -158,15 +111,9 @@ http {
             proxy_pass http://backend;
         }
     }
-}
 EOF
 
-"$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
-    || die "nginx did not start"
-
-status() {
-    curl -sS -o /dev/null -w '%{http_code}' "$@"
-}
+start_nginx "$dir"
 
 # the worker's Redis connection comes up on its own time
 for _ in $(seq 50); do
@@ -226,12 +173,11 @@ run() {
 
     ticks[$1]=$(( ${ticks[$1]} + $(cpu "$worker") - t0 ))
 
-    rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$out")
-    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
-    non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$out")
-    sockerr=$(sed -n 's/^ *Socket errors: //p' <<< "$out")
+    wrk_figures "$out"
 
-    [ -n "$rps" ] && [ -n "$reqs" ] || die "$1: cannot parse wrk: $out"
+    if [ -z "$rps" ] || [ -z "$reqs" ]; then
+        die "$1: cannot parse wrk: $out"
+    fi
     [ "$reqs" -gt 0 ] || die "$1: no request completed"
     ! grep -qE '\[(alert|crit|emerg)\]' "$dir/error.log" \
         || die "$1: nginx logged alerts (a worker crashed?)"

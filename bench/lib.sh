@@ -1,26 +1,64 @@
+# shellcheck shell=bash
+#
 # bench/lib.sh: what every benchmark of bench/ does first, sourced after
-# "set -euo pipefail" with $module set: a private directory removed at
-# exit (nginx stopped first, its error log shown on failure), and a copy of
-# the module to load.
+# "set -euo pipefail" with $nginx and $module set: a private directory
+# removed at exit (the processes started through here stopped first, their
+# logs shown on failure), a copy of the module to load, and the pieces of
+# every benchmark:
+#
+#   free_ports N                N distinct free loopback ports, one line
+#   nginx_conf PREFIX [MAIN]    PREFIX/nginx.conf: the module, one worker,
+#                               PREFIX's pid, error log and temp paths,
+#                               MAIN in the main context, the http block's
+#                               content read from stdin
+#   start_nginx PREFIX [NAME]   nginx with PREFIX/nginx.conf, stopped at exit
+#   start_redis PORT [ARG...]   a redis-server of our own, no persistence,
+#                               $dir/redis-PORT.pid; waits for its PONG
+#   stop PIDFILE                the process in PIDFILE, waiting for its exit
+#   status CURL_ARG...          the HTTP status of one curl request
+#   wrk_figures OUT             rps, reqs, non2xx, sockerr from wrk's output
+#   median NUMBER...            the median, three decimals
+#   pinned COMMAND...           COMMAND, on the CPUs of bench/pin.sh if it
+#                               pins (sourced after this file)
+#   die MESSAGE
 
 dir=$(mktemp -d)
 
+# what cleanup stops, the last started first, and the logs it shows on
+# failure
+stops=()
+logs=()
+
+# stop PIDFILE: waits for the exit, so that nothing writes into a removed
+# dir; says so when the process does not go
+stop() {
+    local pid
+
+    [ -s "$1" ] || return 0
+    pid=$(cat "$1")
+    kill "$pid" 2>/dev/null || return 0
+
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+
+    echo "bench: pid $pid (${1#"$dir"/}) did not exit" >&2
+}
+
 cleanup() {
-    local rc=$? pid
+    local rc=$? i f
 
-    if [ -s "$dir/nginx.pid" ]; then
-        pid=$(cat "$dir/nginx.pid")
-        kill "$pid" 2>/dev/null || true
-        # wait for the exit, so that nginx does not write into a removed dir
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
+    for (( i = ${#stops[@]} - 1; i >= 0; i-- )); do
+        stop "${stops[i]}"
+    done
+
+    if [ "$rc" -ne 0 ]; then
+        for f in "${logs[@]}"; do
+            [ -s "$f" ] || continue
+            echo "--- ${f#"$dir"/} (last 20 lines)" >&2
+            tail -n 20 "$f" >&2
         done
-    fi
-
-    if [ "$rc" -ne 0 ] && [ -s "$dir/error.log" ]; then
-        echo "--- error.log (last 20 lines)" >&2
-        tail -n 20 "$dir/error.log" >&2
     fi
 
     rm -rf "$dir"
@@ -33,13 +71,96 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 # under root the workers run as nobody: they must reach the temp dirs
 chmod 0755 "$dir"
-mkdir "$dir/tmp"
 
 # load a copy: a rebuild during the run rewrites the .so in place, and
 # workers that have it mapped then die of SIGBUS and SIGSEGV
-cp "$module" "$dir/module.so"
+cp "${module:?}" "$dir/module.so"
 
-# median NUMBER...: the median, three decimals
+# free_ports N: hold all N before releasing any, so that they differ
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))
+PY
+}
+
+# nginx_conf PREFIX [MAIN]: the http block's content on stdin
+nginx_conf() {
+    mkdir -p "$1/tmp"
+
+    {
+        cat <<EOF
+load_module $dir/module.so;
+
+worker_processes 1;
+${2:-}
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+
+events { worker_connections 1024; }
+
+http {
+    access_log off;
+
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path       $1/tmp/proxy;
+    fastcgi_temp_path     $1/tmp/fastcgi;
+    uwsgi_temp_path       $1/tmp/uwsgi;
+    scgi_temp_path        $1/tmp/scgi;
+
+EOF
+        cat
+        echo "}"
+    } > "$1/nginx.conf"
+}
+
+# start_nginx PREFIX [NAME]
+start_nginx() {
+    stops+=("$1/nginx.pid")
+    logs+=("$1/error.log")
+    "${nginx:?}" -p "$1" -c "$1/nginx.conf" -e "$1/error.log" \
+        || die "nginx${2:+ $2} did not start"
+}
+
+pinned() { "$@"; }
+
+# start_redis PORT [ARG...]
+start_redis() {
+    local port=$1
+
+    shift
+    stops+=("$dir/redis-$port.pid")
+    logs+=("$dir/redis-$port.log")
+    pinned redis-server --port "$port" --bind 127.0.0.1 --save '' \
+        --appendonly no --daemonize yes --pidfile "$dir/redis-$port.pid" \
+        --dir "$dir" --logfile "$dir/redis-$port.log" "$@" >/dev/null \
+        || die "redis-server on $port did not start"
+
+    for _ in $(seq 50); do
+        [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+    done
+
+    die "redis-server on $port does not answer"
+}
+
+status() {
+    curl -sS -o /dev/null -w '%{http_code}' "$@"
+}
+
+# wrk_figures OUT: sets rps (Requests/sec), reqs (requests completed),
+# non2xx (empty: none), sockerr (empty: none)
+# shellcheck disable=SC2034  # the caller's variables, not used here
+wrk_figures() {
+    rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$1")
+    reqs=$(awk '/ requests in / { print $1 }' <<< "$1")
+    non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$1")
+    sockerr=$(sed -n 's/^ *Socket errors: //p' <<< "$1")
+}
+
 median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
         m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 #
 # bench/limits.sh NGINX MODULE_SO      (the second half of make bench)
 #
@@ -47,67 +48,13 @@ REQUESTS=${REQUESTS:-5000}
 # LIMIT_ZONE="rate=1000000r/s burst=1000" measures that instead.
 LIMIT_ZONE=${LIMIT_ZONE:-rate=100r/s}
 
-dir=$(mktemp -d)
-
-# stop NAME PIDFILE: the process in PIDFILE, waiting for its exit so that
-# it writes nothing into a removed dir
-stop() {
-    local pid
-
-    [ -s "$2" ] || return 0
-    pid=$(cat "$2")
-    kill "$pid" 2>/dev/null || return 0
-
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-
-    echo "bench: $1 (pid $pid) did not exit" >&2
-}
-
-cleanup() {
-    local rc=$? f
-
-    stop "nginx A" "$dir/a/nginx.pid"
-    stop "nginx B" "$dir/b/nginx.pid"
-    stop redis-server "$dir/redis.pid"
-
-    if [ "$rc" -ne 0 ]; then
-        for f in "$dir/a/error.log" "$dir/b/error.log" "$dir/redis.log"; do
-            [ -s "$f" ] || continue
-            echo "--- ${f#"$dir"/} (last 20 lines)" >&2
-            tail -n 20 "$f" >&2
-        done
-    fi
-
-    rm -rf "$dir"
-}
-
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-die() { echo "bench: $*" >&2; exit 1; }
-
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=pin.sh
 . "$(dirname "$0")/pin.sh"
 
-# under root the workers run as nobody: they must reach the temp dirs
-chmod 0755 "$dir"
-mkdir -p "$dir/a/tmp" "$dir/b/tmp"
-
-# load a copy: a rebuild during the run rewrites the .so in place, and
-# workers that have it mapped then die of SIGBUS and SIGSEGV
-cp "$module" "$dir/module.so"
-
-# seven distinct free loopback ports: hold all of them before releasing any
-read -r p_back_a p_plain_a p_shm p_back_b p_plain_b p_redis p_rs < <(
-python3 -c '
-import socket
-ss = [socket.socket() for _ in range(7)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in ss))
-')
+read -r p_back_a p_plain_a p_shm p_back_b p_plain_b p_redis p_rs \
+    < <(free_ports 7)
 
 redis_cli() { redis-cli -h 127.0.0.1 -p "$p_rs" "$@"; }
 
@@ -123,40 +70,11 @@ scripts() {
 }
 
 # no persistence: nothing but the limiter's own work on Redis's CPU
-$pin_others redis-server --port "$p_rs" --bind 127.0.0.1 --save '' \
-    --appendonly no \
-    --daemonize yes --pidfile "$dir/redis.pid" --dir "$dir" \
-    --logfile "$dir/redis.log" >/dev/null || die "redis-server did not start"
-
-for _ in $(seq 50); do
-    [ "$(redis_cli ping 2>/dev/null)" = PONG ] && break
-    sleep 0.1
-done
-[ "$(redis_cli ping 2>/dev/null)" = PONG ] \
-    || die "redis-server does not answer"
+start_redis "$p_rs"
 
 # conf NAME BACKEND_PORT PLAIN_PORT LIMIT_PORT [V3XY_REDIS]: one instance
 conf() {
-    cat > "$dir/$1/nginx.conf" <<EOF
-load_module $dir/module.so;
-
-${MAIN:-}
-worker_processes 1;
-$pin_nginx
-pid $dir/$1/nginx.pid;
-error_log $dir/$1/error.log warn;
-
-events { worker_connections 1024; }
-
-http {
-    access_log off;
-
-    client_body_temp_path $dir/$1/tmp/body;
-    proxy_temp_path       $dir/$1/tmp/proxy;
-    fastcgi_temp_path     $dir/$1/tmp/fastcgi;
-    uwsgi_temp_path       $dir/$1/tmp/uwsgi;
-    scgi_temp_path        $dir/$1/tmp/scgi;
-
+    nginx_conf "$dir/$1" "${MAIN:-} $pin_nginx" <<EOF
     ${5:-}
 
     v3xy_limit_zone bench $LIMIT_ZONE key=\$http_x_merchant size=32m;
@@ -205,7 +123,6 @@ http {
             proxy_pass http://backend;
         }
     }
-}
 EOF
 }
 
@@ -217,14 +134,8 @@ conf a "$p_back_a" "$p_plain_a" "$p_shm"
 conf b "$p_back_b" "$p_plain_b" "$p_redis" \
      "v3xy_redis 127.0.0.1:$p_rs timeout=1s;"
 
-for i in a b; do
-    "$nginx" -p "$dir/$i" -c "$dir/$i/nginx.conf" -e "$dir/$i/error.log" \
-        || die "nginx $i did not start"
-done
-
-status() {
-    curl -sS -o /dev/null -w '%{http_code}' "$@"
-}
+start_nginx "$dir/a" A
+start_nginx "$dir/b" B
 
 # The figures only mean something if the limits are enforced, and B's
 # through Redis (not in its shared memory): 2r/m lets two through, then
@@ -279,7 +190,7 @@ cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 worker_a=$(pgrep -P "$(cat "$dir/a/nginx.pid")")
 worker_b=$(pgrep -P "$(cat "$dir/b/nginx.pid")")
-redis_pid=$(cat "$dir/redis.pid")
+redis_pid=$(cat "$dir/redis-$p_rs.pid")
 
 # run NAME PORT: one wrk run; sets rps, adds to the totals and to the CPU
 # ticks of the nginx worker (and for redis, of redis-server)
@@ -300,7 +211,7 @@ run() {
 
     t0=$(cpu "$worker") r0=$(cpu "$redis_pid")
 
-    out=$($pin_others wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+    out=$(pinned wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
               -s "$dir/keys.lua" "http://127.0.0.1:$2/") \
         || die "$1: wrk failed"
 
@@ -310,12 +221,11 @@ run() {
                                 - r0 ))
     fi
 
-    rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$out")
-    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
-    non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$out")
-    sockerr=$(sed -n 's/^ *Socket errors: //p' <<< "$out")
+    wrk_figures "$out"
 
-    [ -n "$rps" ] && [ -n "$reqs" ] || die "$1: cannot parse wrk: $out"
+    if [ -z "$rps" ] || [ -z "$reqs" ]; then
+        die "$1: cannot parse wrk: $out"
+    fi
     [ "$reqs" -gt 0 ] || die "$1: no request completed"
     ! grep -qE '\[(alert|crit|emerg)\]' "$dir/a/error.log" "$dir/b/error.log" \
         || die "$1: nginx logged alerts (a worker crashed?)"
@@ -362,12 +272,6 @@ for i in $(seq "$ROUNDS"); do
 done
 
 stats1=$(cmdstats)
-
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.3f", m }'
-}
 
 printf '%-6s %11.2f %11.2f %6s   %11.2f %11.2f\n' median \
        "$(median "${pa[@]}")" "$(median "${ps[@]}")" "" \
@@ -425,10 +329,11 @@ echo "ratio redis/plain (nginx B, median of $ROUNDS):" \
 
 [ "$REQUESTS" -gt 0 ] || exit 0
 
+# shellcheck source=callgrind.sh
 . "$(dirname "$0")/callgrind.sh"
 
-stop "nginx A" "$dir/a/nginx.pid"
-stop "nginx B" "$dir/b/nginx.pid"
+stop "$dir/a/nginx.pid"
+stop "$dir/b/nginx.pid"
 rm -f "$dir/a/nginx.pid" "$dir/b/nginx.pid"
 
 echo "callgrind: $REQUESTS requests a front on one keepalive connection," \

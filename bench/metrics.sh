@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 #
 # bench/metrics.sh NGINX MODULE_SO      (make bench)
 #
@@ -33,27 +34,10 @@ THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-50}
 REQUESTS=${REQUESTS:-5000}
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=callgrind.sh
 . "$(dirname "$0")/callgrind.sh"
-
-# lib.sh stops $dir/nginx.pid; the two instances are stopped here first
-stop_both() {
-    local f pid
-
-    for f in "$dir/off/nginx.pid" "$dir/on/nginx.pid"; do
-        [ -s "$f" ] || continue
-        pid=$(cat "$f")
-        kill "$pid" 2>/dev/null || continue
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-    done
-}
-
-trap 'rc=$?; stop_both; (exit $rc); cleanup' EXIT
-
-mkdir -p "$dir/off/tmp" "$dir/on/tmp"
 
 key=v3xy_dev_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
 (umask 077; printf '%s\n' "$key" > "$dir/api_key")
@@ -68,35 +52,11 @@ request = function()
 end
 EOF
 
-read -r p_back_off p_off p_back_on p_on < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(4)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in ss))
-')
+read -r p_back_off p_off p_back_on p_on < <(free_ports 4)
 
 # conf NAME BACKEND_PORT FRONT_PORT [METRICS_LOCATION]
 conf() {
-    cat > "$dir/$1/nginx.conf" <<EOF
-load_module $dir/module.so;
-
-${MAIN:-}
-worker_processes 1;
-pid $dir/$1/nginx.pid;
-error_log $dir/$1/error.log warn;
-
-events { worker_connections 1024; }
-
-http {
-    access_log off;
-
-    client_body_temp_path $dir/$1/tmp/body;
-    proxy_temp_path       $dir/$1/tmp/proxy;
-    fastcgi_temp_path     $dir/$1/tmp/fastcgi;
-    uwsgi_temp_path       $dir/$1/tmp/uwsgi;
-    scgi_temp_path        $dir/$1/tmp/scgi;
-
+    nginx_conf "$dir/$1" "${MAIN:-}" <<EOF
     v3xy_limit_zone bench rate=100r/s key=\$http_x_merchant size=32m;
 
     upstream backend {
@@ -123,19 +83,14 @@ http {
 
         ${4:-}
     }
-}
 EOF
 }
 
 conf off "$p_back_off" "$p_off"
 conf on "$p_back_on" "$p_on" "location = /metrics { v3xy_metrics; }"
 
-for i in off on; do
-    "$nginx" -p "$dir/$i" -c "$dir/$i/nginx.conf" -e "$dir/$i/error.log" \
-        || die "nginx ($i) did not start"
-done
-
-status() { curl -sS -o /dev/null -w '%{http_code}' "$@"; }
+start_nginx "$dir/off" off
+start_nginx "$dir/on" on
 
 [ "$(status "http://127.0.0.1:$p_on/metrics")" = 200 ] \
     || die "on: no metrics"
@@ -165,7 +120,9 @@ run() {
     reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
     non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$out")
 
-    [ -n "$rps" ] && [ -n "$reqs" ] || die "$1: cannot parse wrk: $out"
+    if [ -z "$rps" ] || [ -z "$reqs" ]; then
+        die "$1: cannot parse wrk: $out"
+    fi
     ! grep -qE '\[(alert|crit|emerg)\]' "$dir/$1/error.log" \
         || die "$1: nginx logged alerts (a worker crashed?)"
     [ -z "$non2xx" ] || die "$1: $non2xx non-2xx/3xx responses"
@@ -201,15 +158,17 @@ printf '%-6s %12.2f %12.2f\n' median "$(median "${offs[@]}")" \
 counted=$(( $(ok_count) - before ))
 echo "requests counted by the metrics: $counted; completed by wrk:" \
      "${total[on]}"
-[ "$counted" -ge "${total[on]}" ] \
-    && [ "$counted" -le $(( ${total[on]} + CONNECTIONS * (ROUNDS + 1) )) ] \
-    || die "the metrics did not count wrk's requests"
+if [ "$counted" -lt "${total[on]}" ] \
+   || [ "$counted" -gt $(( total[on] + CONNECTIONS * (ROUNDS + 1) )) ]; then
+    die "the metrics did not count wrk's requests"
+fi
 
 echo "ratio on/off (median of $ROUNDS): $(median "${ratios[@]}")"
 
 [ "$REQUESTS" -gt 0 ] || exit 0
 
-stop_both
+stop "$dir/off/nginx.pid"
+stop "$dir/on/nginx.pid"
 rm -f "$dir/off/nginx.pid" "$dir/on/nginx.pid"
 
 # instructions NAME FRONT_PORT BACKEND_PORT [METRICS_LOCATION]: the

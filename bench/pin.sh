@@ -1,4 +1,7 @@
-# bench/pin.sh: sourced by the benchmarks that run Redis beside nginx.
+# shellcheck shell=bash
+#
+# bench/pin.sh: sourced, after bench/lib.sh, by the benchmarks that run
+# Redis beside nginx.
 #
 # PIN=1 (the default, on two cores or more): nginx's worker runs on CPU 0
 # alone, wrk and redis-server on the other CPUs, as where Redis has its
@@ -7,19 +10,27 @@
 # on a machine that runs all of them (the figures then also carry Redis's
 # CPU, and swing more with the machine's other load).
 #
-#   $pin_nginx    a line for nginx.conf's main context (maybe empty)
-#   $pin_others   a command prefix for wrk and redis-server (maybe empty)
+#   $pin_nginx        a line for nginx.conf's main context (maybe empty)
+#   pinned COMMAND    COMMAND on the other CPUs: for wrk and redis-server
+#                     (lib.sh's start_redis runs it so)
 
 PIN=${PIN:-1}
-pin_nginx= pin_others=
+pin_nginx='' pin_cpus=''
 
 if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ]; then
     command -v taskset >/dev/null || die "taskset is missing (util-linux)"
     pin_nginx="worker_cpu_affinity 1;"
     pin_cpus=1
     [ "$(nproc)" -eq 2 ] || pin_cpus="1-$(( $(nproc) - 1 ))"
-    pin_others="taskset -c $pin_cpus"
 fi
+
+pinned() {
+    if [ -n "$pin_cpus" ]; then
+        taskset -c "$pin_cpus" "$@"
+    else
+        "$@"
+    fi
+}
 
 # what the figures mean, for the report
 pin_note() {

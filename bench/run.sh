@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 #
 # bench/run.sh NGINX MODULE_SO      (make bench)
 #
@@ -19,39 +20,16 @@ DURATION=${DURATION:-5s}
 THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-50}
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # v3xy_dev_ and 32 characters of [A-Za-z0-9_-]
 key=v3xy_dev_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
 (umask 077; printf '%s\n' "$key" > "$dir/api_key")
 
-# three distinct free loopback ports: hold all three before releasing any
-read -r p_back p_plain p_module < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in ss))
-')
+read -r p_back p_plain p_module < <(free_ports 3)
 
-cat > "$dir/nginx.conf" <<EOF
-load_module $dir/module.so;
-
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-
-events { worker_connections 1024; }
-
-http {
-    access_log off;
-
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path       $dir/tmp/proxy;
-    fastcgi_temp_path     $dir/tmp/fastcgi;
-    uwsgi_temp_path       $dir/tmp/uwsgi;
-    scgi_temp_path        $dir/tmp/scgi;
-
+nginx_conf "$dir" <<EOF
     upstream backend {
         server 127.0.0.1:$p_back;
         keepalive 32;
@@ -92,17 +70,12 @@ http {
             proxy_pass http://backend;
         }
     }
-}
 EOF
 
-"$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
-    || die "nginx did not start"
+start_nginx "$dir"
 
 # The comparison only means something if both fronts deliver the key, and
 # replace a client-sent one; /check on the backend itself must refuse.
-status() {
-    curl -sS -o /dev/null -w '%{http_code}' "$@"
-}
 
 [ "$(status "http://127.0.0.1:$p_back/check")" = 403 ] \
     || die "backend /check does not refuse a request without the key"
@@ -129,12 +102,11 @@ run() {
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
               "http://127.0.0.1:$2/") || die "$1: wrk failed"
 
-    rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$out")
-    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
-    non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$out")
-    sockerr=$(sed -n 's/^ *Socket errors: //p' <<< "$out")
+    wrk_figures "$out"
 
-    [ -n "$rps" ] && [ -n "$reqs" ] || die "$1: cannot parse wrk: $out"
+    if [ -z "$rps" ] || [ -z "$reqs" ]; then
+        die "$1: cannot parse wrk: $out"
+    fi
     [ "$reqs" -gt 0 ] || die "$1: no request completed"
     ! grep -qE '\[(alert|crit|emerg)\]' "$dir/error.log" \
         || die "$1: nginx logged alerts (a worker crashed?)"

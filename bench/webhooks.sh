@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 #
 # bench/webhooks.sh NGINX MODULE_SO
 #
@@ -28,6 +29,7 @@ THREADS=${THREADS:-1}
 CONNECTIONS_1K=${CONNECTIONS_1K:-20}
 CONNECTIONS_1M=${CONNECTIONS_1M:-4}
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 secret=whsec_$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
@@ -76,38 +78,14 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-V3XY-Signature"] = os.getenv("SIGNATURE")
 EOF
 
-# three distinct free loopback ports: hold all three before releasing any
-read -r p_back p_plain p_verify < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in ss))
-')
+read -r p_back p_plain p_verify < <(free_ports 3)
 
 # /mem/ keeps a 1 MiB body in one memory buffer, /file/ (16k, nginx's own
 # default on 64-bit) writes anything larger than 16 KiB to a temporary file:
 # proxy_pass then sends it from there, and the verification reads it back.
 # There nginx warns of every such body: its error log is kept at error, so
 # that a log line per request is neither measured nor reported.
-cat > "$dir/nginx.conf" <<EOF
-load_module $dir/module.so;
-
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-
-events { worker_connections 1024; }
-
-http {
-    access_log off;
-
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path       $dir/tmp/proxy;
-    fastcgi_temp_path     $dir/tmp/fastcgi;
-    uwsgi_temp_path       $dir/tmp/uwsgi;
-    scgi_temp_path        $dir/tmp/scgi;
-
+nginx_conf "$dir" <<EOF
     client_max_body_size 2m;
 
     upstream backend {
@@ -164,11 +142,9 @@ http {
             proxy_pass http://backend;
         }
     }
-}
 EOF
 
-"$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
-    || die "nginx did not start"
+start_nginx "$dir"
 
 # a worker that crashes after its answer only shows in the log
 alive() {
@@ -228,12 +204,11 @@ run() {
     cpu=$(( ($(ticks) - t0) * 1000000 / hz ))
     opened=$(( $(serial) - before - 1 ))
 
-    rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$out")
-    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
-    non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$out")
-    sockerr=$(sed -n 's/^ *Socket errors: //p' <<< "$out")
+    wrk_figures "$out"
 
-    [ -n "$rps" ] && [ -n "$reqs" ] || die "$1: cannot parse wrk: $out"
+    if [ -z "$rps" ] || [ -z "$reqs" ]; then
+        die "$1: cannot parse wrk: $out"
+    fi
     [ "$reqs" -gt 0 ] || die "$1: no request completed"
     cpu=$(( cpu / reqs ))
     alive "$1"

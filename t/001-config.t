@@ -328,7 +328,7 @@ qr/\[emerg\] \d+#\d+: invalid parameter "sentinel_poll=50ms": at least 100ms in 
 
 
 
-=== TEST 23a: master= and sentinel_poll= need sentinel=
+=== TEST 24: master= and sentinel_poll= need sentinel=
 --- http_config
     v3xy_redis 127.0.0.1:1 sentinel_poll=1s;
 --- config
@@ -341,7 +341,7 @@ qr/\[emerg\] \d+#\d+: invalid parameter "sentinel_poll=1s" without sentinel= in 
 
 
 
-=== TEST 23b: master= needs sentinel= too
+=== TEST 25: master= needs sentinel= too
 --- http_config
     v3xy_redis cluster=127.0.0.1:1 master=v3xy;
 --- config
@@ -354,7 +354,7 @@ qr/\[emerg\] \d+#\d+: invalid parameter "master=v3xy" without sentinel= in \S+ng
 
 
 
-=== TEST 23c: the first parameter is where Redis is, not another parameter
+=== TEST 26: the first parameter is where Redis is, not another parameter
 --- http_config
     v3xy_redis master=v3xy sentinel=127.0.0.1:1;
 --- config

@@ -48,7 +48,7 @@ X-Merchant: m1
 
 
 
-=== TEST 1a: the refusal is logged at info with the zone, never the key
+=== TEST 2: the refusal is logged at info with the zone, never the key
 --- config
     location /v1/ {
         v3xy_limit create;
@@ -69,7 +69,7 @@ secret-merchant-key
 
 
 
-=== TEST 2: keys are counted apart
+=== TEST 3: keys are counted apart
 --- config
     location /v1/ {
         v3xy_limit create;
@@ -87,7 +87,7 @@ secret-merchant-key
 
 
 
-=== TEST 3: a request whose key is empty is not counted and gets no fields
+=== TEST 4: a request whose key is empty is not counted and gets no fields
 --- config
     location /v1/ {
         v3xy_limit create;
@@ -103,7 +103,7 @@ secret-merchant-key
 
 
 
-=== TEST 4: every zone must admit; the tightest one is reported
+=== TEST 5: every zone must admit; the tightest one is reported
 --- config
     location /v1/ {
         v3xy_limit status create;
@@ -121,7 +121,7 @@ X-Merchant: m3
 
 
 
-=== TEST 5: a request one zone refuses costs the other zones nothing
+=== TEST 6: a request one zone refuses costs the other zones nothing
 --- config
     location /both/ {
         v3xy_limit status create;
@@ -144,7 +144,7 @@ X-Merchant: m4
 
 
 
-=== TEST 6: GCRA with burst=3 admits a burst of three at once, then one per 6 s
+=== TEST 7: GCRA with burst=3 admits a burst of three at once, then one per 6 s
 --- config
     location /v1/ {
         v3xy_limit fast;
@@ -163,7 +163,7 @@ X-Merchant: m5
 
 
 
-=== TEST 7: the window rolls: after one second a 2r/s zone admits again
+=== TEST 8: the window rolls: after one second a 2r/s zone admits again
 --- http_config
     v3xy_limit_zone two rate=2r/s key=$http_x_merchant;
 --- config
@@ -173,7 +173,7 @@ X-Merchant: m5
     }
 --- init
 my @got = map { V3xy::http_get('/v1/a', 'X-Merchant' => 'm6') } 1 .. 3;
-Test::More::is("@got", "200 200 429", 'TEST 7: two admitted, the third refused');
+Test::More::is("@got", "200 200 429", 'TEST 8: two admitted, the third refused');
 sleep 1.05;
 --- request
 GET /v1/a

@@ -12,9 +12,8 @@ use Digest::SHA qw(sha256_hex hmac_sha256_hex);
 use IO::Select;
 use Test::Nginx::Socket 'no_plan';
 use V3xy qw(key_file start_echo free_port header_lines);
-use V3xyCluster qw(start_cluster node_cli kill_node restart_node node_id
-                   slot_owner cluster_ok blast start_b b_port b_log
-                   wait_until keyslot name_in_slot);
+use V3xyCluster qw(start_cluster owner forget_owners on_owner cmdstat);
+use V3xyFleet qw(start_b b_log a_log bad_lines $Warn fleet_suite wait_ready);
 
 start_echo();
 
@@ -93,23 +92,6 @@ _EOC_
 our $BPort = start_b($HttpConfig, $Locations,
                      TEST_NGINX_BACKEND_PORT => free_port());
 
-# the master (port) that owns a Redis key, from a copy of the map that
-# forget_owners() drops
-our %Owner;
-
-sub owner {
-    my $slot = keyslot($_[0]);
-    return $Owner{$slot} //= slot_owner($Nodes[0], $slot);
-}
-
-sub forget_owners { %Owner = () }
-
-# what that master holds under a key (the Cluster routes nothing here)
-sub on_owner {
-    my ($key, @cmd) = @_;
-    return V3xyCluster::node_cli(owner($key), @cmd, $key);
-}
-
 # TEST 3 and 4: the master to kill, a key of its own, a key of another
 our $Dead = $Nodes[2];
 our ($Kd, $Kl, $Probe);
@@ -122,56 +104,7 @@ for my $i (1 .. 1000) {
     last if $Kd && $Kl && $Probe;
 }
 
-# requests answered by Redis for both instances (every worker's map)
-sub wait_ready {
-    for my $port ($ENV{TEST_NGINX_SERVER_PORT}, $BPort) {
-        V3xyCluster::wait_until(sub {
-            my @st = blast($port, 8, map { ['/ready'] } 1 .. 8);
-            return !grep { $_ != 200 } @st;
-        }, "127.0.0.1:$port/ready");
-    }
-}
-
-# a field of a command's stats on a node since RESETSTAT (calls,
-# rejected_calls: refused before running, as with MOVED and ASK)
-sub cmdstat {
-    my ($port, $cmd, $field) = @_;
-    my $s = V3xyCluster::node_cli($port, 'INFO', 'commandstats');
-    return $s =~ /^cmdstat_\Q$cmd\E:.*\b\Q$field\E=(\d+)/m ? $1 : 0;
-}
-
-# any warning but those of requests to /ready while the topology is not
-# known yet (seconds under valgrind): they fall back, as they should
-our $Warn = qr{\[warn\](?!.*v3xy_limit_fail closed in effect, .*"GET /ready )};
-
-sub bad_lines {
-    my ($log) = @_;
-    return grep { /\[(warn|error|crit|alert|emerg)\]/ } split /\n/, $log;
-}
-
-sub a_log {
-    open my $fh, '<', $Test::Nginx::Util::ErrLogFile or return '';
-    local $/;
-    return <$fh>;
-}
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value('http_config', $HttpConfig)
-        unless defined $block->http_config;
-    $block->set_value('config', $Locations) unless defined $block->config;
-});
-
-if (!$ENV{TEST_NGINX_USE_VALGRIND}) {
-    master_on();
-    workers(2);
-}
-
-log_level('info');
-worker_connections(1024);
-no_shuffle();
-no_long_string();
+fleet_suite($HttpConfig, $Locations);
 run_tests();
 
 __DATA__

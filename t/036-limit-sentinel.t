@@ -13,8 +13,9 @@ use IO::Select;
 use Test::Nginx::Socket 'no_plan';
 use Time::HiRes ();
 use V3xy qw(key_file start_echo free_port);
-use V3xyCluster qw(start_sentinels sentinel_master sentinel_cli node_cli blast start_b
-                   b_log wait_until);
+use V3xyCluster qw(start_sentinels);
+use V3xyFleet qw(start_b a_log bad_lines $Warn fleet_suite wait_ready
+                 blast_split);
 
 start_echo();
 
@@ -79,77 +80,13 @@ _EOC_
 our $BPort = start_b($HttpConfig, $Locations,
                      TEST_NGINX_BACKEND_PORT => free_port());
 
-# requests answered by Redis on both instances
-sub wait_ready {
-    for my $port ($ENV{TEST_NGINX_SERVER_PORT}, $BPort) {
-        wait_until(sub {
-            my @st = blast($port, 8, map { ['/ready'] } 1 .. 8);
-            return !grep { $_ != 200 } @st;
-        }, "127.0.0.1:$port/ready");
-    }
-}
-
-# any warning but those of requests to /ready while the topology is not
-# known yet (seconds under valgrind): they fall back, as they should
-our $Warn = qr{\[warn\](?!.*v3xy_limit_fail closed in effect, .*"GET /ready )};
-
-sub bad_lines {
-    my ($log) = @_;
-    return grep { /\[(warn|error|crit|alert|emerg)\]/ } split /\n/, $log;
-}
-
-sub a_log {
-    open my $fh, '<', $Test::Nginx::Util::ErrLogFile or return '';
-    local $/;
-    return <$fh>;
-}
-
-# a round of requests on /fo/, one per key given, half on A, half on B,
-# at once; their statuses
+# fo_round(KEY...): a round of requests on /fo/, one per key given, half
+# on A, half on B, at once; their statuses
 sub fo_round {
-    my (@keys) = @_;
-    my $half = int(@keys / 2);
-    my @b = @keys[0 .. $half - 1];
-    my @a = @keys[$half .. $#keys];
-
-    pipe my $r, my $w or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        close $r;
-        print $w join(' ', blast($BPort, scalar @b,
-                                 map { ['/fo/x', 'X-Merchant' => $_] } @b));
-        close $w;
-        POSIX::_exit(0);
-    }
-
-    close $w;
-    my @st = blast($ENV{TEST_NGINX_SERVER_PORT}, scalar @a,
-                   map { ['/fo/x', 'X-Merchant' => $_] } @a);
-    push @st, split ' ', (<$r> // '');
-    close $r;
-    waitpid $pid, 0;
-
-    return @st;
+    return blast_split('/fo/x', 'X-Merchant', @_);
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value('http_config', $HttpConfig)
-        unless defined $block->http_config;
-    $block->set_value('config', $Locations) unless defined $block->config;
-});
-
-if (!$ENV{TEST_NGINX_USE_VALGRIND}) {
-    master_on();
-    workers(2);
-}
-
-log_level('info');
-worker_connections(1024);
-no_shuffle();
-no_long_string();
+fleet_suite($HttpConfig, $Locations);
 run_tests();
 
 __DATA__

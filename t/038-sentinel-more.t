@@ -8,9 +8,9 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use Time::HiRes ();
-use V3xy qw(key_file start_echo free_port);
-use V3xyCluster qw(start_sentinels sentinel_master sentinel_cli node_cli blast
-                   wait_until start_sub_replica start_liar);
+use V3xy qw(key_file start_echo free_port wait_until);
+use V3xyCluster qw(start_sentinels start_sub_replica start_liar);
+use V3xyFleet qw(a_log $Warn fleet_suite wait_ready http_head);
 
 start_echo();
 
@@ -60,57 +60,20 @@ our $Zones = <<'_EOC_';
     }
 _EOC_
 
-# requests answered by Redis, on every worker
-sub wait_ready {
-    wait_until(sub {
-        my @st = blast($ENV{TEST_NGINX_SERVER_PORT}, 8, map { ['/ready'] } 1 .. 8);
-        return !grep { $_ != 200 } @st;
-    }, '/ready');
-}
-
-sub a_log {
-    open my $fh, '<', $Test::Nginx::Util::ErrLogFile or return '';
-    local $/;
-    return <$fh>;
-}
-
-# the head of a response
+# the head of a response of A
 sub head {
     my ($path, %h) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
-        or die "connect: $!";
-    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n",
-             (map { "$_: $h{$_}\r\n" } sort keys %h), "\r\n";
-    local $/;
-    my ($head) = (<$s> // '') =~ /\A(.*?\r\n)\r\n/s;
-    return $head // '';
+    return (http_head($ENV{TEST_NGINX_SERVER_PORT}, $path, %h))[1];
 }
 
+# wait_log(REGEX): waits (up to 30 s) until A's error log has a line that
+# matches; dies otherwise
 sub wait_log {
     my ($re) = @_;
     wait_until(sub { a_log() =~ $re }, "a log line $re");
 }
 
-# any warning but those of requests to /ready while the master is not
-# known yet: they fall back, as they should
-our $Warn = qr{\[warn\](?!.*v3xy_limit_fail closed in effect, .*"GET /ready )};
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value('config', $Locations) unless defined $block->config;
-});
-
-if (!$ENV{TEST_NGINX_USE_VALGRIND}) {
-    master_on();
-    workers(2);
-}
-
-log_level('info');
-worker_connections(1024);
-no_shuffle();
-no_long_string();
+fleet_suite(undef, $Locations);
 run_tests();
 
 __DATA__

@@ -241,7 +241,7 @@ GET /v1/developer/payment-status?payment_ref=cp_1
 
 
 
-=== TEST 14a: $v3xy_key_id names a refused key too (unknown, revoked, without the scope), never the key itself
+=== TEST 15: $v3xy_key_id names a refused key too (unknown, revoked, without the scope), never the key itself
 --- http_config
     log_format kid '$status $v3xy_error_code $v3xy_key_id';
 --- config
@@ -271,7 +271,7 @@ GET /v1/developer/payment-status?payment_ref=cp_1
 
 
 
-=== TEST 15: a malformed key store line fails nginx -t with its line number
+=== TEST 16: a malformed key store line fails nginx -t with its line number
 --- config
     v3xy_key_store file=$TEST_NGINX_BAD_STORE;
 --- must_die
@@ -280,7 +280,7 @@ qr/\[emerg\] .*v3xy_key_store: ".*bad-keys" line 3: a scope that is not 1 to 32 
 
 
 
-=== TEST 16: a key listed twice fails nginx -t
+=== TEST 17: a key listed twice fails nginx -t
 --- config
     v3xy_key_store file=$TEST_NGINX_DUP_STORE;
 --- must_die
@@ -289,7 +289,7 @@ qr/\[emerg\] .*v3xy_key_store: ".*dup-keys" lists one key twice/
 
 
 
-=== TEST 17: a key store in Redis needs v3xy_redis (t/051 tests the store itself)
+=== TEST 18: a key store in Redis needs v3xy_redis (t/051 tests the store itself)
 --- config
     v3xy_key_store redis;
 --- must_die
@@ -298,7 +298,7 @@ qr/\[emerg\] .*"v3xy_key_store redis" in .* needs v3xy_redis in the http block/
 
 
 
-=== TEST 18: a location with both a key store and a key file is a configuration error
+=== TEST 19: a location with both a key store and a key file is a configuration error
 --- user_files
 >>> key
 v3xy_dev_Sidecar_and_Gateway_00000000
@@ -314,7 +314,7 @@ qr/\[emerg\] .*v3xy_key_store and v3xy_api_key_file cannot both apply/
 
 
 
-=== TEST 19: a client cannot speak for another account: its X-V3XY-Account is dropped
+=== TEST 20: a client cannot speak for another account: its X-V3XY-Account is dropped
 --- request
 GET /v1/developer/payment-status?payment_ref=cp_1
 --- more_headers eval
@@ -325,7 +325,7 @@ GET /v1/developer/payment-status?payment_ref=cp_1
 
 
 
-=== TEST 20: after an internal redirect (try_files to a named location) the key stays checked, once
+=== TEST 21: after an internal redirect (try_files to a named location) the key stays checked, once
 --- config
     v3xy_key_store file=$TEST_NGINX_KEY_STORE;
 

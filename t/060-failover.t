@@ -251,7 +251,7 @@ X-Upstream: backup
 
 
 
-=== TEST 8a: the backup's URL with variables (resolved when requests need it), under a server-level proxy_ssl_name of the primary
+=== TEST 9: the backup's URL with variables (resolved when requests need it), under a server-level proxy_ssl_name of the primary
 --- config
     proxy_ssl_name primary.test;
 
@@ -272,7 +272,7 @@ X-Upstream: backup
 
 
 
-=== TEST 8b: ... and its log line names the URL as the request made it
+=== TEST 10: ... and its log line names the URL as the request made it
 --- config
     proxy_ssl_name primary.test;
 
@@ -292,7 +292,7 @@ qr/\[warn\] .*v3xy: failover to the backup https:\/\/backup\.test: the primary f
 
 
 
-=== TEST 9: a 1 MiB POST spilled to a temporary file arrives at the backup intact
+=== TEST 11: a 1 MiB POST spilled to a temporary file arrives at the backup intact
 --- config
     client_body_buffer_size 16k;
 
@@ -319,7 +319,7 @@ a client request body is buffered to a temporary file
 
 
 
-=== TEST 10: proxy_request_buffering off: the body is still read whole first, so it can go twice
+=== TEST 12: proxy_request_buffering off: the body is still read whole first, so it can go twice
 --- config
     client_body_buffer_size 16k;
 
@@ -343,7 +343,7 @@ X-Upstream: backup
 
 
 
-=== TEST 11: a primary that takes the connection and never answers: a GET goes to the backup after the read timeout
+=== TEST 13: a primary that takes the connection and never answers: a GET goes to the backup after the read timeout
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -366,7 +366,7 @@ qr/\[warn\] .*the primary failed \(timeout\)/
 
 
 
-=== TEST 12: ... but a POST is not sent again: it may have been processed (502 upstream_unanswered)
+=== TEST 14: ... but a POST is not sent again: it may have been processed (502 upstream_unanswered)
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -392,7 +392,7 @@ failover to the backup
 
 
 
-=== TEST 13: ... unless v3xy_backup says non_idempotent
+=== TEST 15: ... unless v3xy_backup says non_idempotent
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -412,7 +412,7 @@ X-Failover: timeout
 
 
 
-=== TEST 14: a POST the primary answered with 502/503/504 goes to the backup (the primary said it did not process it)
+=== TEST 16: a POST the primary answered with 502/503/504 goes to the backup (the primary said it did not process it)
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -431,7 +431,7 @@ X-Failover: 503
 
 
 
-=== TEST 15: both down (502 from each): 503 upstream_unavailable, JSON, logged once at warn
+=== TEST 17: both down (502 from each): 503 upstream_unavailable, JSON, logged once at warn
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -456,7 +456,7 @@ backup 502
 
 
 
-=== TEST 16: both unreachable: 503 upstream_unavailable
+=== TEST 18: both unreachable: 503 upstream_unavailable
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -472,7 +472,7 @@ qr{"code":"upstream_unavailable"}s
 
 
 
-=== TEST 17: the breaker opens after fails=N, skips the primary, half-opens after the cooldown and a good probe closes it
+=== TEST 19: the breaker opens after fails=N, skips the primary, half-opens after the cooldown and a good probe closes it
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -518,7 +518,7 @@ X-Upstream: primary
 
 
 
-=== TEST 18: a probe that fails opens the breaker again for another cooldown
+=== TEST 20: a probe that fails opens the breaker again for another cooldown
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -547,7 +547,7 @@ qr/\[warn\] .*v3xy: breaker open again: the probe failed; requests go to the bac
 
 
 
-=== TEST 19: a black-holed primary (connect timeout): once the breaker is open, requests skip it
+=== TEST 21: a black-holed primary (connect timeout): once the breaker is open, requests skip it
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -572,7 +572,7 @@ X-Failover: breaker_open
 
 
 
-=== TEST 19a: breaker=NAME: locations to one primary share one breaker
+=== TEST 22: breaker=NAME: locations to one primary share one breaker
 --- config
     location /v1/payments/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -606,7 +606,7 @@ X-Failover: breaker_open
 
 
 
-=== TEST 19b: one breaker name, other settings: refused
+=== TEST 23: one breaker name, other settings: refused
 --- config
     location /v1/ {
         proxy_pass https://primary.test;
@@ -623,7 +623,7 @@ qr/\[emerg\] .*breaker "api" has other fails= or cooldown= at \S+nginx.conf:\d+ 
 
 
 
-=== TEST 20: fails=0: no breaker, every request tries the primary first
+=== TEST 24: fails=0: no breaker, every request tries the primary first
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -642,7 +642,7 @@ breaker
 
 
 
-=== TEST 21: $v3xy_upstream and $v3xy_failover in the access log
+=== TEST 25: $v3xy_upstream and $v3xy_failover in the access log
 --- http_config eval
 $::Upstreams . <<'_EOC_';
     log_format up '$request_uri $status $v3xy_upstream "$v3xy_failover"';
@@ -669,7 +669,7 @@ _EOC_
 
 
 
-=== TEST 21a: a primary location reached through an error page fails over too (and nginx never sends a reply without its head)
+=== TEST 26: a primary location reached through an error page fails over too (and nginx never sends a reply without its head)
 --- config
     location /static/ {
         root /nonexistent;
@@ -693,7 +693,7 @@ X-Primary-Down: 1
 
 
 
-=== TEST 21b: proxy_intercept_errors on: a POST the primary answered 502 still goes to the backup, with the reason "502"
+=== TEST 27: proxy_intercept_errors on: a POST the primary answered 502 still goes to the backup, with the reason "502"
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -711,7 +711,7 @@ X-Primary-Down: 1
 
 
 
-=== TEST 21c: limit_except in the primary's location: the methods it does not list fail over too
+=== TEST 28: limit_except in the primary's location: the methods it does not list fail over too
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -732,7 +732,7 @@ X-Primary-Down: 1
 
 
 
-=== TEST 21d: a cached answer is not the primary answering: it does not close the breaker
+=== TEST 29: a cached answer is not the primary answering: it does not close the breaker
 --- http_config eval
 $::Upstreams . <<'_EOC_';
     proxy_cache_path $TEST_NGINX_SERVER_ROOT/cache keys_zone=c:1m;
@@ -773,7 +773,7 @@ breaker closed
 
 
 
-=== TEST 22: a location without v3xy_backup is not touched: its 502 is nginx's
+=== TEST 30: a location without v3xy_backup is not touched: its 502 is nginx's
 --- config
     location /v1/ {
         proxy_pass https://primary.test;
@@ -787,7 +787,7 @@ primary 502
 
 
 
-=== TEST 22a: a URL that would smuggle directives is refused
+=== TEST 31: a URL that would smuggle directives is refused
 --- config
     location /v1/ {
         proxy_pass https://primary.test;
@@ -799,7 +799,7 @@ qr/\[emerg\] .*invalid value "https:\/\/backup.test; return 200 x": it has a cha
 
 
 
-=== TEST 22b: a primary that is not proxy_pass is refused
+=== TEST 32: a primary that is not proxy_pass is refused
 --- config
     location /v1/ {
         fastcgi_pass 127.0.0.1:9;
@@ -811,7 +811,7 @@ qr/v3xy_backup needs proxy_pass to the primary in the same location/
 
 
 
-=== TEST 23: configuration errors
+=== TEST 33: configuration errors
 --- config
     location /v1/ {
         proxy_pass https://primary.test;
@@ -823,7 +823,7 @@ qr/\[emerg\] .*invalid URL prefix in "ftp:\/\/backup.test" in \S+nginx.conf:\d+/
 
 
 
-=== TEST 24: a parameter it does not know
+=== TEST 34: a parameter it does not know
 --- config
     location /v1/ {
         proxy_pass https://primary.test;
@@ -835,7 +835,7 @@ qr/\[emerg\] .*invalid parameter "fails=x" in \S+nginx.conf:\d+/
 
 
 
-=== TEST 25: without proxy_pass in the location
+=== TEST 35: without proxy_pass in the location
 --- config
     location /v1/ {
         v3xy_backup https://backup.test;
@@ -846,7 +846,7 @@ qr/v3xy_backup needs proxy_pass to the primary in the same location in \S+nginx.
 
 
 
-=== TEST 26: twice in one location
+=== TEST 36: twice in one location
 --- config
     location /v1/ {
         proxy_pass https://primary.test;
@@ -859,7 +859,7 @@ qr/v3xy_backup needs proxy_pass to the primary in the same location in \S+nginx.
 
 
 
-=== TEST 27: a URI part in a regex location is refused, as proxy_pass refuses it, with a message of its own
+=== TEST 37: a URI part in a regex location is refused, as proxy_pass refuses it, with a message of its own
 --- config
     location ~ ^/v1/ {
         proxy_pass https://primary.test;
@@ -871,7 +871,7 @@ qr/\[emerg\] .*"v3xy_backup" cannot have URI part in location given by regular e
 
 
 
-=== TEST 28: a client that leaves while the primary hangs: nothing breaks, the next request is served
+=== TEST 38: a client that leaves while the primary hangs: nothing breaks, the next request is served
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;

@@ -215,7 +215,7 @@ main::changed($before, $after,
 
 
 
-=== TEST 4a: a zone full of keys that still count, over two workers: the keys without room by zone and v3xy_limit_fail outcome, in a format promtool accepts
+=== TEST 5: a zone full of keys that still count, over two workers: the keys without room by zone and v3xy_limit_fail outcome, in a format promtool accepts
 --- http_config
     v3xy_limit_zone tiny rate=1r/m key=$http_x_merchant size=32k;
 
@@ -284,7 +284,7 @@ v3xy_limit_zone_full_total\{zone="tiny",outcome="refused"\} \d+
 
 
 
-=== TEST 5: webhooks: each verdict, replays refused
+=== TEST 6: webhooks: each verdict, replays refused
 --- config
     location = /webhooks/v3xy {
         v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
@@ -336,7 +336,7 @@ main::changed($before, main::scrape(),
 
 
 
-=== TEST 6: the gateway's key store in Redis: hits, misses, cached refusals, a wrong reply
+=== TEST 7: the gateway's key store in Redis: hits, misses, cached refusals, a wrong reply
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
 --- config
@@ -405,7 +405,7 @@ Test::More::cmp_ok($after->{'v3xy_redis_rtt_seconds_bucket{le="1"}'}, '==',
 
 
 
-=== TEST 7: Redis down and back: up gauge, fallbacks by mode, reconnects, a timeout
+=== TEST 8: Redis down and back: up gauge, fallbacks by mode, reconnects, a timeout
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=300ms;
     v3xy_limit_zone create rate=100r/m key=$http_x_merchant;
@@ -480,7 +480,7 @@ main::changed($before, main::scrape(),
 
 
 
-=== TEST 8: failover: reasons, the breaker's state and openings, the backup's times
+=== TEST 9: failover: reasons, the breaker's state and openings, the backup's times
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -510,7 +510,7 @@ Test::More::is($after->{'v3xy_breaker_state{breaker="api"}'}, 1, 'open');
 
 
 
-=== TEST 9: a reload keeps the counts
+=== TEST 10: a reload keeps the counts
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -547,7 +547,7 @@ Test::More::is(main::scrape()->{$ok}, 6, 'six after it');
 
 
 
-=== TEST 10: a real Prometheus scrapes the endpoint
+=== TEST 11: a real Prometheus scrapes the endpoint
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;

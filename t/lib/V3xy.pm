@@ -15,7 +15,7 @@ use POSIX ();
 our @EXPORT_OK = qw(key_file start_echo header_lines start_redis stop_redis
                     redis free_port http_get wait_ready wait_log
                     redis_ready_block test_certs start_mute
-                    start_blackhole http_req start_recorder);
+                    start_blackhole http_req start_recorder wait_until);
 
 my $dir = tempdir('v3xy-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
@@ -432,6 +432,19 @@ sub wait_log {
     }
 
     return 0;
+}
+
+# wait_until(SUB, WHAT): polls SUB (up to 30 s) until it returns true;
+# dies naming WHAT otherwise.
+sub wait_until {
+    my ($sub, $what) = @_;
+
+    for (1 .. 600) {
+        return 1 if $sub->();
+        select undef, undef, undef, 0.05;
+    }
+
+    die "timed out waiting for $what\n";
 }
 
 # A response_body_filters sub that keeps the header lines of this name

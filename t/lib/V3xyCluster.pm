@@ -1,7 +1,9 @@
-# Fixtures for the suites of Redis at fleet scale (t/035, t/036): a Redis
-# Cluster of real redis-servers, a primary with a replica watched by three
-# sentinels, a second nginx (instance B) beside Test::Nginx's, and a client
-# that keeps many requests in flight.  Everything on 127.0.0.1.
+# Fixtures for the suites of Redis at fleet scale (t/035, t/036, t/038):
+# a Redis Cluster of real redis-servers, a primary with a replica watched
+# by three sentinels (and, to mislead them, a replica of the replica and a
+# sentinel of its own).  Everything on 127.0.0.1.  The second nginx and
+# the clients are V3xyFleet's; they are exported from here too, under the
+# names that the suites' blocks call (V3xyCluster::blast, ...).
 
 package V3xyCluster;
 
@@ -10,22 +12,22 @@ use warnings;
 
 use Exporter 'import';
 use File::Temp qw(tempdir);
-use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes ();
 
-use V3xy qw(free_port);
+use V3xy qw(free_port wait_until);
+use V3xyFleet qw(blast start_b stop_b b_port b_log);
 
 our @EXPORT_OK = qw(start_cluster node_cli kill_node restart_node node_id
                     slot_owner cluster_ok start_sentinels sentinel_cli
                     sentinel_master blast start_b stop_b b_port b_log
                     wait_until keyslot name_in_slot start_sub_replica
-                    start_liar);
+                    start_liar owner forget_owners on_owner cmdstat);
 
 my $dir = tempdir('v3xy-cluster-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
-my (%server, %args);
+my (%server, %args, @cluster);
 
 sub spawn {
     my ($port, @a) = @_;
@@ -97,18 +99,6 @@ sub node_cli {
     return $out;
 }
 
-# wait_until(SUB, WHAT): polls SUB (up to 30 s) until it returns true
-sub wait_until {
-    my ($sub, $what) = @_;
-
-    for (1 .. 600) {
-        return 1 if $sub->();
-        Time::HiRes::sleep(0.05);
-    }
-
-    die "timed out waiting for $what\n";
-}
-
 # start_cluster(N): N masters, no replicas, slots spread by redis-cli.
 # cluster-require-full-coverage no: a dead master leaves the other slots
 # served.  Returns the ports.
@@ -145,6 +135,7 @@ sub start_cluster {
 
     wait_until(sub { cluster_ok(@ports) }, 'the cluster');
 
+    @cluster = @ports;
     return @ports;
 }
 
@@ -315,145 +306,38 @@ sub sentinel_master {
     return $port;
 }
 
-# blast(PORT, INFLIGHT, REQ...): each REQ [PATH, HEADER => VALUE ...] as
-# an HTTP/1.0 request on a connection of its own, up to INFLIGHT at once;
-# returns their statuses (0: no answer within 10 s), in order.
-sub blast {
-    my ($port, $inflight, @reqs) = @_;
-    my (@status, %of, %buf);
-    my $sel = IO::Select->new;
-    my $next = 0;
-    my $deadline = Time::HiRes::time() + 60;
+# start_cluster's master (port) that owns a Redis key, from a copy of
+# the map that forget_owners() drops
+my %owner;
 
-    my $open = sub {
-        my $i = $next++;
-        my ($path, %h) = @{ $reqs[$i] };
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port);
-        if (!$s) {
-            $status[$i] = 0;
-            return;
-        }
-        my $r = "GET $path HTTP/1.0\r\nHost: localhost\r\n";
-        $r .= "$_: $h{$_}\r\n" for sort keys %h;
-        syswrite $s, "$r\r\n";
-        $of{fileno $s} = $i;
-        $buf{$i} = '';
-        $sel->add($s);
-    };
-
-    $open->() while $next < @reqs && $sel->count < $inflight;
-
-    while ($sel->count) {
-        last if Time::HiRes::time() > $deadline;
-
-        for my $s ($sel->can_read(1)) {
-            my $i = $of{fileno $s};
-            my $n = sysread $s, $buf{$i}, 65536, length $buf{$i};
-            next if $n;
-            $sel->remove($s);
-            close $s;
-            my ($st) = $buf{$i} =~ m{\AHTTP/\d\.\d (\d+)};
-            $status[$i] = $st // 0;
-            $open->() while $next < @reqs && $sel->count < $inflight;
-        }
-    }
-
-    $status[$_] //= 0 for 0 .. $#reqs;
-    return @status;
+sub owner {
+    my $slot = keyslot($_[0]);
+    return $owner{$slot} //= slot_owner($cluster[0], $slot);
 }
 
-# Instance B: a second nginx with the module, the same http config and
-# locations (TEST_NGINX_* expanded, from %ENV or from the overrides: its
-# own backend port, say), its own port, two workers.
-my ($bdir, $bport, $bpid);
+sub forget_owners { %owner = () }
 
-sub b_port { $bport }
-
-sub start_b {
-    my ($http, $locations, %env) = @_;
-    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
-    my $so = $ENV{TEST_NGINX_LOAD_MODULES}
-        or die "TEST_NGINX_LOAD_MODULES is not set\n";
-    my $user = $> == 0 ? "user root;\n" : '';
-
-    $bdir = tempdir('v3xy-b-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    $bport = free_port();
-
-    for ($http, $locations) {
-        s/\$(TEST_NGINX_\w+)/$env{$1} \/\/ $ENV{$1} \/\/ die "no \$$1\n"/ge;
-    }
-
-    open my $fh, '>', "$bdir/nginx.conf" or die "$bdir/nginx.conf: $!";
-    print $fh <<"_EOC_";
-load_module $so;
-${user}daemon on;
-master_process on;
-worker_processes 2;
-pid $bdir/nginx.pid;
-error_log $bdir/error.log info;
-
-events {
-    worker_connections 1024;
-    accept_mutex off;
+# on_owner(KEY, COMMAND...): what that master holds under a key (the
+# Cluster routes nothing here)
+sub on_owner {
+    my ($key, @cmd) = @_;
+    return node_cli(owner($key), @cmd, $key);
 }
 
-http {
-    access_log off;
-    client_body_temp_path $bdir/client_body_temp;
-    proxy_temp_path $bdir/proxy_temp;
-    fastcgi_temp_path $bdir/fastcgi_temp;
-    uwsgi_temp_path $bdir/uwsgi_temp;
-    scgi_temp_path $bdir/scgi_temp;
-
-$http
-    server {
-        listen 127.0.0.1:$bport;
-        server_name localhost;
-
-$locations
-    }
-}
-_EOC_
-    close $fh;
-
-    system($bin, '-p', "$bdir/", '-e', "$bdir/error.log",
-           '-c', "$bdir/nginx.conf") == 0
-        or die "instance B did not start (status $?):\n" . b_log();
-
-    wait_until(sub {
-        if (!$bpid && open my $p, '<', "$bdir/nginx.pid") {
-            ($bpid) = (<$p> // '') =~ /(\d+)/;
-        }
-        my $s = $bpid && IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                               PeerPort => $bport);
-        return $s ? 1 : 0;
-    }, 'instance B');
-
-    return $bport;
-}
-
-sub stop_b {
-    return unless $bpid;
-    kill 'TERM', $bpid;
-    for (1 .. 100) {
-        last unless kill 0, $bpid;
-        Time::HiRes::sleep(0.05);
-    }
-    kill 'KILL', $bpid if kill 0, $bpid;
-    $bpid = undef;
-}
-
-sub b_log {
-    open my $fh, '<', "$bdir/error.log" or return "(no error log)\n";
-    local $/;
-    return <$fh>;
+# cmdstat(PORT, COMMAND, FIELD): a field of a command's stats on a node
+# since RESETSTAT (calls, rejected_calls: refused before running, as with
+# MOVED and ASK)
+sub cmdstat {
+    my ($port, $cmd, $field) = @_;
+    my $s = node_cli($port, 'INFO', 'commandstats');
+    return $s =~ /^cmdstat_\Q$cmd\E:.*\b\Q$field\E=(\d+)/m ? $1 : 0;
 }
 
 END {
     if ($$ == $parent) {
-        stop_b();
-        # the sentinels first: they would fail over what goes down
+        # nginx first, then the sentinels: they would fail over what goes
+        # down
+        V3xyFleet::stop_b();
         my @pids = values %server;
         kill 'TERM', @pids if @pids;
         waitpid $_, 0 for @pids;
