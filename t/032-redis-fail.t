@@ -273,7 +273,7 @@ RateLimit: "create";r=2;t=60
 
 
 
-=== TEST 11: AUTH with password_file
+=== TEST 10: AUTH with password_file
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_PW_REDIS_PORT password_file=$TEST_NGINX_PASSWORD_FILE connect_timeout=10s timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
@@ -298,7 +298,7 @@ refused the handshake
 
 
 
-=== TEST 12: a refused AUTH: logged without the password, the fail mode answers
+=== TEST 11: a refused AUTH: logged without the password, the fail mode answers
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_PW_REDIS_PORT password_file=$TEST_NGINX_WRONG_PASSWORD_FILE connect_timeout=10s timeout=1s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
@@ -322,7 +322,7 @@ not-the-password
 
 
 
-=== TEST 13: a Redis that accepts and never answers: connect_timeout, then the fail mode
+=== TEST 12: a Redis that accepts and never answers: connect_timeout, then the fail mode
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_MUTE_PORT connect_timeout=200ms timeout=100ms;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;
@@ -344,7 +344,7 @@ qr/\[warn\] .*v3xy: redis 127\.0\.0\.1:\d+ unavailable: connect timed out/
 
 
 
-=== TEST 14: a client that goes away while Redis is slow: its late reply is dropped, nginx goes on
+=== TEST 13: a client that goes away while Redis is slow: its late reply is dropped, nginx goes on
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=3s;
     v3xy_limit_zone create rate=3r/m key=$http_x_merchant;

@@ -905,7 +905,7 @@ ok
 
 
 
-=== TEST 29: at debug level, each state change of the breaker and a request's failover are traced
+=== TEST 39: at debug level, each state change of the breaker and a request's failover are traced
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
