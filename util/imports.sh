@@ -104,4 +104,9 @@ report "$tmp/edges" || true
 
 echo
 echo "capabilities:"
+awk '{ print $1; print $2 }' "$tmp/caps" | sort -u | while read -r c; do
+    printf '  %s:' "$c"
+    awk -v c="$c" '$1 == c { printf " %s", $2 }' "$tmp/caps"
+    printf '\n'
+done
 report "$tmp/caps"
