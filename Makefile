@@ -49,7 +49,8 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 DEB_ARCH   := $(shell dpkg --print-architecture)
 DEB        := $(BUILD)/libnginx-mod-http-v3xy_$(DEB_VERSION)_$(DEB_ARCH).deb
-DEB_SRCS   := config Makefile README.md $(CORE_SRCS) $(CORE_HDRS) \
+DEB_SRCS   := config Makefile README.md $(wildcard docs/*.md) \
+              $(CORE_SRCS) $(CORE_HDRS) \
               $(wildcard ngx_v3xy_module/* examples/*.conf debian/control \
                          debian/rules debian/changelog debian/copyright \
                          debian/*.docs debian/*.examples debian/source/*) \

@@ -79,12 +79,13 @@ grep -qx 'load_module modules/ngx_http_v3xy_module.so;' "$avail" \
     || fail "$avail has no load_module line"
 ok "$link -> $avail"
 
-for f in README.md.gz copyright examples/sidecar.conf examples/gateway.conf \
-         examples/webhooks.conf
+for f in README.md.gz docs/directives.md.gz docs/operations.md.gz \
+         docs/install.md.gz docs/development.md.gz copyright \
+         examples/sidecar.conf examples/gateway.conf examples/webhooks.conf
 do
     [ -f "$doc/$f" ] || fail "$doc/$f missing"
 done
-ok "README and examples in $doc"
+ok "README, docs and examples in $doc"
 
 nginx_t || fail "nginx -t (default configuration, module enabled)"
 ok "nginx -t of the default configuration loads the module"
