@@ -135,7 +135,7 @@ nginx_t -p "$tmp/sidecar/" -c conf/nginx.conf \
 ok "nginx -t of $doc/examples/sidecar.conf"
 
 apt remove $pkg
-[ ! -e $link ] && [ ! -L $link ] || fail "$link left after remove"
+{ [ ! -e $link ] && [ ! -L $link ]; } || fail "$link left after remove"
 [ -L "$link.removed" ] || fail "$link.removed missing after remove"
 nginx_t || fail "nginx -t after remove"
 ok "apt-get remove: link put aside, nginx -t passes"
@@ -147,7 +147,7 @@ ok "apt-get install again: link restored"
 
 apt purge $pkg
 ! dpkg-query -W $pkg > /dev/null 2>&1 || fail "$pkg still known to dpkg"
-[ ! -L $link ] && [ ! -L "$link.removed" ] || fail "link left after purge"
+{ [ ! -L $link ] && [ ! -L "$link.removed" ]; } || fail "link left after purge"
 [ ! -e /usr/lib/nginx/modules/ngx_http_v3xy_module.so ] \
     || fail "module left after purge"
 dangling=$(find $enabled -xtype l)
