@@ -15,6 +15,7 @@
 #     section of docs/, with the code's status.
 # Whatever the docs name that the code does not have (a heading, a Syntax:
 # line, an index row, a variable, an error code) is reported as extra.
+# .ci/run must run exactly the README's test command, "make test".
 # Links [text](target) of README.md, docs/*.md and bench/README.md must
 # name a file that exists and, for #anchor, a heading of it (GitHub's
 # anchors: the heading's text in lower case, punctuation dropped, spaces
@@ -256,6 +257,22 @@ while IFS="$(printf '\t')" read -r c s; do
                "code's $s"
 done < "$tmp/code-errors"
 
+# --- CI ---------------------------------------------------------------------
+
+# .ci/run runs exactly the README's test command (the second of its two)
+readme_test=$(awk '
+    /^## Two commands/ { section = 1; next }
+    /^## / { section = 0 }
+    section && /^```/ { block = !block; next }
+    section && block && $1 == "make" && $2 == "test" { print "make test" }
+' README.md)
+ci_test=$(grep -v '^#' .ci/run | grep -E '(^|[ ;&|])make ' \
+          | sed 's/^[ \t]*exec[ \t]*//; s/[ \t]*$//')
+[ "$readme_test" = "make test" ] \
+    || finding "README.md: no \"make test\" in the Two commands section"
+[ "$ci_test" = "make test" ] \
+    || finding ".ci/run runs \"$ci_test\", not the README's \"make test\""
+
 # --- links ------------------------------------------------------------------
 
 perl -CSD -e '
@@ -325,4 +342,5 @@ fi
 echo "check-docs: $(wc -l < "$tmp/code-directives") directives," \
      "$(wc -l < "$tmp/code-variables") variables," \
      "$(wc -l < "$tmp/code-errors") error codes: each documented;" \
-     "no extra entry; links of README.md, docs/ and bench/README.md resolve"
+     "no extra entry; .ci/run runs make test; links of README.md, docs/ and" \
+     "bench/README.md resolve"
