@@ -4,6 +4,9 @@
 #   make NGINX_SRC=DIR        ... against another nginx source tree
 #   make run                  run the sidecar (examples/sidecar.conf)
 #   make test                 install what tests need, run every test
+#   make check                the everyday subset: unit tests, 5 s of each
+#                             fuzzer, docs against code, shellcheck, the
+#                             Test::Nginx suites
 #   make valgrind             the Test::Nginx suites under memcheck
 #   make bench                wrk: the module's paths against plain nginx
 #   make deb                  the Debian package, in build/
@@ -49,7 +52,8 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 DEB_ARCH   := $(shell dpkg --print-architecture)
 DEB        := $(BUILD)/libnginx-mod-http-v3xy_$(DEB_VERSION)_$(DEB_ARCH).deb
-DEB_SRCS   := config Makefile README.md $(CORE_SRCS) $(CORE_HDRS) \
+DEB_SRCS   := config Makefile README.md $(wildcard docs/*.md) \
+              $(CORE_SRCS) $(CORE_HDRS) \
               $(wildcard ngx_v3xy_module/* examples/*.conf debian/control \
                          debian/rules debian/changelog debian/copyright \
                          debian/*.docs debian/*.examples debian/source/*) \
@@ -67,7 +71,7 @@ export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
 
 .PHONY: all module deps deps-test run test test-unit test-nginx test-examples \
         test-nginx-lib \
-        test-nodebug \
+        test-nodebug check check-docs shellcheck fuzz-short \
         valgrind bench clean deb test-deb image docker-test clean-image
 
 all: module
@@ -166,13 +170,39 @@ clean-image:
 	-podman image prune -f
 	rm -rf $(BUILD)/image
 
-test: deps-test
-	$(MAKE) module
-	$(MAKE) test-unit
-	@# the fuzzer's own output is long: its log on failure, its stats always
+# every directive, variable and error code of the code documented in docs/,
+# nothing documented that the code lacks, no broken link
+check-docs:
+	@util/check-docs.sh
+
+# every script of util/, bench/, docker/ and .ci/
+shellcheck:
+	@util/shellcheck.sh
+
+# 5 seconds of each fuzzer: the fuzzer's own output is long, so its log on
+# failure, its stats always
+fuzz-short:
+	@mkdir -p $(BUILD)
 	@$(MAKE) fuzz FUZZ_SECONDS=5 > $(BUILD)/fuzz.log 2>&1 \
 	    || { tail -n 60 $(BUILD)/fuzz.log; exit 1; }
 	@grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz.log
+
+# everyday work: what a change to the module can break, in a few minutes
+check: deps-test
+	$(MAKE) check-docs
+	$(MAKE) shellcheck
+	$(MAKE) module
+	$(MAKE) test-unit
+	$(MAKE) fuzz-short
+	$(MAKE) test-nginx
+
+# everything, as CI runs it (.ci/run)
+test: deps-test
+	$(MAKE) check-docs
+	$(MAKE) shellcheck
+	$(MAKE) module
+	$(MAKE) test-unit
+	$(MAKE) fuzz-short
 	$(MAKE) test-examples
 	$(MAKE) test-nodebug
 	$(MAKE) test-nginx

@@ -20,6 +20,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$build/image"
 log=$(cd "$build/image" && pwd)/build.log
 start=$(date +%s)
+# $pm_build_flags: a list of flags, split on purpose
 # shellcheck disable=SC2086
 pm build $pm_build_flags --build-arg BASE="$base" \
     -f "$here/docker/Dockerfile" -t "$image" "$here" > "$log" 2>&1 || {

@@ -20,16 +20,17 @@ for example in "$here"/examples/*.conf; do
 
     sed "s|/etc/v3xy/|$prefix/secrets/|g" "$example" > "$prefix/conf/nginx.conf"
 
-    for f in $(grep -o "$prefix/secrets/[A-Za-z0-9_.-]*" \
-                   "$prefix/conf/nginx.conf" | sort -u)
+    grep -o "$prefix/secrets/[A-Za-z0-9_.-]*" "$prefix/conf/nginx.conf" \
+    | sort -u | while read -r f
     do
+        base=$(basename "$f")
         (umask 077
-         case "$(basename "$f")" in
-         api_key*) echo "v3xy_dev_ExampleCheck_$(basename "$f")_0000" ;;
+         case "$base" in
+         api_key*) echo "v3xy_dev_ExampleCheck_${base}_0000" ;;
          keys)     printf '%s acct_example payments:read\n' \
                        "$(printf %s v3xy_dev_ExampleCheck_0000000000 \
                           | sha256sum | cut -d' ' -f1)" ;;
-         *)        echo "example-secret-$(basename "$f")" ;;
+         *)        echo "example-secret-$base" ;;
          esac > "$f")
     done
 

@@ -15,13 +15,14 @@ cflags=$(sed -n 's/^CFLAGS = *//p' objs/Makefile)
 incs=$(make -s -f objs/Makefile -p 2>/dev/null \
        | sed -n 's/^ALL_INCS = //p' | head -n 1)
 
-[ -n "$cflags" ] && [ -n "$incs" ] || {
+if [ -z "$cflags" ] || [ -z "$incs" ]; then
     echo "check-nodebug: cannot read CFLAGS or ALL_INCS of $b/objs/Makefile" >&2
     exit 1
-}
+fi
 
 n=0
 for f in "$top"/src/*.c "$top"/ngx_v3xy_module/*.c; do
+    # nginx's flags and include options: lists, split on purpose
     # shellcheck disable=SC2086
     ${CC:-cc} -c $cflags -DNGX_DEBUG=0 $incs -o /dev/null "$f"
     n=$((n + 1))

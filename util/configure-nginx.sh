@@ -27,6 +27,8 @@ else
 fi
 
 if [ -f conf_flags ]; then
+    # Debian's nginx-dev file of the flags its nginx was built with: not
+    # ours, and only there at run time
     # shellcheck disable=SC1091
     . ./conf_flags
     flags=("${NGX_CONF_FLAGS[@]}")

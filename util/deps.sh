@@ -8,8 +8,9 @@ set -eu
 build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
        libhiredis-dev libjansson-dev libutf8proc-dev libidn2-dev
        ca-certificates"
+# util/check-docs.sh needs perl (Encode), util/shellcheck.sh shellcheck
 test="$build libcmocka-dev redis-server curl openssl clang libclang-rt-14-dev
-      prometheus
+      prometheus perl shellcheck
       libtest-base-perl libtext-diff-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl liburi-perl
       libwww-perl libhttp-message-perl"
@@ -46,5 +47,7 @@ fi
 
 echo "installing:$missing"
 apt-get update -q
+# $missing: a list of package names, split on purpose
+# shellcheck disable=SC2086
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
     --no-install-recommends $missing

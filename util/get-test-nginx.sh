@@ -38,6 +38,8 @@ apt_private() {
 apt_private update >/dev/null
 (cd "$dir" && apt_private download libtest-nginx-perl >/dev/null)
 
-deb=$(ls -t "$dir"/libtest-nginx-perl_*.deb | head -n 1)
+# the newest download, should an earlier one be there
+deb=$(find "$dir" -maxdepth 1 -name 'libtest-nginx-perl_*.deb' \
+          -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
 dpkg-deb -x "$deb" "$dir/root"
 echo "Test::Nginx from $(basename "$deb") ($mirror sid) in $dir/root/usr/share/perl5"

@@ -11,6 +11,8 @@
 # past the hard limit), and containers share the host's network: only
 # loopback and the Debian mirror are reached, no bridge is made.
 
+# shellcheck shell=sh
+
 pm() {
     podman --runtime runc --cgroup-manager cgroupfs "$@"
 }
@@ -28,4 +30,6 @@ pm_limits="--ulimit nofile=$pm_nofile:$pm_nofile
 pm_run_flags="--network host $pm_limits"
 # docker format: HEALTHCHECK and STOPSIGNAL are kept (OCI drops HEALTHCHECK);
 # --pull=never: no registry is asked for the base
+# read by the scripts that source this file
+# shellcheck disable=SC2034
 pm_build_flags="$pm_run_flags --format docker --pull=never"

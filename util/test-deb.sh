@@ -79,12 +79,13 @@ grep -qx 'load_module modules/ngx_http_v3xy_module.so;' "$avail" \
     || fail "$avail has no load_module line"
 ok "$link -> $avail"
 
-for f in README.md.gz copyright examples/sidecar.conf examples/gateway.conf \
-         examples/webhooks.conf
+for f in README.md.gz docs/directives.md.gz docs/operations.md.gz \
+         docs/install.md.gz docs/development.md.gz copyright \
+         examples/sidecar.conf examples/gateway.conf examples/webhooks.conf
 do
     [ -f "$doc/$f" ] || fail "$doc/$f missing"
 done
-ok "README and examples in $doc"
+ok "README, docs and examples in $doc"
 
 nginx_t || fail "nginx -t (default configuration, module enabled)"
 ok "nginx -t of the default configuration loads the module"
@@ -134,7 +135,7 @@ nginx_t -p "$tmp/sidecar/" -c conf/nginx.conf \
 ok "nginx -t of $doc/examples/sidecar.conf"
 
 apt remove $pkg
-[ ! -e $link ] && [ ! -L $link ] || fail "$link left after remove"
+{ [ ! -e $link ] && [ ! -L $link ]; } || fail "$link left after remove"
 [ -L "$link.removed" ] || fail "$link.removed missing after remove"
 nginx_t || fail "nginx -t after remove"
 ok "apt-get remove: link put aside, nginx -t passes"
@@ -146,7 +147,7 @@ ok "apt-get install again: link restored"
 
 apt purge $pkg
 ! dpkg-query -W $pkg > /dev/null 2>&1 || fail "$pkg still known to dpkg"
-[ ! -L $link ] && [ ! -L "$link.removed" ] || fail "link left after purge"
+{ [ ! -L $link ] && [ ! -L "$link.removed" ]; } || fail "link left after purge"
 [ ! -e /usr/lib/nginx/modules/ngx_http_v3xy_module.so ] \
     || fail "module left after purge"
 dangling=$(find $enabled -xtype l)

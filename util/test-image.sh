@@ -62,6 +62,7 @@ req() {
 # containers left by an interrupted run
 pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-redis" > /dev/null 2>&1 || true
 
+# podman's flags ($pm_*): a list, split on purpose
 # shellcheck disable=SC2086
 pm build $pm_build_flags --build-arg BASE="$base" \
     -f "$here/docker/testkit.Dockerfile" -t "$testkit" "$here/docker" \
@@ -78,13 +79,16 @@ chown 33:33 "$tmp/api_key"
 # podman (no systemd here) prints errors about timers for HEALTHCHECKs:
 # they go to $tmp/*.err
 # the image as it is: default settings, "nginx -t"
+# podman's flags ($pm_*): a list, split on purpose
 # shellcheck disable=SC2086
 pm run --rm $pm_run_flags -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
     "$image" -q -t > "$tmp/nginx-t.log" 2>&1 || {
         cat "$tmp/nginx-t.log" >&2; fail "nginx -t with the defaults"; }
 ok "nginx -t of the image's configuration, default settings"
 
-# shellcheck disable=SC2086
+# $pm_run_flags: a list of flags, split on purpose; the script in single
+# quotes is expanded by the container's shell, not this one
+# shellcheck disable=SC2086,SC2016
 pm run --rm $pm_run_flags --entrypoint /bin/sh "$image" -c '
     for c in cc gcc g++ c++ cpp clang ld as make; do
         command -v $c && exit 1
@@ -98,6 +102,7 @@ ok "no compiler, no headers, no -dev package in the image"
 
 # Redis, then the API, then two sidecars that share that Redis
 redis_port=$(free_port)
+# podman's flags ($pm_*): a list, split on purpose
 # shellcheck disable=SC2086
 pm run -d --name "$ctr-redis" $pm_run_flags "$testkit" \
     redis-server --bind 127.0.0.1 --port "$redis_port" --save '' \
@@ -126,6 +131,7 @@ echo_port=$(cat "$tmp/echo.port")
 sidecar() {
     name=$1 port=$2
     shift 2
+    # podman's flags ($pm_*): a list, split on purpose
     # shellcheck disable=SC2086
     pm run -d --name "$ctr-$name" $pm_run_flags \
         -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
@@ -136,6 +142,7 @@ sidecar() {
 port_a=$(free_port)
 port_b=$(free_port)
 for c in "a $port_a" "b $port_b"; do
+    # $c: the name and the port, split on purpose
     # shellcheck disable=SC2086
     sidecar $c \
         -e V3XY_API_URL="http://127.0.0.1:$echo_port" \
@@ -153,7 +160,7 @@ done
 ok "two sidecars answer their HEALTHCHECK (podman healthcheck run)"
 
 path=/healthz
-[ "$(req "$port_a")" = 200 ] && grep -q '"success":true' "$tmp/body" \
+{ [ "$(req "$port_a")" = 200 ] && grep -q '"success":true' "$tmp/body"; } \
     || fail "GET /healthz"
 ok "GET /healthz from outside: 200"
 
@@ -166,12 +173,13 @@ ok "nginx (master and workers) runs as www-data, not root"
 path='/v1/developer/payment-status?payment_ref=cp_1'
 status=$(req "$port_a" -H 'X-V3XY-API-Key: v3xy_dev_ClientSentKey_000000000')
 [ "$status" = 200 ] || fail "GET through the sidecar: $status"
-[ "$(grep -ci '^x-v3xy-api-key:' "$tmp/body")" = 1 ] \
-    && grep -q "^X-V3XY-API-Key: $key" "$tmp/body" \
+{ [ "$(grep -ci '^x-v3xy-api-key:' "$tmp/body")" = 1 ] \
+    && grep -q "^X-V3XY-API-Key: $key" "$tmp/body"; } \
     || fail "the key is not what the API got: $(cat "$tmp/body")"
 ok "the key from the secret is injected, the client's key dropped"
 
 # the app of docker/compose.yaml: in the sidecar's network namespace, no key
+# podman's flags ($pm_*): a list, split on purpose
 # shellcheck disable=SC2086
 pm run --rm $pm_limits --network "container:$ctr-a" "$testkit" \
     curl -s --max-time 5 "http://127.0.0.1:$port_a$path" > "$tmp/app.txt" \
@@ -182,8 +190,8 @@ grep -q "^X-V3XY-API-Key: $key" "$tmp/app.txt" \
 ok "an app container in the sidecar's network namespace: key added"
 
 status=$(req "$port_b" -H 'Origin: https://shop.example')
-[ "$status" = 403 ] \
-    && grep -q '"code":"api_key_origin"' "$tmp/body" \
+{ [ "$status" = 403 ] \
+    && grep -q '"code":"api_key_origin"' "$tmp/body"; } \
     || fail "browser request: $status $(cat "$tmp/body")"
 ok "a request with Origin: 403 api_key_origin (JSON)"
 
@@ -199,7 +207,7 @@ for i in $(seq 35); do
         esac
     done
 done
-[ "$admitted" = 60 ] && [ "$refused" = 10 ] \
+{ [ "$admitted" = 60 ] && [ "$refused" = 10 ]; } \
     || fail "shared limit: $admitted admitted, $refused refused of 70"
 pm exec "$ctr-redis" redis-cli -p "$redis_port" --scan \
     --pattern 'v3xy:{payments_create:*' | grep -q . \
@@ -217,7 +225,8 @@ for i in $(seq 50); do
     sleep 0.1
 done
 path='/v1/developer/payment-status?payment_ref=cp_2'
-[ "$(req "$port_c")" = 200 ] && grep -q "^X-V3XY-API-Key: $key" "$tmp/body" \
+{ [ "$(req "$port_c")" = 200 ] \
+    && grep -q "^X-V3XY-API-Key: $key" "$tmp/body"; } \
     || fail "failover to V3XY_BACKUP_URL: $(cat "$tmp/body")"
 pm logs "$ctr-c" 2>&1 | grep -q 'cp_2 .* 200 .*via=backup failover=connect' \
     || fail "failover: no access log line via=backup"
@@ -240,7 +249,7 @@ for c in a b; do
     pm stop -t 10 "$ctr-$c" > /dev/null 2>> "$tmp/podman.err"
     ms=$((($(date +%s%N) - start) / 1000000))
     code=$(pm inspect "$ctr-$c" --format '{{.State.ExitCode}}')
-    [ "$code" = 0 ] && [ "$ms" -lt 5000 ] \
+    { [ "$code" = 0 ] && [ "$ms" -lt 5000 ]; } \
         || fail "$ctr-$c: podman stop took $ms ms, exit code $code"
     pm logs "$ctr-$c" 2>&1 | grep -q 'gracefully shutting down' \
         || fail "$ctr-$c: no graceful shutdown"
