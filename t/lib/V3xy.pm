@@ -50,6 +50,8 @@ sub start_echo {
 
     if ($pid == 0) {
         $SIG{TERM} = sub { POSIX::_exit(0) };
+        # nginx may close mid-response (a client gone): the server goes on
+        $SIG{PIPE} = 'IGNORE';
         while (my $c = $srv->accept) {
             serve_echo($c);
             close $c;
@@ -93,6 +95,8 @@ sub start_recorder {
 
     if ($pid == 0) {
         $SIG{TERM} = sub { POSIX::_exit(0) };
+        # nginx may close mid-response (a client gone): the server goes on
+        $SIG{PIPE} = 'IGNORE';
         my $seen = '';
 
         while (my $c = $srv->accept) {
@@ -224,6 +228,8 @@ sub start_mute {
 
     if ($pid == 0) {
         $SIG{TERM} = sub { POSIX::_exit(0) };
+        # nginx may close mid-response (a client gone): the server goes on
+        $SIG{PIPE} = 'IGNORE';
         my @held;
         while (my $c = $srv->accept) {
             push @held, $c;    # held open, never answered
