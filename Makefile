@@ -71,7 +71,7 @@ export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
 
 .PHONY: all module deps deps-test run test test-unit test-nginx test-examples \
         test-nginx-lib \
-        test-nodebug check check-docs shellcheck fuzz-short \
+        test-nodebug check check-docs shellcheck check-imports fuzz-short \
         valgrind bench clean deb test-deb image docker-test clean-image
 
 all: module
@@ -92,7 +92,7 @@ module: deps $(NGX_BUILD)/objs/Makefile
 	mv -f $(MODULE).tmp $(MODULE)
 
 run: module
-	@util/run-sidecar.sh $(NGINX_BIN) $(MODULE) $(KEY_FILE) $(BUILD)/run
+	@util/run-sidecar.sh $(NGINX_BIN) $(MODULE) "$(KEY_FILE)" $(BUILD)/run
 
 $(BUILD)/tests/%: tests/%.c $(CORE_SRCS) $(CORE_HDRS) tests/v3xy_test.h
 	@mkdir -p $(dir $@)
@@ -179,6 +179,13 @@ check-docs:
 shellcheck:
 	@util/shellcheck.sh
 
+# the glue's capabilities use each other without a cycle (util/imports.sh,
+# from the objects of "make module")
+check-imports: module
+	@util/imports.sh > $(BUILD)/imports.txt \
+	    || { cat $(BUILD)/imports.txt; exit 1; }
+	@sed -n '/^capabilities:/,$$p' $(BUILD)/imports.txt | tail -n 2
+
 # 5 seconds of each fuzzer: the fuzzer's own output is long, so its log on
 # failure, its stats always
 fuzz-short:
@@ -192,6 +199,7 @@ check: deps-test
 	$(MAKE) check-docs
 	$(MAKE) shellcheck
 	$(MAKE) module
+	$(MAKE) check-imports
 	$(MAKE) test-unit
 	$(MAKE) fuzz-short
 	$(MAKE) test-nginx
@@ -201,6 +209,7 @@ test: deps-test
 	$(MAKE) check-docs
 	$(MAKE) shellcheck
 	$(MAKE) module
+	$(MAKE) check-imports
 	$(MAKE) test-unit
 	$(MAKE) fuzz-short
 	$(MAKE) test-examples

@@ -1,20 +1,9 @@
 /*
- * ngx_http_v3xy_module: what the glue files share.
- *
- *   ngx_http_v3xy_module.c    module, directives, configuration
- *   ngx_http_v3xy_pipeline.c  the access-phase pipeline: a request's way
- *   ngx_http_v3xy_key.c       the sidecar's key: file, memory, injection
- *   ngx_http_v3xy_error.c     every JSON refusal, one table of reasons
- *   ngx_http_v3xy_variables.c $v3xy_* variables
- *   ngx_http_v3xy_limit.c     rate limits: zones, decisions, headers
- *   ngx_http_v3xy_shm.c       the shared-memory limit store
- *   ngx_http_v3xy_key_cache.c the key store's answers in shared memory
- *   ngx_http_v3xy_redis*.c    the Redis connection on nginx's event loop
- *   ngx_http_v3xy_body.c      the request body, read without blocking
- *   ngx_http_v3xy_webhook.c   inbound webhook signatures
- *   ngx_http_v3xy_gateway.c   developer keys checked against a key store
- *   ngx_http_v3xy_failover.c  the backup base URL and its circuit breaker
- *   ngx_http_v3xy_metrics.c   counters in shared memory, for Prometheus
+ * ngx_http_v3xy_module: what the glue files share: the configuration
+ * structs, the request's context (ngx_http_v3xy_ctx.c) and the error codes
+ * (ngx_http_v3xy_error.c).  Each capability declares its own functions in
+ * its header: key, body, webhook, gateway, key_cache, limit, shm, redis,
+ * failover, metrics, variables, pipeline (docs/development.md, Layout).
  */
 
 #ifndef _NGX_HTTP_V3XY_MODULE_H_INCLUDED_

@@ -30,6 +30,14 @@ fi
 
 key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
 
+# the path goes into nginx.conf in double quotes: spaces are fine there
+case $key in
+*'"'* | *\\* | *'$'*)
+    printf 'make run: %s: a key file path with ", \\ or $ cannot go into %s\n' \
+           "$key" "nginx.conf; name another" >&2
+    exit 1 ;;
+esac
+
 if grep -q 'PASTE_YOUR_SECRET_HERE' "$key" 2>/dev/null; then
     echo "make run: $key still holds the placeholder key of the README;" \
          "the API will refuse it (nginx starts anyway)" >&2
@@ -48,7 +56,9 @@ case "$ns" in
 esac
 echo "resolver $ns valid=300s;" > "$run/conf/resolver.conf"
 
-sed "s|/etc/v3xy/api_key|$key|" "$here/examples/sidecar.conf" \
+# & and | are sed's in the replacement: escaped
+sed_key=$(printf '%s\n' "$key" | sed 's/[&|]/\\&/g')
+sed "s|/etc/v3xy/api_key|\"$sed_key\"|" "$here/examples/sidecar.conf" \
     > "$run/conf/nginx.conf"
 
 "$nginx" -q -t -p "$run/" -c conf/nginx.conf
