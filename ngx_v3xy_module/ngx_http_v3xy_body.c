@@ -96,7 +96,7 @@ ngx_http_v3xy_body_email(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
     v3xy_email_status_e        why;
     ngx_http_v3xy_loc_conf_t  *vlcf;
 
-    if (ctx->body_email.data) {
+    if (ctx->body_email.data != NULL) {
         return NGX_OK;
     }
 

@@ -40,7 +40,7 @@ ngx_http_v3xy_find_ctx(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_v3xy_module);
 
-    if (ctx || !r->internal) {
+    if (ctx != NULL || !r->internal) {
         return ctx;
     }
 

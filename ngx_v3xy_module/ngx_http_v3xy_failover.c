@@ -1306,7 +1306,7 @@ ngx_http_v3xy_failover_metrics(ngx_http_v3xy_mout_t *out,
         return NGX_ERROR;
     }
 
-    for (i = 1; v && i <= NGX_HTTP_V3XY_FAILOVER_BREAKER; i++) {
+    for (i = 1; v != NULL && i <= NGX_HTTP_V3XY_FAILOVER_BREAKER; i++) {
         p = ngx_http_v3xy_mreserve(out, 128);
         if (p == NULL) {
             return NGX_ERROR;

@@ -576,10 +576,10 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
     g = ctx->gateway;
 
-    if (g) {
+    if (g != NULL) {
         /* resumed: the lookup has answered */
 
-        if (g->lookup) {
+        if (g->lookup != NULL) {
             return NGX_AGAIN;
         }
 
@@ -607,7 +607,7 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
     h = r->headers_in.authorization;
 
-    if (h && h->value.len > 7
+    if (h != NULL && h->value.len > 7
         && ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) == 0)
     {
         return ngx_http_v3xy_gateway_refuse(r,
@@ -655,7 +655,7 @@ judge:
 
     ctx->gateway_store = vlcf->key_store;
 
-    if (vlcf->key_store->cache) {
+    if (vlcf->key_store->cache != NULL) {
         return ngx_http_v3xy_gateway_redis(r, vlcf, ctx, digest, &key_id);
     }
 
@@ -805,7 +805,7 @@ ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
                                          "unknown key", key_id);
     }
 
-    if (vlcf->scopes) {
+    if (vlcf->scopes != NULL) {
         scopes = vlcf->scopes->elts;
 
         if (!v3xy_ks_has_scopes(e, scopes, vlcf->scopes->nelts)) {
@@ -926,7 +926,7 @@ ngx_http_v3xy_key_cache_result(ngx_http_v3xy_ctx_t *ctx, ngx_uint_t result)
 {
     ngx_http_v3xy_count(ngx_http_v3xy_metrics.key_cache, result);
 
-    if (ctx) {
+    if (ctx != NULL) {
         ctx->key_cache = result + 1;
     }
 }
@@ -966,7 +966,7 @@ ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err,
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "v3xy: %V: %s, key %V", ngx_http_v3xy_error_code(err),
-                  reason, key_id ? key_id : &ngx_http_v3xy_no_key);
+                  reason, (key_id != NULL) ? key_id : &ngx_http_v3xy_no_key);
 
     return ngx_http_v3xy_refuse(r, err);
 }
@@ -997,7 +997,7 @@ ngx_http_v3xy_key_lookup(ngx_http_request_t *r, ngx_http_v3xy_key_store_t *ks,
     lk = (ngx_http_v3xy_key_lookup_t *)
              ngx_http_v3xy_key_tree_find(&ngx_http_v3xy_key_lookups, digest);
 
-    if (lk) {
+    if (lk != NULL) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "v3xy: key store: waits for the lookup under way, "
                        "key %V", key_id);
@@ -1199,7 +1199,7 @@ ngx_http_v3xy_key_lookup_timeout(ngx_event_t *ev)
     /* cancelled, the command stays allocated until its reply comes */
     cmd = lk->cmd;
 
-    if (cmd) {
+    if (cmd != NULL) {
         ngx_http_v3xy_redis_cancel(cmd);
         lk->cmd = NULL;
     }
@@ -1333,7 +1333,7 @@ ngx_http_v3xy_gateway_cleanup(void *data)
 {
     ngx_http_v3xy_gateway_ctx_t *g = data;
 
-    if (g->lookup) {
+    if (g->lookup != NULL) {
         ngx_queue_remove(&g->queue);
         g->lookup = NULL;
     }

@@ -136,7 +136,7 @@ ngx_http_v3xy_key_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     kc = shm_zone->data;
 
-    if (okc) {
+    if (okc != NULL) {
         /* a reload kept the zone (same size): its answers stay */
         kc->sh = okc->sh;
         kc->shpool = okc->shpool;
@@ -285,7 +285,7 @@ ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
     node = (ngx_http_v3xy_key_node_t *)
                ngx_http_v3xy_key_tree_find(&sh->rbtree, digest);
 
-    if (node) {
+    if (node != NULL) {
         if (node->fetched > fetched) {
             ngx_shmtx_unlock(&kc->shpool->mutex);
             return;
@@ -517,7 +517,7 @@ ngx_http_v3xy_key_cache_metrics(ngx_http_v3xy_mout_t *out,
         return NGX_ERROR;
     }
 
-    for (i = 0; v && i < 4; i++) {
+    for (i = 0; v != NULL && i < 4; i++) {
         p = ngx_http_v3xy_mreserve(out, 128);
         if (p == NULL) {
             return NGX_ERROR;

@@ -280,7 +280,7 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 
     /* an earlier location's zone may still be the tightest */
 
-    if (lctx->admitted && ctx->limit_zone
+    if (lctx->admitted && ctx->limit_zone != NULL
         && ctx->limit_remaining <= tv->remaining)
     {
         return NGX_DECLINED;

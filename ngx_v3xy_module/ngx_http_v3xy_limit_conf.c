@@ -375,7 +375,7 @@ ngx_http_v3xy_limit_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
     conf->body_email = 0;
     conf->decide = NULL;
 
-    n = conf->limits ? conf->limits->nelts : 0;
+    n = (conf->limits != NULL) ? conf->limits->nelts : 0;
 
     if (n == 0 && conf->replay_zone == NULL) {
         return NGX_CONF_OK;
@@ -400,7 +400,7 @@ ngx_http_v3xy_limit_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
         }
     }
 
-    if (conf->replay_zone) {
+    if (conf->replay_zone != NULL) {
         zp = ngx_array_push(conf->decide);
         *zp = conf->replay_zone;
     }
@@ -558,7 +558,7 @@ ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
         return NGX_ERROR;
     }
 
-    for (i = 0; m->fallback && i < 3; i++) {
+    for (i = 0; m->fallback != NULL && i < 3; i++) {
         p = ngx_http_v3xy_mreserve(out, 128);
         if (p == NULL) {
             return NGX_ERROR;

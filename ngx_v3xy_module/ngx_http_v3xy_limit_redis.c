@@ -400,7 +400,7 @@ ngx_http_v3xy_limit_flush(ngx_event_t *ev)
     ngx_http_v3xy_limit_npending = 0;
     ngx_http_v3xy_limit_nkeys = 0;
 
-    if (parts) {
+    if (parts != NULL) {
         if (cluster) {
             ngx_qsort(parts, nparts, sizeof(ngx_http_v3xy_limit_part_t),
                       ngx_http_v3xy_limit_part_cmp);
@@ -443,7 +443,7 @@ ngx_http_v3xy_limit_flush(ngx_event_t *ev)
      * they are answered.
      */
 
-    for (i = 0; parts && i < nparts; i++) {
+    for (i = 0; parts != NULL && i < nparts; i++) {
         lctx = parts[i].lctx;
 
         if (lctx->waiting == 0 && lctx->state == NGX_HTTP_V3XY_LIMIT_WAITING)
@@ -458,7 +458,7 @@ ngx_http_v3xy_limit_flush(ngx_event_t *ev)
         }
     }
 
-    if (parts) {
+    if (parts != NULL) {
         ngx_free(parts);
     }
 }
@@ -523,7 +523,7 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
      * the number of keys first
      */
 
-    nargs = (node ? 1 : 0) + nkeys + 1 + m + 3 * nkeys;
+    nargs = ((node != NULL) ? 1 : 0) + nkeys + 1 + m + 3 * nkeys;
 
     size = sizeof(ngx_http_v3xy_limit_batch_t)
            + m * (sizeof(ngx_http_v3xy_limit_ctx_t *) + 3 * sizeof(ngx_uint_t))
@@ -542,13 +542,13 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
     batch->ref = batch->zones + m;
     args = (ngx_str_t *) (batch->ref + m);
 
-    keys = node ? args + 1 : args;
+    keys = (node != NULL) ? args + 1 : args;
     argv = keys + nkeys;
 
     /* the counts are written after the arguments, in the same allocation */
     p = (u_char *) (args + nargs);
 
-    if (node) {
+    if (node != NULL) {
         args[0].data = p;
         p = ngx_sprintf(p, "%ui", nkeys);
         args[0].len = p - args[0].data;
@@ -584,7 +584,7 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
 
     /* the zones' own numbers were formatted at configuration time */
 
-    if (node) {
+    if (node != NULL) {
         batch->cmd = ngx_http_v3xy_redis_eval_at(node,
                                                  &vmcf->limit_script_node, 0,
                                                  args, nargs,

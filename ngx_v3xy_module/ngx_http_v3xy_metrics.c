@@ -89,7 +89,7 @@ ngx_http_v3xy_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        if (vmcf->metrics_zone->data) {
+        if (vmcf->metrics_zone->data != NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "shared memory zone \"v3xy_metrics\" is "
                                "already used");
@@ -161,7 +161,7 @@ ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     vmcf = shm_zone->data;
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    if (data) {
+    if (data != NULL) {
         sh = data;
 
     } else if (shm_zone->shm.exists) {
@@ -195,7 +195,7 @@ ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                                               2 * (NGX_HTTP_V3XY_UP_BUCKETS
                                                    + 1));
 
-    if (vmcf->redis) {
+    if (vmcf->redis != NULL) {
         ccf = vmcf->metrics_ccf;
 
         /* the cycle being made: its workers, as worker_processes says */
@@ -261,7 +261,7 @@ ngx_http_v3xy_metrics_group(ngx_shm_zone_t *shm_zone,
     ngx_slab_pool_t         *shpool;
     ngx_http_v3xy_mgroup_t  *g;
 
-    len = ngx_strlen(kind) + (name ? 1 + name->len : 0);
+    len = ngx_strlen(kind) + ((name != NULL) ? 1 + name->len : 0);
 
     for (g = sh->groups; g; g = g->next) {
         if (g->n == n && g->name.len == len
@@ -296,7 +296,7 @@ ngx_http_v3xy_metrics_group(ngx_shm_zone_t *shm_zone,
 
     p = ngx_cpymem(g->name.data, kind, ngx_strlen(kind));
 
-    if (name) {
+    if (name != NULL) {
         *p++ = ':';
         ngx_memcpy(p, name->data, name->len);
     }
@@ -313,7 +313,7 @@ ngx_http_v3xy_metrics_group(ngx_shm_zone_t *shm_zone,
 void
 ngx_http_v3xy_metrics_init_process(ngx_http_v3xy_main_conf_t *vmcf)
 {
-    if (vmcf->metrics_zone) {
+    if (vmcf->metrics_zone != NULL) {
         ngx_http_v3xy_metrics = vmcf->metrics;
         return;
     }
@@ -518,7 +518,7 @@ ngx_http_v3xy_metrics_requests(ngx_http_v3xy_mout_t *out,
         return NGX_ERROR;
     }
 
-    for (role = 1; m->requests && role < 4; role++) {
+    for (role = 1; m->requests != NULL && role < 4; role++) {
         v = m->requests + role * NGX_HTTP_V3XY_ERR_LAST;
 
         for (i = 0; i < NGX_HTTP_V3XY_ERR_LAST; i++) {
@@ -603,7 +603,7 @@ ngx_http_v3xy_metrics_upstream(ngx_http_v3xy_mout_t *out,
         return NGX_ERROR;
     }
 
-    for (i = 0; m->upstream && i < 2; i++) {
+    for (i = 0; m->upstream != NULL && i < 2; i++) {
         if (ngx_http_v3xy_mprint_histogram(out,
                                  "v3xy_upstream_response_seconds",
                                  i ? "upstream=\"backup\""
@@ -630,7 +630,7 @@ ngx_http_v3xy_mreserve(ngx_http_v3xy_mout_t *out, size_t n)
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
-    if (out->b && (size_t) (out->b->end - out->b->last) >= n) {
+    if (out->b != NULL && (size_t) (out->b->end - out->b->last) >= n) {
         return out->b->last;
     }
 

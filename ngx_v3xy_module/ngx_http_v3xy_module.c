@@ -354,7 +354,7 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->backup = NULL;
     }
 
-    if (conf->key_store && conf->api_key) {
+    if (conf->key_store != NULL && conf->api_key != NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "v3xy_key_store and v3xy_api_key_file cannot "
                            "both apply to one location: a gateway checks "
@@ -379,15 +379,17 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_uint_t
 ngx_http_v3xy_role(ngx_http_v3xy_loc_conf_t *conf)
 {
-    if (conf->api_key || conf->backup || conf->backup_child) {
+    if (conf->api_key != NULL || conf->backup != NULL
+        || conf->backup_child)
+    {
         return NGX_HTTP_V3XY_ROLE_SIDECAR;
     }
 
-    if (conf->webhook_secrets) {
+    if (conf->webhook_secrets != NULL) {
         return NGX_HTTP_V3XY_ROLE_WEBHOOK;
     }
 
-    if (conf->key_store || conf->decide) {
+    if (conf->key_store != NULL || conf->decide != NULL) {
         return NGX_HTTP_V3XY_ROLE_GATEWAY;
     }
 

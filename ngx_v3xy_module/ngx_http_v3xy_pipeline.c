@@ -125,8 +125,9 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     /* with metrics on, the context says that the module saw the request */
 
-    if (vlcf->webhook_secrets || vlcf->decide || vlcf->key_store
-        || vlcf->backup || ngx_http_v3xy_metrics.requests)
+    if (vlcf->webhook_secrets != NULL || vlcf->decide != NULL
+        || vlcf->key_store != NULL || vlcf->backup != NULL
+        || ngx_http_v3xy_metrics.requests != NULL)
     {
         ctx = ngx_http_v3xy_get_ctx(r);
         if (ctx == NULL) {
@@ -139,7 +140,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
         /* 2. gateway key */
 
-        if (vlcf->key_store && ctx->gateway_lcf != vlcf) {
+        if (vlcf->key_store != NULL && ctx->gateway_lcf != vlcf) {
             rc = ngx_http_v3xy_gateway(r, vlcf, ctx, &hs);
 
             if (rc != NGX_OK) {
@@ -153,7 +154,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
         /* after an internal redirect, another location's secrets judge */
 
-        if (vlcf->webhook_secrets
+        if (vlcf->webhook_secrets != NULL
             && ctx->webhook_secrets != vlcf->webhook_secrets)
         {
             ctx->webhook_ok = 0;
@@ -161,7 +162,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
             ngx_str_null(&ctx->webhook_signature);
         }
 
-        if (vlcf->webhook_secrets && !ctx->webhook_ok) {
+        if (vlcf->webhook_secrets != NULL && !ctx->webhook_ok) {
             rc = ngx_http_v3xy_webhook(r, vlcf, ctx, &hs);
 
             if (rc != NGX_OK) {
@@ -193,7 +194,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
         /* 5. rate limits and the replay guard */
 
-        if (vlcf->decide) {
+        if (vlcf->decide != NULL) {
             rc = ngx_http_v3xy_limit(r, vlcf, ctx);
 
             if (rc != NGX_DECLINED) {
@@ -204,7 +205,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     /* 6. key */
 
-    if (vlcf->api_key
+    if (vlcf->api_key != NULL
         && ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -212,7 +213,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     /* 7. failover */
 
-    if (vlcf->backup) {
+    if (vlcf->backup != NULL) {
         return ngx_http_v3xy_failover(r, vlcf, ctx);
     }
 
@@ -226,15 +227,16 @@ static ngx_int_t
 ngx_http_v3xy_browser(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     ngx_http_v3xy_headers_t *hs)
 {
-    if (hs->browser_mark
+    if (hs->browser_mark != NULL
         && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT
-        && (vlcf->api_key || (vlcf->key_store && hs->key_headers)))
+        && (vlcf->api_key != NULL
+            || (vlcf->key_store != NULL && hs->key_headers)))
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "v3xy: api_key_origin: browser request (\"%V\" header) "
                       "refused where a developer key is %s",
                       &hs->browser_mark->key,
-                      vlcf->api_key ? "injected" : "presented");
+                      (vlcf->api_key != NULL) ? "injected" : "presented");
 
         return NGX_DECLINED;
     }

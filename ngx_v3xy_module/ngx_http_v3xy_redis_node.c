@@ -867,7 +867,7 @@ static uint64_t  ngx_http_v3xy_rtt_bounds[NGX_HTTP_V3XY_RTT_BUCKETS - 1] = {
 void
 ngx_http_v3xy_metrics_redis_up(ngx_uint_t up)
 {
-    if (ngx_http_v3xy_metrics.redis_up
+    if (ngx_http_v3xy_metrics.redis_up != NULL
         && ngx_worker < ngx_http_v3xy_metrics.workers)
     {
         ngx_http_v3xy_metrics.redis_up[ngx_worker] = up;
@@ -878,7 +878,7 @@ ngx_http_v3xy_metrics_redis_up(ngx_uint_t up)
 void
 ngx_http_v3xy_metrics_redis_rtt(uint64_t us)
 {
-    if (ngx_http_v3xy_metrics.redis_rtt) {
+    if (ngx_http_v3xy_metrics.redis_rtt != NULL) {
         ngx_http_v3xy_metrics_histogram(ngx_http_v3xy_metrics.redis_rtt,
                                         ngx_http_v3xy_rtt_bounds,
                                         NGX_HTTP_V3XY_RTT_BUCKETS, us);
@@ -923,7 +923,7 @@ ngx_http_v3xy_redis_metrics(ngx_http_v3xy_mout_t *out,
         return NGX_ERROR;
     }
 
-    for (i = 0; m->redis_up && i < m->workers; i++) {
+    for (i = 0; m->redis_up != NULL && i < m->workers; i++) {
         p = ngx_http_v3xy_mreserve(out, 128);
         if (p == NULL) {
             return NGX_ERROR;

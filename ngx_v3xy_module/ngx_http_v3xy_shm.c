@@ -200,7 +200,7 @@ ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
         return NULL;
     }
 
-    if (shm_zone->data) {
+    if (shm_zone->data != NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "v3xy_limit_zone \"%V\" is already declared",
                            name);
@@ -381,7 +381,7 @@ ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key)
 
     node = ngx_http_v3xy_shm_find(ctx, digest);
 
-    if (node && node->in_use == 0) {
+    if (node != NULL && node->in_use == 0) {
         ngx_http_v3xy_shm_free(ctx, node);
     }
 
@@ -407,7 +407,7 @@ ngx_http_v3xy_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx = shm_zone->data;
 
-    if (octx) {
+    if (octx != NULL) {
         /* a reload kept the zone: its nodes meet the new rate lazily */
         ctx->sh = octx->sh;
         ctx->shpool = octx->shpool;
@@ -559,7 +559,7 @@ ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
 
     node = ngx_http_v3xy_shm_find(ctx, digest);
 
-    if (node) {
+    if (node != NULL) {
         if (node->rate.limit == ctx->rate.limit
             && node->rate.window_ms == ctx->rate.window_ms
             && node->rate.burst == ctx->rate.burst)
@@ -729,7 +729,7 @@ ngx_http_v3xy_shm_alloc(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
 
     node = ngx_slab_alloc_locked(ctx->shpool, size);
 
-    if (node) {
+    if (node != NULL) {
         return node;
     }
 
@@ -825,7 +825,7 @@ ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
             ngx_http_v3xy_shm_free(ctx, node);
 
             fresh = ngx_slab_alloc_locked(ctx->shpool, size);
-            if (fresh) {
+            if (fresh != NULL) {
                 return fresh;
             }
 
@@ -891,7 +891,7 @@ ngx_http_v3xy_shm_due(uint64_t *last, uint64_t now)
 static void
 ngx_http_v3xy_shm_log(ngx_http_v3xy_shm_report_t *report, ngx_log_t *log)
 {
-    if (report->full) {
+    if (report->full != NULL) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "v3xy_limit_zone \"%V\" is full of keys that still "
                       "count admissions: none is forgotten, new keys are "

@@ -146,7 +146,7 @@ ngx_http_v3xy_key_id_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_v3xy_find_ctx(r);
 
-    if (ctx && ctx->key_id.len) {
+    if (ctx != NULL && ctx->key_id.len) {
         v->len = ctx->key_id.len;
         v->data = ctx->key_id.data;
 
@@ -316,7 +316,7 @@ ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
     switch (data) {
 
     case NGX_HTTP_V3XY_VAR_ROLE:
-        if (ctx && ctx->role) {
+        if (ctx != NULL && ctx->role) {
             role = ctx->role;
 
         } else {
@@ -328,17 +328,18 @@ ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_V3XY_VAR_LIMIT_ZONE:
-        s = (ctx && ctx->limit_zone) ? &ctx->limit_zone->name : NULL;
+        s = (ctx != NULL && ctx->limit_zone != NULL)
+            ? &ctx->limit_zone->name : NULL;
         break;
 
     case NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK:
-        s = (ctx && ctx->limit_fallback)
+        s = (ctx != NULL && ctx->limit_fallback)
             ? &ngx_http_v3xy_limit_fail_modes[ctx->limit_fallback - 1].name
             : NULL;
         break;
 
     default: /* NGX_HTTP_V3XY_VAR_KEY_CACHE */
-        s = (ctx && ctx->key_cache)
+        s = (ctx != NULL && ctx->key_cache)
             ? &ngx_http_v3xy_key_cache_names[ctx->key_cache - 1] : NULL;
         break;
     }

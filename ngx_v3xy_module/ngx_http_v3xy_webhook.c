@@ -373,7 +373,7 @@ done:
 
     v3xy_sig_delivery_free(&d);
 
-    if (buf) {
+    if (buf != NULL) {
         ngx_pfree(r->pool, buf);
     }
 
@@ -432,7 +432,7 @@ ngx_http_v3xy_webhook_metrics(ngx_http_v3xy_mout_t *out,
     }
 
     for (i = NGX_HTTP_V3XY_ERR_NONE;
-         v && i <= NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED;
+         v != NULL && i <= NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED;
          i = (i == NGX_HTTP_V3XY_ERR_NONE) ? NGX_HTTP_V3XY_ERR_WEBHOOK_MISSING
                                            : i + 1)
     {
