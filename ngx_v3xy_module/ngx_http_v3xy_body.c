@@ -96,11 +96,15 @@ ngx_http_v3xy_body_email(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
     v3xy_email_status_e        why;
     ngx_http_v3xy_loc_conf_t  *vlcf;
 
-    if (ctx->body_email.data != NULL) {
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+
+    /* after an internal redirect, the serving location's subaddress mode */
+
+    if (ctx->body_email.data != NULL
+        && ctx->body_subaddress == vlcf->body_subaddress)
+    {
         return NGX_OK;
     }
-
-    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
 
     flags = (vlcf->body_subaddress == NGX_HTTP_V3XY_SUBADDRESS_KEEP)
             ? V3XY_EMAIL_KEEP_SUBADDRESS : 0;
@@ -130,6 +134,7 @@ ngx_http_v3xy_body_email(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 
     ctx->body_email.data = email;
     ctx->body_email.len = len;
+    ctx->body_subaddress = vlcf->body_subaddress;
 
     return NGX_OK;
 

@@ -239,6 +239,7 @@ typedef struct {
 
     ngx_uint_t                 body_state;
     ngx_str_t                  body_email; /* $v3xy_body_email */
+    ngx_uint_t                 body_subaddress;  /* its mode */
 
     ngx_uint_t                 webhook_fresh;  /* timestamp checked */
     ngx_uint_t                 webhook_ok;

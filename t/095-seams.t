@@ -97,6 +97,11 @@ our $Api = <<'_EOC_';
             return 200;
         }
 
+        location /mail/a {
+            add_header X-Accel-Redirect /mail/b;
+            return 200;
+        }
+
         location / {
             return 200 "api\n";
         }
@@ -740,3 +745,32 @@ my (undef, $sig) = main::delivery(28);
 [401, 401]
 --- response_body_like eval
 ['"code":"webhook_signature_invalid"', '"code":"webhook_signature_invalid"']
+
+
+
+=== TEST 29: a recipient's key follows the serving location's v3xy_body_email_subaddress after an X-Accel-Redirect: the redirected location keeps the +tag its first location folded
+--- http_config eval
+$::Api . 'v3xy_limit_zone mail_a rate=100r/m key=$v3xy_body_email;
+v3xy_limit_zone mail_b rate=100r/m key=$v3xy_body_email;'
+--- config
+    location /mail/a {
+        v3xy_body_email_subaddress fold;
+        v3xy_limit mail_a;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+
+    location /mail/b {
+        internal;
+        v3xy_body_email_subaddress keep;
+        v3xy_limit mail_b;
+        add_header X-Recipient $v3xy_body_email;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+POST /mail/a
+{"email":"Victim+1@x.com"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 200
+--- response_headers
+X-Recipient: victim+1@x.com
