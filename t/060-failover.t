@@ -906,6 +906,7 @@ ok
 
 
 === TEST 39: at debug level, each state change of the breaker and a request's failover are traced
+--- skip_eval: 1: `$ENV{TEST_NGINX_BINARY} -V 2>&1` !~ /--with-debug/
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;

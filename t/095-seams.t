@@ -141,8 +141,8 @@ __DATA__
     }
 --- request eval
 ["GET /v1/missing", "GET /recorded"]
---- response_body eval
-["recorded\n", "GET /elsewhere HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Arecorded\n\z}, qr{\AGET /elsewhere HTTP/1\.[01]\r\n\z}]
 --- no_error_log
 [error]
 
@@ -169,8 +169,8 @@ __DATA__
     }
 --- request eval
 ["GET /v1/missing", "GET /recorded"]
---- response_body eval
-["recorded\n", "GET /v1/missing HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Arecorded\n\z}, qr{\AGET /v1/missing HTTP/1\.[01]\r\n\z}]
 
 
 
@@ -194,8 +194,8 @@ __DATA__
     }
 --- request eval
 ["GET /v1/accel-uri", "GET /recorded"]
---- response_body eval
-["recorded\n", "GET /internal-other HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Arecorded\n\z}, qr{\AGET /internal-other HTTP/1\.[01]\r\n\z}]
 
 
 
@@ -218,8 +218,8 @@ __DATA__
     }
 --- request eval
 ["GET /v1/accel-named", "GET /recorded"]
---- response_body eval
-["recorded\n", "GET /v1/accel-named HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Arecorded\n\z}, qr{\AGET /v1/accel-named HTTP/1\.[01]\r\n\z}]
 
 
 
@@ -246,8 +246,8 @@ __DATA__
     }
 --- request eval
 ["GET /v1/developer/wallets", "GET /recorded"]
---- response_body eval
-["api\n", "GET /auth HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Aapi\n\z}, qr{\AGET /auth HTTP/1\.[01]\r\n\z}]
 
 
 
@@ -272,8 +272,8 @@ __DATA__
     }
 --- request eval
 ["GET /v1/developer/wallets", "GET /recorded"]
---- response_body eval
-["api\n", "GET /mirror HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Aapi\n\z}, qr{\AGET /mirror HTTP/1\.[01]\r\n\z}]
 
 
 
@@ -325,8 +325,8 @@ GET /v1/developer/wallets
     }
 --- request eval
 ["GET /v1/no-such-file", "GET /recorded"]
---- response_body eval
-["recorded\n", "GET /v1/no-such-file HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Arecorded\n\z}, qr{\AGET /v1/no-such-file HTTP/1\.[01]\r\n\z}]
 
 
 
@@ -350,8 +350,8 @@ GET /v1/developer/wallets
     }
 --- request eval
 ["GET /v1/no-such-file", "GET /recorded"]
---- response_body eval
-["recorded\n", "GET /third/fallback HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Arecorded\n\z}, qr{\AGET /third/fallback HTTP/1\.[01]\r\n\z}]
 
 
 
@@ -375,8 +375,8 @@ GET /v1/developer/wallets
     }
 --- request eval
 ["GET /v1/ssi", "GET /recorded"]
---- response_body eval
-["recorded\n", "GET /third/ssi HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Arecorded\n\z}, qr{\AGET /third/ssi HTTP/1\.[01]\r\n\z}]
 
 
 
@@ -400,8 +400,8 @@ GET /v1/developer/wallets
     }
 --- request eval
 ["GET /v1/anything", "GET /recorded"]
---- response_body eval
-["recorded\n", "GET /third/anything HTTP/1.0\r\n"]
+--- response_body_like eval
+[qr{\Arecorded\n\z}, qr{\AGET /third/anything HTTP/1\.[01]\r\n\z}]
 
 
 

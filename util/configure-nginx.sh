@@ -33,8 +33,12 @@ if [ -f conf_flags ]; then
     . ./conf_flags
     flags=("${NGX_CONF_FLAGS[@]}")
 else
-    flags=(--with-compat --with-http_ssl_module --with-threads
-           --with-http_v2_module)
+    # what the suites use that a plain build lacks (Debian's has them)
+    flags=(--with-compat --with-debug --with-http_ssl_module --with-threads
+           --with-http_v2_module --with-http_auth_request_module
+           --with-http_addition_module --with-http_slice_module
+           --with-http_stub_status_module --with-http_realip_module
+           --with-http_sub_module)
 fi
 
 $configure "${flags[@]}" \
