@@ -184,7 +184,8 @@ shellcheck:
 check-imports: module
 	@util/imports.sh > $(BUILD)/imports.txt \
 	    || { cat $(BUILD)/imports.txt; exit 1; }
-	@sed -n '/^capabilities:/,$$p' $(BUILD)/imports.txt | tail -n 2
+	@echo "check-imports: capabilities: $$(tail -n 1 $(BUILD)/imports.txt \
+	    | sed 's/^ *//') (build/imports.txt)"
 
 # 5 seconds of each fuzzer: the fuzzer's own output is long, so its log on
 # failure, its stats always

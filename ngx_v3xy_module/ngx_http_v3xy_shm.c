@@ -35,7 +35,8 @@
  * tail still counts, so does every node admitted a second or more after
  * it.  The search for an idle node (ngx_http_v3xy_shm_evict) looks at
  * those between, NGX_HTTP_V3XY_SHM_SCAN at most.  When it finds none the
- * key is not decided here: v3xy_limit_fail is (ngx_http_v3xy_limit.c).
+ * key is not decided here: v3xy_limit_fail is
+ * (ngx_http_v3xy_limit_fallback.c).
  * A decision that counts nothing frees the idle nodes it made, so that
  * refused requests with ever new keys leave nothing behind.
  *

@@ -523,7 +523,7 @@ GET /v1/developer/payment-status
 --- error_log eval
 [qr/v3xy: key cache: hit/, qr/v3xy: key store: HMGET in redis, key v3xy_dev_\.\.\.[0-9a-f]{12}/]
 --- no_error_log eval
-# nginx's own debug lines list the request headers: the README says so
+# nginx's own debug lines list the request headers: docs/operations.md says so
 [qr/^(?!.*http header: "X-V3XY-API-Key: ).*RedisStore_/, '[error]']
 --- no_access_log
 RedisStore_

@@ -2,9 +2,10 @@
 # ours at any level; with the default (combined) access log and the error
 # log at info, it appears in no log line at all, whatever path a request
 # takes.  (nginx's own debug log lists the headers proxy_pass sends: the
-# README says so.)  A worker's core dump (gcore) holds neither the key nor
-# a webhook secret, after verified deliveries; a reload wipes the old ones
-# from the master's memory (all of it, read from /proc, dumpable or not).
+# manual says so, docs/operations.md#secrets.)  A worker's core dump
+# (gcore) holds neither the key nor a webhook secret, after verified
+# deliveries; a reload wipes the old ones from the master's memory (all
+# of it, read from /proc, dumpable or not).
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';

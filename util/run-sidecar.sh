@@ -15,13 +15,19 @@ run=$4
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ ! -f "$key" ]; then
+    # a directory of its own only where there is none (never re-mode /tmp)
+    mkdir_line=
+    if [ ! -d "$(dirname "$key")" ]; then
+        mkdir_line="    install -d -m 700 '$(dirname "$key")'"
+    fi
+
     cat >&2 <<EOM
 make run: no API key file at $key
 
 Write your developer key (v3xy_dev_...) there, readable by root only:
 
-    install -d -m 700 $(dirname "$key")
-    (umask 077; printf '%s\n' 'v3xy_dev_PASTE_YOUR_SECRET_HERE' > $key)
+$mkdir_line
+    (umask 077; printf '%s\n' 'v3xy_dev_PASTE_YOUR_SECRET_HERE' > '$key')
 
 or name another file: make run KEY_FILE=/path/to/key
 EOM
