@@ -205,17 +205,11 @@ check: deps-test
 	$(MAKE) fuzz-short
 	$(MAKE) test-nginx
 
-# everything, as CI runs it (.ci/run)
+# everything, as CI runs it (.ci/run): the everyday checks, then the rest
 test: deps-test
-	$(MAKE) check-docs
-	$(MAKE) shellcheck
-	$(MAKE) module
-	$(MAKE) check-imports
-	$(MAKE) test-unit
-	$(MAKE) fuzz-short
+	$(MAKE) check
 	$(MAKE) test-examples
 	$(MAKE) test-nodebug
-	$(MAKE) test-nginx
 	$(MAKE) test-deb
 	$(MAKE) docker-test
 

@@ -13,6 +13,10 @@
 #include "ngx_http_v3xy_metrics.h"
 
 
+static ngx_int_t ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
+    ngx_array_t *zones, ngx_uint_t full, char *name, char *label);
+
+
 /* v3xy_limit_fail's modes: the directive's values and the metrics' labels */
 ngx_conf_enum_t  ngx_http_v3xy_limit_fail_modes[] = {
     { ngx_string("open"), NGX_HTTP_V3XY_FAIL_OPEN },
@@ -474,11 +478,9 @@ ngx_int_t
 ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
     ngx_http_v3xy_main_conf_t *vmcf)
 {
-    u_char                  *p;
-    ngx_uint_t               i, j, n;
-    ngx_atomic_t            *v;
-    ngx_http_v3xy_zone_t   **zones;
-    ngx_http_v3xy_metrics_t *m;
+    u_char                   *p;
+    ngx_uint_t                i;
+    ngx_http_v3xy_metrics_t  *m;
 
     m = &vmcf->metrics;
 
@@ -491,26 +493,12 @@ ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
         return NGX_ERROR;
     }
 
-    zones = vmcf->zones.elts;
-
-    for (i = 0; i < vmcf->zones.nelts; i++) {
-        v = zones[i]->metrics;
-
-        if (v == NULL) {
-            continue;
-        }
-
-        p = ngx_http_v3xy_mreserve(out, 2 * (128 + zones[i]->name.len));
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        out->b->last = ngx_sprintf(p,
-                          "v3xy_limit_decisions_total{zone=\"%V\","
-                          "decision=\"admitted\"} %uA\n"
-                          "v3xy_limit_decisions_total{zone=\"%V\","
-                          "decision=\"refused\"} %uA\n",
-                          &zones[i]->name, v[0], &zones[i]->name, v[1]);
+    if (ngx_http_v3xy_limit_print_zones(out, &vmcf->zones, 0,
+                                        "v3xy_limit_decisions_total",
+                                        "decision")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_http_v3xy_mfamily(out, "v3xy_limit_zone_full_total", "counter",
@@ -525,29 +513,16 @@ ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
 
     /* the limits' zones, then the replay guard's */
 
-    for (j = 0; j < 2; j++) {
-        zones = j ? vmcf->replay_zones.elts : vmcf->zones.elts;
-        n = j ? vmcf->replay_zones.nelts : vmcf->zones.nelts;
-
-        for (i = 0; i < n; i++) {
-            v = zones[i]->full_metrics;
-
-            if (v == NULL) {
-                continue;
-            }
-
-            p = ngx_http_v3xy_mreserve(out, 2 * (128 + zones[i]->name.len));
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-
-            out->b->last = ngx_sprintf(p,
-                              "v3xy_limit_zone_full_total{zone=\"%V\","
-                              "outcome=\"admitted\"} %uA\n"
-                              "v3xy_limit_zone_full_total{zone=\"%V\","
-                              "outcome=\"refused\"} %uA\n",
-                              &zones[i]->name, v[0], &zones[i]->name, v[1]);
-        }
+    if (ngx_http_v3xy_limit_print_zones(out, &vmcf->zones, 1,
+                                        "v3xy_limit_zone_full_total",
+                                        "outcome")
+        != NGX_OK
+        || ngx_http_v3xy_limit_print_zones(out, &vmcf->replay_zones, 1,
+                                           "v3xy_limit_zone_full_total",
+                                           "outcome")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_http_v3xy_mfamily(out, "v3xy_limit_fallbacks_total", "counter",
@@ -569,6 +544,44 @@ ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
                                    "%uA\n",
                                    &ngx_http_v3xy_limit_fail_modes[i].name,
                                    m->fallback[i]);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a family's two counters of each zone: [0] admitted, [1] refused */
+
+static ngx_int_t
+ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
+    ngx_array_t *zones, ngx_uint_t full, char *name, char *label)
+{
+    u_char                 *p;
+    size_t                  len;
+    ngx_uint_t              i;
+    ngx_atomic_t           *v;
+    ngx_http_v3xy_zone_t  **zp;
+
+    zp = zones->elts;
+    len = ngx_strlen(name) + ngx_strlen(label);
+
+    for (i = 0; i < zones->nelts; i++) {
+        v = full ? zp[i]->full_metrics : zp[i]->metrics;
+
+        if (v == NULL) {
+            continue;
+        }
+
+        p = ngx_http_v3xy_mreserve(out, 2 * (64 + len + zp[i]->name.len));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p,
+                                   "%s{zone=\"%V\",%s=\"admitted\"} %uA\n"
+                                   "%s{zone=\"%V\",%s=\"refused\"} %uA\n",
+                                   name, &zp[i]->name, label, v[0],
+                                   name, &zp[i]->name, label, v[1]);
     }
 
     return NGX_OK;
