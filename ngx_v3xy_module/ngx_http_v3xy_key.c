@@ -224,6 +224,13 @@ ngx_http_v3xy_key_load(ngx_conf_t *cf, ngx_str_t *path)
         return NULL;
     }
 
+    if (v3xy_key_weak(secret.data, secret.len)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "v3xy_api_key_file: \"%V\" holds a weak key: its "
+                           "secret is shorter than %d characters", path,
+                           V3XY_KEY_SECRET_WEAK);
+    }
+
     key = ngx_palloc(cf->pool, sizeof(ngx_http_v3xy_key_t));
     if (key == NULL) {
         return NULL;

@@ -34,11 +34,7 @@ v3xy_key_check(const unsigned char *key, size_t len)
     /* the alphabet first: a key with a newline inside is not "too long" */
 
     for (i = 0; i < len; i++) {
-        if ((secret[i] >= 'a' && secret[i] <= 'z')
-            || (secret[i] >= 'A' && secret[i] <= 'Z')
-            || (secret[i] >= '0' && secret[i] <= '9')
-            || secret[i] == '_' || secret[i] == '-')
-        {
+        if (secret[i] >= 0x21 && secret[i] <= 0x7e) {
             continue;
         }
 
@@ -57,6 +53,15 @@ v3xy_key_check(const unsigned char *key, size_t len)
 }
 
 
+int
+v3xy_key_weak(const unsigned char *key, size_t len)
+{
+    (void) key;
+
+    return len < V3XY_KEY_PREFIX_LEN + V3XY_KEY_SECRET_WEAK;
+}
+
+
 const char *
 v3xy_key_status_text(v3xy_key_status_e status)
 {
@@ -72,14 +77,14 @@ v3xy_key_status_text(v3xy_key_status_e status)
         return "does not start with \"" V3XY_KEY_PREFIX "\"";
 
     case V3XY_KEY_TOO_SHORT:
-        return "secret shorter than 16 characters";
+        return "no secret after the prefix";
 
     case V3XY_KEY_TOO_LONG:
         return "secret longer than 256 characters";
 
     case V3XY_KEY_BAD_CHAR:
-        return "secret has characters other than A-Z, a-z, 0-9, \"_\" "
-               "and \"-\"";
+        return "secret has a space, a control character or a byte that is "
+               "not ASCII";
     }
 
     return "unknown";

@@ -1,10 +1,13 @@
 /*
  * v3xy_key: the developer key's form and its non-secret fingerprint.
  *
- * A developer key is "v3xy_dev_" followed by a random secret.  We accept
- * secrets of the URL-safe base64 alphabet ([A-Za-z0-9_-]) from 16 to 256
- * characters: nothing else can travel safely in a header value, and a
- * shorter secret is not a secret.  The fingerprint names a key in logs and
+ * A developer key is "v3xy_dev_" followed by a random secret (the API's
+ * specification says no more).  We accept any secret of 1 to 256 visible
+ * ASCII characters (0x21 to 0x7e: base64's "+/=", a ".", any punctuation),
+ * all that a header value carries as it is; a space, a control character
+ * (a newline would split the header) or a byte over 0x7e is refused.  A
+ * secret under 16 characters is accepted but weak (v3xy_key_weak()): the
+ * configuration says so.  The fingerprint names a key in logs and
  * limit keys without revealing it: the prefix, "...", and the first 12 hex
  * digits of SHA-256 over the whole key.
  *
@@ -19,7 +22,8 @@
 
 #define V3XY_KEY_PREFIX       "v3xy_dev_"
 #define V3XY_KEY_PREFIX_LEN   (sizeof(V3XY_KEY_PREFIX) - 1)
-#define V3XY_KEY_SECRET_MIN   16
+#define V3XY_KEY_SECRET_MIN   1
+#define V3XY_KEY_SECRET_WEAK  16      /* shorter: weak */
 #define V3XY_KEY_SECRET_MAX   256
 #define V3XY_KEY_MAX          (V3XY_KEY_PREFIX_LEN + V3XY_KEY_SECRET_MAX)
 
@@ -39,6 +43,9 @@ typedef enum {
 
 /* Checks that key[0..len) is of the documented form. */
 v3xy_key_status_e v3xy_key_check(const unsigned char *key, size_t len);
+
+/* 1 if a key that passes v3xy_key_check() has a secret under 16 chars. */
+int v3xy_key_weak(const unsigned char *key, size_t len);
 
 /* A human-readable reason for a status, without any part of the key. */
 const char *v3xy_key_status_text(v3xy_key_status_e status);

@@ -11,6 +11,11 @@ our $Other = 'v3xy_dev_OtherLocationSecret9876543210';
 
 $ENV{TEST_NGINX_KEY} = key_file('key', "$Key\n");
 $ENV{TEST_NGINX_OTHER_KEY} = key_file('other', "$Other\r\n");
+
+# a secret of standard base64 and punctuation: the specification says only
+# "a random secret"
+our $Punct = 'v3xy_dev_Ab+/9.x=y~!"#$%&\'()*,:;<>?@[\\]^`{|}=';
+$ENV{TEST_NGINX_PUNCT_KEY} = key_file('punct', "$Punct\n");
 start_echo();
 
 our $KeyHeader = header_lines('x-v3xy-api-key');
@@ -283,3 +288,18 @@ X-V3XY-API-Key: v3xy_dev_ClientSentKeyMustNotPass0000
 --- response_body eval
 ["X-V3XY-API-Key: $::Key\r\n", "X-V3XY-API-Key: $::Key\r\n",
  "X-V3XY-API-Key: $::Key\r\n"]
+
+
+
+=== TEST 17: a secret of any visible ASCII (base64's "+/=", ".", punctuation) is injected byte for byte
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_PUNCT_KEY;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /v1/developer/payment-status
+--- response_body_filters eval: $::KeyHeader
+--- response_body eval: "X-V3XY-API-Key: $::Punct\r\n"
+--- no_error_log
+[warn]

@@ -15,6 +15,8 @@ our $Pay = 'v3xy_dev_GatewayPayments_0123456789ab';
 our $Read = 'v3xy_dev_GatewayReadOnly_0123456789ab';
 our $Gone = 'v3xy_dev_GatewayRevoked_00123456789ab';
 our $Stranger = 'v3xy_dev_NotInTheStore_000123456789ab';
+# the specification's "random secret": standard base64, a dot, short
+our $B64 = 'v3xy_dev_Ab+/9.x=yZ';
 
 $ENV{TEST_NGINX_KEY_STORE} = key_file('keys', <<"_EOS_");
 # digest                                                            account  scopes
@@ -22,6 +24,7 @@ ${\ sha256_hex($Pay)} acct_1001 payments:create,payments:read,verify:send
 
   ${\ uc sha256_hex($Read)}\tacct_2002\tpayments:read
 ${\ sha256_hex($Gone)} acct_1001 payments:create revoked
+${\ sha256_hex($B64)} acct_3003 payments:read
 _EOS_
 
 $ENV{TEST_NGINX_BAD_STORE} = key_file('bad-keys', <<"_EOS_");
@@ -343,3 +346,26 @@ GET /v1/developer/payment-status?payment_ref=cp_1
 --- error_code: 200
 --- response_body_filters eval: $::Account
 --- response_body eval: "X-V3XY-Account: acct_2002\r\n"
+
+
+
+=== TEST 22: a key whose secret has "+", "/", "=" and "." and 10 characters is a key: checked against the store, admitted
+--- request
+GET /v1/developer/payment-status
+--- more_headers eval
+"X-V3XY-API-Key: $::B64"
+--- error_code: 200
+--- response_body_filters eval: $::Account
+--- response_body eval: "X-V3XY-Account: acct_3003\r\n"
+--- no_error_log eval
+[$::B64, '[warn]']
+
+
+
+=== TEST 23: a key with a space inside is still malformed: 403 api_key_invalid
+--- request
+GET /v1/developer/payment-status
+--- more_headers
+X-V3XY-API-Key: v3xy_dev_Ab+/9. x=yZ
+--- error_code: 403
+--- response_body_like: "code":"api_key_invalid"
