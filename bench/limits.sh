@@ -103,7 +103,7 @@ done
 . "$(dirname "$0")/pin.sh"
 
 read -r p_back_a p_plain_a p_shm p_back_b p_plain_b p_redis p_rs \
-    p_back_c p_plain_c p_peer < <(free_ports 10)
+    p_back_c p_plain_c p_peer p_delay < <(free_ports 11)
 
 redis_cli() { redis-cli -h 127.0.0.1 -p "$p_rs" "$@"; }
 
@@ -120,7 +120,10 @@ scripts() {
 
 # no persistence: nothing but the limiter's own work on Redis's CPU
 start_redis "$p_rs"
-netem_delay "$p_rs"
+# redis_port: where nginx sends its Redis traffic (p_rs, or a delaying
+# proxy's port: bench/netem.sh)
+redis_port=$p_rs
+netem_delay "$p_rs" "$p_delay"
 
 # conf NAME BACKEND_PORT PLAIN_PORT LIMIT_PORT [V3XY_REDIS]: one instance
 conf() {
@@ -182,7 +185,7 @@ conf a "$p_back_a" "$p_plain_a" "$p_shm"
 # request in flight, so one stall of a shared machine (another job on the
 # cores) would end the run; a real failure still shows
 conf b "$p_back_b" "$p_plain_b" "$p_redis" \
-     "v3xy_redis 127.0.0.1:$p_rs timeout=1s;"
+     "v3xy_redis 127.0.0.1:$redis_port timeout=1s;"
 
 # C: the peer.  resty.redis's pipeline: both commands in one write, both
 # replies read after it; the connection back to the pool (set_keepalive)
@@ -272,7 +275,7 @@ load_module $lua_mods/ngx_http_lua_module.so;" <<EOF
 
         location / {
             access_by_lua_block {
-                require("peer").limit("bench", $peer_n, $peer_w, $p_rs)
+                require("peer").limit("bench", $peer_n, $peer_w, $redis_port)
             }
             proxy_set_header Connection "";
             proxy_pass http://backend;
@@ -280,7 +283,7 @@ load_module $lua_mods/ngx_http_lua_module.so;" <<EOF
 
         location /tight {
             access_by_lua_block {
-                require("peer").limit("tight", 2, 60, $p_rs)
+                require("peer").limit("tight", 2, 60, $redis_port)
             }
             proxy_set_header Connection "";
             proxy_pass http://backend;
@@ -345,10 +348,12 @@ echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $ROUNDS rounds;" \
 pin_note
 echo "load: $(uptime | sed 's/.*load average: //') ($(nproc) cores)"
 if [ -n "${BENCH_NETNS:-}" ]; then
-    read -r rtt_redis rtt_http < <(netem_check "$p_rs" "$p_plain_a")
-    echo "netem: $NETEM each way to Redis (:$p_rs) in namespace" \
-         "$BENCH_NETNS; median round trip: Redis PING $rtt_redis ms," \
-         "HTTP to nginx A plain $rtt_http ms"
+    read -r rtt_redis rtt_http < <(netem_check "$redis_port" "$p_plain_a")
+    read -r rtt_direct _ < <(netem_check "$p_rs" "$p_plain_a")
+    echo "netem: $NETEM each way to Redis in namespace $BENCH_NETNS" \
+         "($netem_how); median round trip: Redis PING as nginx sees it" \
+         "$rtt_redis ms (direct $rtt_direct ms), HTTP to nginx A's plain" \
+         "front $rtt_http ms"
 fi
 
 # CPU time (ticks) of a process so far, from /proc
