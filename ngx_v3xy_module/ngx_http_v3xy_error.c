@@ -14,105 +14,135 @@ typedef struct {
     ngx_uint_t                 status;
     ngx_str_t                  code;
     ngx_str_t                  message;
+    uint64_t                   retry_after;   /* seconds; 0: none */
 } ngx_http_v3xy_error_t;
+
+
+/*
+ * The 503s that a retry can cure carry Retry-After: a Redis connection
+ * that failed is made again within its backoff's 2 s at most; the API
+ * unreachable on both base URLs is tried again at once by the next
+ * request (the failover's own breaker, when open, says when its probe
+ * goes: ngx_http_v3xy_failover.c).
+ */
+
+#define NGX_HTTP_V3XY_RETRY_REDIS     2
+#define NGX_HTTP_V3XY_RETRY_UPSTREAM  1
 
 
 static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
 
     /* NGX_HTTP_V3XY_ERR_NONE */
-    { 0, ngx_null_string, ngx_null_string },
+    { 0, ngx_null_string, ngx_null_string, 0 },
 
     /* NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN */
     { NGX_HTTP_FORBIDDEN,
       ngx_string("api_key_origin"),
       ngx_string("Developer API keys are for server-side use only; "
-                 "this request was sent by a browser.") },
+                 "this request was sent by a browser."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_RATE_LIMITED */
     { NGX_HTTP_TOO_MANY_REQUESTS,
       ngx_string("rate_limited"),
       ngx_string("Rate limited: retry after the number of seconds in "
-                 "Retry-After.") },
+                 "Retry-After."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_LIMIT_UNAVAILABLE */
     { NGX_HTTP_SERVICE_UNAVAILABLE,
       ngx_string("rate_limit_unavailable"),
       ngx_string("Rate limits cannot be checked right now; "
-                 "try again shortly.") },
+                 "try again shortly."),
+      NGX_HTTP_V3XY_RETRY_REDIS },
 
     /* NGX_HTTP_V3XY_ERR_BODY_INVALID: the message says what is wrong */
     { NGX_HTTP_BAD_REQUEST,
       ngx_string("body_invalid"),
-      ngx_string("The request body is invalid.") },
+      ngx_string("The request body is invalid."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_WEBHOOK_MISSING */
     { NGX_HTTP_BAD_REQUEST,
       ngx_string("webhook_signature_missing"),
-      ngx_string("The X-V3XY-Signature header is missing.") },
+      ngx_string("The X-V3XY-Signature header is missing."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_WEBHOOK_MALFORMED: the message says what is wrong */
     { NGX_HTTP_BAD_REQUEST,
       ngx_string("webhook_signature_malformed"),
-      ngx_string("The X-V3XY-Signature header is malformed.") },
+      ngx_string("The X-V3XY-Signature header is malformed."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_WEBHOOK_STALE */
     { NGX_HTTP_UNAUTHORIZED,
       ngx_string("webhook_timestamp_out_of_tolerance"),
-      ngx_string("The signature's timestamp is too far from now.") },
+      ngx_string("The signature's timestamp is too far from now."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_WEBHOOK_INVALID */
     { NGX_HTTP_UNAUTHORIZED,
       ngx_string("webhook_signature_invalid"),
-      ngx_string("No signature matches the body under any secret.") },
+      ngx_string("No signature matches the body under any secret."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_WEBHOOK_REPLAYED */
     { NGX_HTTP_CONFLICT,
       ngx_string("webhook_replayed"),
-      ngx_string("This signed delivery was accepted before.") },
+      ngx_string("This signed delivery was accepted before."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_API_KEY_MISSING */
     { NGX_HTTP_UNAUTHORIZED,
       ngx_string("api_key_missing"),
-      ngx_string("No X-V3XY-API-Key header.") },
+      ngx_string("No X-V3XY-API-Key header."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_API_KEY_INVALID */
     { NGX_HTTP_FORBIDDEN,
       ngx_string("api_key_invalid"),
-      ngx_string("The developer key is revoked or unknown.") },
+      ngx_string("The developer key is revoked or unknown."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_API_KEY_SCOPE */
     { NGX_HTTP_FORBIDDEN,
       ngx_string("api_key_scope"),
-      ngx_string("The developer key is not permitted for this endpoint.") },
+      ngx_string("The developer key is not permitted for this endpoint."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_CREDENTIALS_MIXED */
     { NGX_HTTP_BAD_REQUEST,
       ngx_string("credentials_mixed"),
-      ngx_string("Send a developer key or a session token, not both.") },
+      ngx_string("Send a developer key or a session token, not both."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_UPSTREAM_UNAVAILABLE */
     { NGX_HTTP_SERVICE_UNAVAILABLE,
       ngx_string("upstream_unavailable"),
       ngx_string("The API is unreachable on both the primary and the "
-                 "backup base URL; try again shortly.") },
+                 "backup base URL; try again shortly."),
+      NGX_HTTP_V3XY_RETRY_UPSTREAM },
 
     /* NGX_HTTP_V3XY_ERR_UPSTREAM_UNANSWERED */
     { NGX_HTTP_BAD_GATEWAY,
       ngx_string("upstream_unanswered"),
       ngx_string("The API took the request but did not answer; it was not "
                  "sent again because it may have been processed: check "
-                 "with its external_id before retrying.") },
+                 "with its external_id before retrying."),
+      0 },
 
     /* NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE */
     { NGX_HTTP_SERVICE_UNAVAILABLE,
       ngx_string("key_store_unavailable"),
       ngx_string("Developer keys cannot be checked right now; "
-                 "try again shortly.") },
+                 "try again shortly."),
+      NGX_HTTP_V3XY_RETRY_REDIS },
 
     /* NGX_HTTP_V3XY_ERR_METHOD: v3xy_metrics answers GET and HEAD */
     { NGX_HTTP_NOT_ALLOWED,
       ngx_string("method_not_allowed"),
-      ngx_string("Only GET and HEAD are allowed here.") },
+      ngx_string("Only GET and HEAD are allowed here."),
+      0 },
 };
 
 
@@ -150,6 +180,10 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
     }
 
     ctx->error = err;
+
+    if (ctx->retry_after == 0) {
+        ctx->retry_after = e->retry_after;
+    }
 
     if (ctx->role == NGX_HTTP_V3XY_ROLE_NONE) {
         vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);

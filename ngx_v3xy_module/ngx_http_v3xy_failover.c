@@ -787,7 +787,9 @@ static ngx_int_t
 ngx_http_v3xy_failover_backup(ngx_http_request_t *r,
     ngx_http_v3xy_backup_t *b, ngx_http_v3xy_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    long             left;
+    ngx_int_t        rc;
+    v3xy_breaker_t  *br;
 
     /* what the primary's upstream was doing is over */
 
@@ -804,6 +806,15 @@ ngx_http_v3xy_failover_backup(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "v3xy: upstream_unavailable: the backup %V failed too",
                       ngx_http_v3xy_backup_url(r, b));
+
+        /* an open breaker knows when the primary is tried again */
+
+        br = ngx_http_v3xy_breaker(b);
+        left = (long) (br->until - ngx_current_msec);
+
+        if (br->state == V3XY_BREAKER_OPEN && left > 0) {
+            ctx->retry_after = (left + 999) / 1000;
+        }
 
         return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_UPSTREAM_UNAVAILABLE);
     }

@@ -81,8 +81,8 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 != 0)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid rate \"%V\": use Nr/s, Nr/m or "
-                                   "Nr/h with N from 1 to 1000000",
+                                   "invalid rate \"%V\": use Nr/s, Nr/m, "
+                                   "Nr/h or Nr/d with N from 1 to 1000000",
                                    &value[i]);
                 return NGX_CONF_ERROR;
             }

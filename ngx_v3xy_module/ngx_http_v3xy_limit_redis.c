@@ -80,24 +80,53 @@ static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
  * Once a decision's GETs succeeded, its writes touch the same keys in the
  * same atomic call, so they cannot fail that way.
  *
- * Exact window: a string of limit + 1 doubles, the index of the oldest
- * slot then a ring of the last "limit" admission times (ms), written with
- * SETRANGE (cheaper in Redis than building and setting the whole string
- * again: measured, a SET ... PX of the whole string built in Lua, one call
- * instead of up to DEL, three SETRANGEs and PEXPIRE, cost Redis 2-19 %
- * more per decision).  A request is admitted iff the oldest is out of the
- * window, i.e. fewer than "limit" admissions happened in the last "window"
- * ms.
- * GCRA: one number, the theoretical arrival time in microseconds.  The
- * arithmetic and the verdicts are those of src/v3xy_window.c (see there),
- * numbers stay below 2^53 so Lua's doubles are exact.  Time is Redis's
- * (TIME), the same for every nginx; a key whose newest admission is ahead
- * of it is judged at that instant (clamp).
+ * The algorithm of a rate is src/v3xy_limiter.h's, the verdicts those of
+ * src/v3xy_window.c and src/v3xy_slots.c (see there), numbers below 2^53
+ * so that Lua's doubles are exact.
+ * Exact window above 6 a window (slots): a string of 69 bytes, struct's
+ * ">dI4B": the newest slot + 1, the slot's width w (ms) and the counters'
+ * width (1, 2 or 4 bytes), then the 56 bytes of B + 1 counters, a ring
+ * indexed by slot % (B + 1); admitted iff the counts of the last B + 1
+ * slots are fewer than the limit.  Written whole with SET ... PX, the PX
+ * being when the newest slot stops counting.  A state of another width of
+ * slot or of counter (a fleet or a reload that changed the rate) has its
+ * counts moved to the slots of the new rate, as v3xy_slots_convert() does.
+ * Exact window up to 6: a string of limit + 1 doubles, the index of the
+ * oldest slot then a ring of the last "limit" admission times (ms), written
+ * with SETRANGE (cheaper in Redis than building and setting the whole
+ * string again: measured, a SET ... PX of the whole string built in Lua,
+ * one call instead of up to DEL, three SETRANGEs and PEXPIRE, cost Redis
+ * 2-19 % more per decision, with rings of hundreds of times).  A request
+ * is admitted iff the oldest is out of the window.  A ring of another
+ * limit starts afresh.
+ * GCRA: one number, the theoretical arrival time in microseconds.
+ * Time is Redis's (TIME), the same for every nginx; a key whose newest
+ * admission is ahead of it is judged at that instant (clamp).
  */
 
 #define NGX_HTTP_V3XY_LIMIT_LUA_BODY                                          \
-"local unpack, pack, floor, max = struct.unpack, struct.pack, math.floor,\n"  \
-"                                 math.max\n"                                 \
+"local tunpack, unpack, pack = unpack, struct.unpack, struct.pack\n"          \
+"local floor, max, min = math.floor, math.max, math.min\n"                    \
+"local function rebucket(c, newest, sw, snb, w, nb)\n"                        \
+"  local on, n = 56 / snb, 56 / nb\n"                                         \
+"  local t, tn, cap = {}, -1, 256 ^ nb - 1\n"                                 \
+"  for i = 1, n do t[i] = 0 end\n"                                            \
+"  for j = max(newest - on + 1, 0), newest do\n"                              \
+"    local x = c[j % on + 1]\n"                                               \
+"    if x > 0 then\n"                                                         \
+"      local d = floor(((j + 1) * sw - 1) / w)\n"                             \
+"      if tn < 0 or d - tn >= n then\n"                                       \
+"        for i = 1, n do t[i] = 0 end\n"                                      \
+"        tn = d\n"                                                            \
+"      elseif d > tn then\n"                                                  \
+"        for q = tn + 1, d do t[q % n + 1] = 0 end\n"                         \
+"        tn = d\n"                                                            \
+"      end\n"                                                                 \
+"      t[d % n + 1] = min(t[d % n + 1] + x, cap)\n"                           \
+"    end\n"                                                                   \
+"  end\n"                                                                     \
+"  return t, tn\n"                                                            \
+"end\n"                                                                       \
 "local t = redis.call('TIME')\n"                                              \
 "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"     \
 "local out = {}\n"                                                            \
@@ -116,6 +145,56 @@ static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
 "  local s = ok ~= 2 and call('GET', k)\n"                                    \
 "  if type(s) == 'table' then ok = 2 end\n"                                   \
 "  if ok == 2 then\n"                                                         \
+"  elseif burst == 0 and limit > 6 then\n"                                    \
+"    local nb = limit <= 255 and 1 or (limit <= 65535 and 2 or 4)\n"          \
+"    local n = 56 / nb\n"                                                     \
+"    local b = n - 1\n"                                                       \
+"    local w = max(math.ceil(win / b), 1)\n"                                  \
+"    local c, newest = {}, -1\n"                                              \
+"    if s and #s == 69 then\n"                                                \
+"      local sn, sw, snb = unpack('>dI4B', s)\n"                              \
+"      if sn > 0 and (snb == 1 or snb == 2 or snb == 4) and sw > 0 then\n"    \
+"        c = {unpack('>' .. string.rep('I' .. snb, 56 / snb), s, 14)}\n"      \
+"        c[#c] = nil\n"                                                       \
+"        newest = sn - 1\n"                                                   \
+"        if sw ~= w or snb ~= nb then\n"                                      \
+"          c, newest = rebucket(c, newest, sw, snb, w, nb)\n"                 \
+"        end\n"                                                               \
+"      end\n"                                                                 \
+"    end\n"                                                                   \
+"    if newest < 0 then for i = 1, n do c[i] = 0 end end\n"                   \
+"    local S = floor(now / w)\n"                                              \
+"    if newest >= 0 and S < newest then\n"                                    \
+"      if newest - S <= b then\n"                                             \
+"        S = newest\n"                                                        \
+"      else\n"                                                                \
+"        local sh, t = (newest - S) % n, {}\n"                                \
+"        for i = 0, n - 1 do t[(i + n - sh) % n + 1] = c[i + 1] end\n"        \
+"        c, newest = t, S\n"                                                  \
+"      end\n"                                                                 \
+"    end\n"                                                                   \
+"    local lo, sum, acc = max(S - b, 0), 0, 0\n"                              \
+"    for j = lo, newest do sum = sum + c[j % n + 1] end\n"                    \
+"    local adm = sum < limit\n"                                               \
+"    for q = 1, n do\n"                                                       \
+"      local d = S + q - n\n"                                                 \
+"      if d >= 0 then\n"                                                      \
+"        local x = (d >= lo and d <= newest) and c[d % n + 1] or 0\n"         \
+"        if d == S and adm then x = x + 1 end\n"                              \
+"        acc = acc + x\n"                                                     \
+"        if (adm and acc > 0) or (not adm and sum - acc < limit) then\n"      \
+"          reset = (S + q) * w - now\n"                                       \
+"          break\n"                                                           \
+"        end\n"                                                               \
+"      end\n"                                                                 \
+"    end\n"                                                                   \
+"    if adm then\n"                                                           \
+"      rem = limit - sum - 1\n"                                               \
+"      todo[#todo + 1] = {k, 2, c, newest, S, n, nb, w, b}\n"                 \
+"    else\n"                                                                  \
+"      ok = 0\n"                                                              \
+"      retry = reset\n"                                                       \
+"    end\n"                                                                   \
 "  elseif burst == 0 then\n"                                                  \
 "    if not s or #s ~= 8 * (limit + 1) then s = nil end\n"                    \
 "    local idx = s and unpack('>d', s, 1) or 0\n"                             \
@@ -170,7 +249,20 @@ static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
 "end\n"                                                                       \
 "if ok == 1 then\n"                                                           \
 "  for _, e in ipairs(todo) do\n"                                             \
-"    if e[2] == 0 then\n"                                                     \
+"    if e[2] == 2 then\n"                                                     \
+"      local c, newest, S, n = e[3], e[4], e[5], e[6]\n"                      \
+"      if newest < 0 or S - newest >= n then\n"                               \
+"        for i = 1, n do c[i] = 0 end\n"                                      \
+"      else\n"                                                                \
+"        for j = newest + 1, S do c[j % n + 1] = 0 end\n"                     \
+"      end\n"                                                                 \
+"      newest = max(newest, S)\n"                                             \
+"      c[S % n + 1] = c[S % n + 1] + 1\n"                                     \
+"      redis.call('SET', e[1],\n"                                             \
+"                 pack('>dI4B' .. string.rep('I' .. e[7], n), newest + 1,\n"  \
+"                      e[8], e[7], tunpack(c)),\n"                            \
+"                 'PX', (newest + e[9] + 1) * e[8] - now)\n"                  \
+"    elseif e[2] == 0 then\n"                                                 \
 "      local k, limit = e[1], e[6]\n"                                         \
 "      if e[3] then\n"                                                        \
 "        redis.call('DEL', k)\n"                                              \

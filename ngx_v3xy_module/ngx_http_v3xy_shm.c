@@ -21,9 +21,8 @@
  *
  * Every decision takes the slab pool's own mutex (which nginx releases if
  * a worker dies holding it) for a table lookup, at most a few evictions and
- * the arithmetic of src/v3xy_window.c: a binary search over a ring, or
- * O(1) for GCRA.  A new key of an exact window is initialised under the
- * lock too: 8 * (N + 2) bytes.
+ * the arithmetic of src/v3xy_limiter.h: a sum over at most 56 counters, a
+ * binary search over a ring of at most 6, or O(1) for GCRA.
  *
  * A full zone.  Only idle nodes are forgotten (no admission counts: they
  * decide as fresh keys, forgetting them changes no verdict); a node that
@@ -42,14 +41,15 @@
  *
  * Reloads.  nginx keeps a zone whose name and size did not change, keys
  * and all.  A node records the rate its state was built for and is
- * brought to the zone's rate when next met: the state is kept if its size
- * is the same (GCRA to GCRA, or an exact window of the same limit: both
- * hold times, valid under any window or burst); an exact window of
- * another limit gets a new ring with the newest admissions of the old
- * (v3xy_window_convert()); a change of algorithm starts the key afresh.
- * Old workers finishing their requests may take a node back to their
- * rate meanwhile.  Zones are locked in the order of their shared memory's
- * address, which old and new workers share.
+ * brought to the zone's rate when next met, in place (every node has one
+ * size): v3xy_limit_convert() keeps the counts of slots (moved to the new
+ * slots if the window or the counter width changed), the newest times of
+ * a ring, GCRA's TAT; a change of algorithm starts the key afresh.  Old
+ * workers finishing their requests may take a node back to their rate
+ * meanwhile.  Zones are locked in the order of their shared memory's
+ * address, which old and new workers share.  A new build of the module
+ * lays nodes out anew: upgrade it with a restart (or nginx's binary
+ * upgrade, whose new master makes new zones), not a reload.
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -57,6 +57,7 @@
 
 #include <openssl/rand.h>
 
+#include "v3xy_limiter.h"
 #include "v3xy_siphash.h"
 
 
@@ -77,14 +78,24 @@
 
 typedef struct ngx_http_v3xy_shm_node_s  ngx_http_v3xy_shm_node_t;
 
+/*
+ * A node is 128 bytes, a slab class of its own with nothing lost to
+ * rounding: 64 of bookkeeping and the state, at most 64 bytes
+ * (src/v3xy_limiter.h), whatever the rate.  The rate its state was built
+ * for fits 32-bit fields (limit and burst at most 10^6, window at most a
+ * day); lru_s is in seconds, enough for an order kept to the second.
+ */
+
 struct ngx_http_v3xy_shm_node_s {
     ngx_http_v3xy_shm_node_t  *next;     /* in its bucket */
-    ngx_uint_t                 in_use;   /* 1 while in a decision */
     ngx_queue_t                lru;      /* by admission, newest first */
-    uint64_t                   lru_ms;   /* when it went to the head */
     u_char                     digest[NGX_HTTP_V3XY_SHM_DIGEST];
-    v3xy_rate_t                rate;     /* the rate of state */
-    uint64_t                   state[1];
+    uint32_t                   limit;    /* the rate of state */
+    uint32_t                   window_ms;
+    uint32_t                   burst;
+    uint32_t                   lru_s;    /* when it went to the head */
+    uint8_t                    in_use;   /* 1 while in a decision */
+    uint64_t                   state[V3XY_LIMITER_STATE_MAX / 8];
 };
 
 
@@ -132,8 +143,15 @@ static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_lookup(
     ngx_http_v3xy_shm_report_t *report);
 static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_find(
     ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest);
-static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_rerate(
-    ngx_http_v3xy_shm_ctx_t *ctx, ngx_http_v3xy_shm_node_t *old,
+static void ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_ctx_t *ctx,
+    ngx_http_v3xy_shm_node_t *node);
+static void ngx_http_v3xy_shm_get_rate(ngx_http_v3xy_shm_node_t *node,
+    v3xy_rate_t *rate);
+static void ngx_http_v3xy_shm_set_rate(ngx_http_v3xy_shm_node_t *node,
+    const v3xy_rate_t *rate);
+static ngx_uint_t ngx_http_v3xy_shm_same_rate(ngx_http_v3xy_shm_node_t *node,
+    const v3xy_rate_t *rate);
+static ngx_uint_t ngx_http_v3xy_shm_node_idle(ngx_http_v3xy_shm_node_t *node,
     uint64_t now);
 static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_alloc(
     ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now);
@@ -170,7 +188,7 @@ ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
      * nginx's own minimum of 8 pages.
      */
 
-    node = ngx_http_v3xy_shm_node_size(rate);
+    node = ngx_http_v3xy_shm_node_size();
 
     need = (ngx_align(node, ngx_pagesize) / ngx_pagesize + 4)
            * (ngx_pagesize + 64);
@@ -291,7 +309,7 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
 
             node = items[i].node;
 
-            v3xy_limit_check(node->state, &node->rate, now_ms,
+            v3xy_limit_check(node->state, &items[i].rate, now_ms,
                              &items[i].verdict);
 
             if (!items[i].verdict.admitted) {
@@ -315,13 +333,14 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
 
             if (rc == NGX_OK) {
                 /* cannot refuse: checked at this now, under this lock */
-                (void) v3xy_limit_commit(node->state, &node->rate, now_ms);
+                (void) v3xy_limit_commit(node->state, &items[i].rate,
+                                         now_ms);
 
                 ngx_http_v3xy_shm_admitted(items[i].shm_zone->data, node,
                                            now_ms);
 
             } else {
-                v3xy_verdict_uncount(&items[i].verdict, &node->rate);
+                v3xy_verdict_uncount(&items[i].verdict, &items[i].rate);
             }
         }
     }
@@ -342,7 +361,7 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
         node->in_use = 0;
 
         if (rc != NGX_OK
-            && v3xy_limit_idle(node->state, &node->rate, now_ms))
+            && v3xy_limit_idle(node->state, &items[i].rate, now_ms))
         {
             ngx_http_v3xy_shm_free(items[i].shm_zone->data, node);
         }
@@ -391,10 +410,9 @@ ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key)
 
 
 size_t
-ngx_http_v3xy_shm_node_size(const v3xy_rate_t *rate)
+ngx_http_v3xy_shm_node_size(void)
 {
-    return offsetof(ngx_http_v3xy_shm_node_t, state)
-           + v3xy_limit_state_size(rate);
+    return sizeof(ngx_http_v3xy_shm_node_t);
 }
 
 
@@ -433,7 +451,7 @@ ngx_http_v3xy_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* about a bucket per node that fits, a power of two */
 
-    n = shm_zone->shm.size / ngx_http_v3xy_shm_node_size(&ctx->rate);
+    n = shm_zone->shm.size / ngx_http_v3xy_shm_node_size();
 
     buckets = 8;
 
@@ -561,14 +579,11 @@ ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
     node = ngx_http_v3xy_shm_find(ctx, digest);
 
     if (node != NULL) {
-        if (node->rate.limit == ctx->rate.limit
-            && node->rate.window_ms == ctx->rate.window_ms
-            && node->rate.burst == ctx->rate.burst)
-        {
-            return node;
+        if (!ngx_http_v3xy_shm_same_rate(node, &ctx->rate)) {
+            ngx_http_v3xy_shm_rerate(ctx, node);
         }
 
-        return ngx_http_v3xy_shm_rerate(ctx, node, now);
+        return node;
     }
 
     ngx_http_v3xy_shm_expire(ctx, now);
@@ -590,9 +605,9 @@ ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
     }
 
     ngx_memcpy(node->digest, digest, NGX_HTTP_V3XY_SHM_DIGEST);
-    node->rate = ctx->rate;
+    ngx_http_v3xy_shm_set_rate(node, &ctx->rate);
 
-    v3xy_limit_init(node->state, &node->rate);
+    v3xy_limit_init(node->state, &ctx->rate);
 
     ngx_http_v3xy_shm_insert(ctx, node, now);
 
@@ -646,7 +661,7 @@ ngx_http_v3xy_shm_insert(ngx_http_v3xy_shm_ctx_t *ctx,
     *bucket = node;
 
     ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
-    node->lru_ms = now;
+    node->lru_s = (uint32_t) (now / NGX_HTTP_V3XY_SHM_LRU_MS);
 }
 
 
@@ -656,62 +671,79 @@ static void
 ngx_http_v3xy_shm_admitted(ngx_http_v3xy_shm_ctx_t *ctx,
     ngx_http_v3xy_shm_node_t *node, uint64_t now)
 {
-    if (now - node->lru_ms >= NGX_HTTP_V3XY_SHM_LRU_MS
-        || now < node->lru_ms)
-    {
+    uint32_t  s;
+
+    s = (uint32_t) (now / NGX_HTTP_V3XY_SHM_LRU_MS);
+
+    if (s != node->lru_s) {
         ngx_queue_remove(&node->lru);
         ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
-        node->lru_ms = now;
+        node->lru_s = s;
     }
 }
 
 
 /*
- * A node made under another rate (a reload), brought to the zone's.  If a
- * full zone has no room for its new size, it keeps its state and its old
- * rate, and is decided at that rate until room is found: its admissions
- * still count, and it is no new key for v3xy_limit_fail to decide.
+ * A node made under another rate (a reload), brought to the zone's in
+ * place: every node is of one size (v3xy_limit_convert() says what is
+ * kept).
  */
 
-static ngx_http_v3xy_shm_node_t *
+static void
 ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_ctx_t *ctx,
-    ngx_http_v3xy_shm_node_t *old, uint64_t now)
+    ngx_http_v3xy_shm_node_t *node)
 {
-    ngx_http_v3xy_shm_node_t  *node;
+    uint64_t     old[V3XY_LIMITER_STATE_MAX / 8];
+    v3xy_rate_t  rate;
 
-    if (v3xy_limit_state_size(&old->rate)
-        == v3xy_limit_state_size(&ctx->rate))
-    {
-        old->rate = ctx->rate;
-        return old;
-    }
+    ngx_http_v3xy_shm_get_rate(node, &rate);
+    ngx_memcpy(old, node->state, sizeof(old));
 
-    /* the old node stays while the new one is allocated: not evictable */
+    v3xy_limit_convert(node->state, &ctx->rate, old, &rate);
 
-    old->in_use = 1;
-    node = ngx_http_v3xy_shm_alloc(ctx, now);
-    old->in_use = 0;
+    ngx_http_v3xy_shm_set_rate(node, &ctx->rate);
+}
 
-    if (node == NULL) {
-        return old;
-    }
 
-    ngx_memcpy(node->digest, old->digest, NGX_HTTP_V3XY_SHM_DIGEST);
-    node->rate = ctx->rate;
+/* the rate of a node's state */
 
-    if (old->rate.burst == 0 && node->rate.burst == 0) {
-        v3xy_window_convert(node->state, node->rate.limit, old->state,
-                            old->rate.limit);
+static void
+ngx_http_v3xy_shm_get_rate(ngx_http_v3xy_shm_node_t *node,
+    v3xy_rate_t *rate)
+{
+    rate->limit = node->limit;
+    rate->window_ms = node->window_ms;
+    rate->burst = node->burst;
+}
 
-    } else {
-        v3xy_limit_init(node->state, &node->rate);
-    }
 
-    ngx_http_v3xy_shm_free(ctx, old);
+static void
+ngx_http_v3xy_shm_set_rate(ngx_http_v3xy_shm_node_t *node,
+    const v3xy_rate_t *rate)
+{
+    node->limit = (uint32_t) rate->limit;
+    node->window_ms = (uint32_t) rate->window_ms;
+    node->burst = (uint32_t) rate->burst;
+}
 
-    ngx_http_v3xy_shm_insert(ctx, node, now);
 
-    return node;
+static ngx_uint_t
+ngx_http_v3xy_shm_node_idle(ngx_http_v3xy_shm_node_t *node, uint64_t now)
+{
+    v3xy_rate_t  rate;
+
+    ngx_http_v3xy_shm_get_rate(node, &rate);
+
+    return v3xy_limit_idle(node->state, &rate, now);
+}
+
+
+static ngx_uint_t
+ngx_http_v3xy_shm_same_rate(ngx_http_v3xy_shm_node_t *node,
+    const v3xy_rate_t *rate)
+{
+    return node->limit == rate->limit && node->window_ms == rate->window_ms
+           && node->burst == rate->burst;
 }
 
 
@@ -726,7 +758,7 @@ ngx_http_v3xy_shm_alloc(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
     size_t                     size;
     ngx_http_v3xy_shm_node_t  *node;
 
-    size = ngx_http_v3xy_shm_node_size(&ctx->rate);
+    size = ngx_http_v3xy_shm_node_size();
 
     node = ngx_slab_alloc_locked(ctx->shpool, size);
 
@@ -756,7 +788,7 @@ ngx_http_v3xy_shm_expire(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
         q = ngx_queue_last(&ctx->sh->lru);
         node = ngx_queue_data(q, ngx_http_v3xy_shm_node_t, lru);
 
-        if (node->in_use || !v3xy_limit_idle(node->state, &node->rate, now))
+        if (node->in_use || !ngx_http_v3xy_shm_node_idle(node, now))
         {
             return;
         }
@@ -814,7 +846,8 @@ ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
         prev = ngx_queue_prev(q);
         node = ngx_queue_data(q, ngx_http_v3xy_shm_node_t, lru);
 
-        if (stop && node->lru_ms >= stop) {
+        if (stop && (uint64_t) node->lru_s * NGX_HTTP_V3XY_SHM_LRU_MS >= stop)
+        {
             break;
         }
 
@@ -822,7 +855,7 @@ ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
             continue;
         }
 
-        if (v3xy_limit_idle(node->state, &node->rate, now)) {
+        if (ngx_http_v3xy_shm_node_idle(node, now)) {
             ngx_http_v3xy_shm_free(ctx, node);
 
             fresh = ngx_slab_alloc_locked(ctx->shpool, size);
@@ -834,9 +867,7 @@ ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
         }
 
         if (stop == 0
-            && node->rate.limit == rate->limit
-            && node->rate.window_ms == rate->window_ms
-            && node->rate.burst == rate->burst)
+            && ngx_http_v3xy_shm_same_rate(node, rate))
         {
             /* GCRA's margin: (B - 1) * T, T = ceil(W * 1000 / N) us */
             t = rate->burst
@@ -845,7 +876,8 @@ ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
                       / rate->limit) + 999) / 1000
                 : 0;
 
-            stop = node->lru_ms + NGX_HTTP_V3XY_SHM_LRU_MS + t;
+            stop = (uint64_t) node->lru_s * NGX_HTTP_V3XY_SHM_LRU_MS
+                   + NGX_HTTP_V3XY_SHM_LRU_MS + t;
         }
     }
 

@@ -2,27 +2,22 @@
  * ngx_http_v3xy_shm: the shared-memory limit store.
  *
  * One nginx shared memory zone per v3xy_limit_zone, shared by the workers
- * of one machine: a slab pool, a red-black tree of keys and an LRU queue,
- * each key holding the state of src/v3xy_window.c (the ring of an exact
- * window, or GCRA's TAT).  Verdicts are those of v3xy_window.h.
+ * of one machine: a slab pool, a hash table of keys and an LRU queue,
+ * each key holding the state of the algorithm src/v3xy_limiter.h chooses
+ * for the zone's rate (a ring of admission times up to 6 a window, bounded
+ * slots of counts above, GCRA's TAT with a burst).  Verdicts are those of
+ * v3xy_window.h and v3xy_slots.h.
  *
- * Memory per key (64-bit): a node of 80 bytes plus the state, 8 * (N + 2)
- * bytes for an exact window of N, 8 bytes for GCRA, whatever the key's
- * length (the table holds the key's 128-bit SipHash, not the key), and a
- * zone's table has about one 8-byte bucket per node that fits.  The slab
- * allocator rounds a node up to a power of two up to half a page and to
- * whole pages above:
+ * Memory per key (64-bit): a node of 128 bytes whatever the rate (64 of
+ * bookkeeping, the state in at most 64), whatever the key's length (the
+ * table holds the key's 128-bit SipHash, not the key), one of the slab's
+ * size classes with nothing lost to rounding, plus about one 8-byte bucket
+ * per node that fits in the zone's table: 136 bytes a key, so a 10m zone
+ * holds 77,248 keys of any rate (measured; a ring of 300 times took a page).
  *
- *     GCRA                     88 bytes -> 128
- *     exact, 10r/h            176 bytes -> 256
- *     exact, 60r/m            576 bytes -> 1024
- *     exact, 300r/m          2496 bytes -> 4096 (a page)
- *     exact, 1000000r/h   8000096 bytes -> 1954 pages
- *
- * so a 10m zone holds about 75,000 GCRA keys, 10,000 keys of 60r/m or
- * 2,500 of 300r/m.  When it is full, a new key takes the room of an idle
- * one (no admission counts any more: it decides as a fresh key), the least
- * recently admitted first.  A key that still counts admissions is never
+ * When it is full, a new key takes the room of an idle one (no admission
+ * counts any more: it decides as a fresh key), the least recently
+ * admitted first.  A key that still counts admissions is never
  * forgotten: forgetting it would reset its limit, and whoever can send
  * many distinct keys (recipients, say) could reset anyone's.  When no idle
  * key is found, the new key is not decided here (NGX_ERROR, item "full"):
@@ -103,7 +98,7 @@ ngx_int_t ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items,
 void ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key);
 
 /* The bytes a node of one key takes before the slab rounds it up. */
-size_t ngx_http_v3xy_shm_node_size(const v3xy_rate_t *rate);
+size_t ngx_http_v3xy_shm_node_size(void);
 
 
 #endif /* _NGX_HTTP_V3XY_SHM_H_INCLUDED_ */

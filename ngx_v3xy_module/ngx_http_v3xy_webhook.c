@@ -156,7 +156,8 @@ ngx_http_v3xy_webhook_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
 
     window = (uint64_t) conf->webhook_tolerance * 2000;
 
-    if (window == 0 || window > V3XY_RATE_WINDOW_MAX) {
+    /* twice the tolerance: 30 minutes at most make an hour */
+    if (window == 0 || window > 3600000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "v3xy_webhook_tolerance must be from 1s "
                            "to 30m with v3xy_webhook_replay on");

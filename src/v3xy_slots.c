@@ -1,6 +1,6 @@
 /*
- * v3xy_slots: an exact rolling-window limit in state of bounded size.
- * See v3xy_slots.h for the rule and its proof.
+ * v3xy_slots: an exact rolling-window limit in 64 bytes.
+ * See v3xy_slots.h for the rule, its proof and the state.
  */
 
 #include <string.h>
@@ -8,39 +8,128 @@
 #include "v3xy_slots.h"
 
 
-static uint64_t v3xy_slots_width(const v3xy_rate_t *rate, uint64_t nslots);
-static uint64_t v3xy_slots_settle(uint64_t *st, uint64_t nslots,
+/* the shape of a rate's state */
+typedef struct {
+    uint64_t        nb;       /* bytes of a counter: 1, 2 or 4 */
+    uint64_t        b;        /* B, the slots of a window */
+    uint64_t        n;        /* B + 1, the counters */
+    uint64_t        w;        /* the width of a slot, ms */
+    uint64_t        max;      /* the largest count a counter holds */
+} v3xy_slots_geom_t;
+
+
+static void v3xy_slots_geom(const v3xy_rate_t *rate, v3xy_slots_geom_t *g);
+static uint64_t v3xy_slots_get(const uint64_t *st,
+    const v3xy_slots_geom_t *g, uint64_t slot);
+static void v3xy_slots_set(uint64_t *st, const v3xy_slots_geom_t *g,
+    uint64_t slot, uint64_t count);
+static uint64_t v3xy_slots_settle(uint64_t *st, const v3xy_slots_geom_t *g,
     uint64_t slot);
+static void v3xy_slots_add(uint64_t *st, const v3xy_slots_geom_t *g,
+    uint64_t slot, uint64_t count);
 
 
-size_t
-v3xy_slots_state_size(uint64_t nslots)
+uint64_t
+v3xy_slots_count(uint64_t limit)
 {
-    if (nslots == 0 || nslots > V3XY_SLOTS_MAX) {
-        return 0;
+    if (limit <= 0xff) {
+        return V3XY_SLOTS_COUNTERS - 1;
     }
 
-    return sizeof(uint64_t) + (nslots + 1) * sizeof(uint32_t);
-}
+    if (limit <= 0xffff) {
+        return V3XY_SLOTS_COUNTERS / 2 - 1;
+    }
 
-
-void
-v3xy_slots_init(void *state, uint64_t nslots)
-{
-    memset(state, 0, v3xy_slots_state_size(nslots));
+    return V3XY_SLOTS_COUNTERS / 4 - 1;
 }
 
 
 /* w = ceil(W / B): B slots cover at least the window */
 
-static uint64_t
-v3xy_slots_width(const v3xy_rate_t *rate, uint64_t nslots)
+uint64_t
+v3xy_slots_width(const v3xy_rate_t *rate)
 {
-    uint64_t  w;
+    uint64_t  b, w;
 
-    w = (rate->window_ms + nslots - 1) / nslots;
+    b = v3xy_slots_count(rate->limit);
+    w = (rate->window_ms + b - 1) / b;
 
     return w ? w : 1;
+}
+
+
+void
+v3xy_slots_init(void *state)
+{
+    memset(state, 0, V3XY_SLOTS_STATE_SIZE);
+}
+
+
+static void
+v3xy_slots_geom(const v3xy_rate_t *rate, v3xy_slots_geom_t *g)
+{
+    g->b = v3xy_slots_count(rate->limit);
+    g->n = g->b + 1;
+    g->nb = V3XY_SLOTS_COUNTERS / g->n;
+    g->w = v3xy_slots_width(rate);
+    g->max = (g->nb == 4) ? UINT32_MAX : ((uint64_t) 1 << (8 * g->nb)) - 1;
+}
+
+
+/* the counter of a slot (its place in the ring: slot % (B + 1)) */
+
+static uint64_t
+v3xy_slots_get(const uint64_t *st, const v3xy_slots_geom_t *g,
+    uint64_t slot)
+{
+    uint16_t             c16;
+    uint32_t             c32;
+    const unsigned char  *p;
+
+    p = (const unsigned char *) (st + 1) + (slot % g->n) * g->nb;
+
+    switch (g->nb) {
+
+    case 1:
+        return *p;
+
+    case 2:
+        memcpy(&c16, p, sizeof(uint16_t));
+        return c16;
+
+    default:
+        memcpy(&c32, p, sizeof(uint32_t));
+        return c32;
+    }
+}
+
+
+static void
+v3xy_slots_set(uint64_t *st, const v3xy_slots_geom_t *g, uint64_t slot,
+    uint64_t count)
+{
+    uint16_t        c16;
+    uint32_t        c32;
+    unsigned char  *p;
+
+    p = (unsigned char *) (st + 1) + (slot % g->n) * g->nb;
+
+    switch (g->nb) {
+
+    case 1:
+        *p = (unsigned char) count;
+        break;
+
+    case 2:
+        c16 = (uint16_t) count;
+        memcpy(p, &c16, sizeof(uint16_t));
+        break;
+
+    default:
+        c32 = (uint32_t) count;
+        memcpy(p, &c32, sizeof(uint32_t));
+        break;
+    }
 }
 
 
@@ -51,10 +140,10 @@ v3xy_slots_width(const v3xy_rate_t *rate, uint64_t nslots)
  */
 
 static uint64_t
-v3xy_slots_settle(uint64_t *st, uint64_t nslots, uint64_t slot)
+v3xy_slots_settle(uint64_t *st, const v3xy_slots_geom_t *g, uint64_t slot)
 {
-    uint32_t   tmp[V3XY_SLOTS_MAX + 1], *ring;
-    uint64_t   newest, n, i, shift;
+    uint64_t       newest, i, shift;
+    unsigned char  tmp[V3XY_SLOTS_COUNTERS], *ring;
 
     if (st[0] == 0) {
         return slot;
@@ -66,58 +155,88 @@ v3xy_slots_settle(uint64_t *st, uint64_t nslots, uint64_t slot)
         return slot;
     }
 
-    if (newest - slot <= nslots) {
+    if (newest - slot <= g->b) {
         return newest;
     }
 
-    n = nslots + 1;
-    ring = (uint32_t *) (st + 1);
-    shift = (newest - slot) % n;
+    ring = (unsigned char *) (st + 1);
+    shift = (newest - slot) % g->n;
 
     /* slot j's count goes to slot j - (newest - slot) */
 
-    for (i = 0; i < n; i++) {
-        tmp[(i + n - shift) % n] = ring[i];
+    for (i = 0; i < g->n; i++) {
+        memcpy(tmp + ((i + g->n - shift) % g->n) * g->nb, ring + i * g->nb,
+               g->nb);
     }
 
-    memcpy(ring, tmp, n * sizeof(uint32_t));
+    memcpy(ring, tmp, V3XY_SLOTS_COUNTERS);
     st[0] = slot + 1;
 
     return slot;
 }
 
 
-void
-v3xy_slots_check(void *state, uint64_t nslots, const v3xy_rate_t *rate,
-    uint64_t now_ms, v3xy_verdict_t *v)
+/*
+ * Adds count to slot (saturating), the newest slot then at least slot;
+ * slots that the ring no longer holds are emptied on the way.  A slot
+ * older than the ring holds is dropped: it never counts again.
+ */
+
+static void
+v3xy_slots_add(uint64_t *st, const v3xy_slots_geom_t *g, uint64_t slot,
+    uint64_t count)
 {
-    uint32_t  *ring;
-    uint64_t  *st, w, s, newest, lo, hi, j, k, d, sum, acc, c, n;
+    uint64_t  newest, j, c;
+
+    if (st[0] == 0 || (slot > st[0] - 1 && slot - (st[0] - 1) >= g->n)) {
+        memset(st + 1, 0, V3XY_SLOTS_COUNTERS);
+        st[0] = slot + 1;
+
+    } else {
+        newest = st[0] - 1;
+
+        if (slot < newest && newest - slot > g->b) {
+            return;
+        }
+
+        for (j = newest + 1; j <= slot; j++) {
+            v3xy_slots_set(st, g, j, 0);
+        }
+
+        if (slot > newest) {
+            st[0] = slot + 1;
+        }
+    }
+
+    c = v3xy_slots_get(st, g, slot) + count;
+
+    v3xy_slots_set(st, g, slot, (c > g->max) ? g->max : c);
+}
+
+
+void
+v3xy_slots_check(void *state, const v3xy_rate_t *rate, uint64_t now_ms,
+    v3xy_verdict_t *v)
+{
+    uint64_t           *st, s, lo, hi, j, k, d, sum, acc, c;
+    v3xy_slots_geom_t   g;
 
     st = state;
-    ring = (uint32_t *) (st + 1);
-    n = nslots + 1;
-    w = v3xy_slots_width(rate, nslots);
+    v3xy_slots_geom(rate, &g);
 
-    s = v3xy_slots_settle(st, nslots, now_ms / w);
+    s = v3xy_slots_settle(st, &g, now_ms / g.w);
 
     /* the counted slots: s - B .. s, of those the state holds */
 
     sum = 0;
-    lo = (s >= nslots) ? s - nslots : 0;
+    lo = (s >= g.b) ? s - g.b : 0;
     hi = 0;
 
     if (st[0] != 0) {
-        newest = st[0] - 1;
-
-        if (newest >= nslots && newest - nslots > lo) {
-            lo = newest - nslots;
-        }
-
-        hi = newest;
+        hi = st[0] - 1;
 
         for (j = lo; j <= hi; j++) {
-            sum += ring[j % n];
+            sum += v3xy_slots_get(st, &g, j);
         }
 
     } else {
@@ -137,14 +256,14 @@ v3xy_slots_check(void *state, uint64_t nslots, const v3xy_rate_t *rate,
     v->retry_ms = 0;
     acc = 0;
 
-    for (k = 1; k <= nslots + 1; k++) {
-        if (s + k < nslots + 1) {
+    for (k = 1; k <= g.n; k++) {
+        if (s + k < g.n) {
             continue;       /* slots before 0 */
         }
 
-        d = s + k - nslots - 1;
+        d = s + k - g.n;
 
-        c = (d >= lo && d <= hi) ? ring[d % n] : 0;
+        c = (d >= lo && d <= hi) ? v3xy_slots_get(st, &g, d) : 0;
 
         if (d == s && v->admitted) {
             c++;
@@ -153,7 +272,7 @@ v3xy_slots_check(void *state, uint64_t nslots, const v3xy_rate_t *rate,
         acc += c;
 
         if (v->admitted ? acc > 0 : sum - acc < rate->limit) {
-            v->reset_ms = (s + k) * w - now_ms;
+            v->reset_ms = (s + k) * g.w - now_ms;
             break;
         }
     }
@@ -165,53 +284,36 @@ v3xy_slots_check(void *state, uint64_t nslots, const v3xy_rate_t *rate,
 
 
 int
-v3xy_slots_commit(void *state, uint64_t nslots, const v3xy_rate_t *rate,
-    uint64_t now_ms)
+v3xy_slots_commit(void *state, const v3xy_rate_t *rate, uint64_t now_ms)
 {
-    uint32_t        *ring;
-    uint64_t        *st, s, j, newest, n;
-    v3xy_verdict_t   v;
+    uint64_t           *st, s;
+    v3xy_verdict_t      v;
+    v3xy_slots_geom_t   g;
 
-    v3xy_slots_check(state, nslots, rate, now_ms, &v);
+    v3xy_slots_check(state, rate, now_ms, &v);
 
     if (!v.admitted) {
         return -1;
     }
 
     st = state;
-    ring = (uint32_t *) (st + 1);
-    n = nslots + 1;
+    v3xy_slots_geom(rate, &g);
 
-    s = v3xy_slots_settle(st, nslots, now_ms / v3xy_slots_width(rate, nslots));
+    s = v3xy_slots_settle(st, &g, now_ms / g.w);
 
-    if (st[0] == 0 || s - (st[0] - 1) >= n) {
-        memset(ring, 0, n * sizeof(uint32_t));
-
-    } else {
-        newest = st[0] - 1;
-
-        for (j = newest + 1; j <= s; j++) {
-            ring[j % n] = 0;
-        }
-    }
-
-    if (st[0] == 0 || s + 1 > st[0]) {
-        st[0] = s + 1;
-    }
-
-    ring[s % n]++;
+    v3xy_slots_add(st, &g, s, 1);
 
     return 0;
 }
 
 
 int
-v3xy_slots_idle(const void *state, uint64_t nslots, const v3xy_rate_t *rate,
+v3xy_slots_idle(const void *state, const v3xy_rate_t *rate,
     uint64_t now_ms)
 {
-    const uint32_t  *ring;
-    const uint64_t  *st;
-    uint64_t         s, newest, lo, j, n;
+    uint64_t           s, newest, lo, j;
+    const uint64_t    *st;
+    v3xy_slots_geom_t  g;
 
     st = state;
 
@@ -219,14 +321,14 @@ v3xy_slots_idle(const void *state, uint64_t nslots, const v3xy_rate_t *rate,
         return 1;
     }
 
-    ring = (const uint32_t *) (st + 1);
-    n = nslots + 1;
+    v3xy_slots_geom(rate, &g);
+
     newest = st[0] - 1;
-    s = now_ms / v3xy_slots_width(rate, nslots);
+    s = now_ms / g.w;
 
     /* a clock behind the newest slot keeps every count (clamp, rebase) */
 
-    if (s > newest && s - newest > nslots) {
+    if (s > newest && s - newest > g.b) {
         return 1;
     }
 
@@ -234,13 +336,52 @@ v3xy_slots_idle(const void *state, uint64_t nslots, const v3xy_rate_t *rate,
         s = newest;
     }
 
-    lo = (s >= nslots) ? s - nslots : 0;
+    lo = (s >= g.b) ? s - g.b : 0;
 
     for (j = lo; j <= newest; j++) {
-        if (ring[j % n] != 0) {
+        if (v3xy_slots_get(st, &g, j) != 0) {
             return 0;
         }
     }
 
     return 1;
+}
+
+
+void
+v3xy_slots_convert(void *dst, const v3xy_rate_t *dst_rate, const void *src,
+    const v3xy_rate_t *src_rate)
+{
+    uint64_t           *d, newest, j, c;
+    const uint64_t     *s;
+    v3xy_slots_geom_t   dg, sg;
+
+    d = dst;
+    s = src;
+
+    v3xy_slots_geom(dst_rate, &dg);
+    v3xy_slots_geom(src_rate, &sg);
+
+    if (dg.nb == sg.nb && dg.w == sg.w) {
+        memcpy(d, s, V3XY_SLOTS_STATE_SIZE);
+        return;
+    }
+
+    v3xy_slots_init(d);
+
+    if (s[0] == 0) {
+        return;
+    }
+
+    newest = s[0] - 1;
+
+    /* oldest first: the new slots only ever move forward */
+
+    for (j = (newest >= sg.b) ? newest - sg.b : 0; j <= newest; j++) {
+        c = v3xy_slots_get(s, &sg, j);
+
+        if (c != 0) {
+            v3xy_slots_add(d, &dg, ((j + 1) * sg.w - 1) / dg.w, c);
+        }
+    }
 }

@@ -68,6 +68,10 @@ v3xy_rate_parse(const unsigned char *s, size_t len, uint64_t *limit,
         *window_ms = 3600000;
         break;
 
+    case 'd':
+        *window_ms = 86400000;
+        break;
+
     default:
         return -1;
     }
@@ -81,9 +85,18 @@ v3xy_rate_parse(const unsigned char *s, size_t len, uint64_t *limit,
 int
 v3xy_rate_valid(const v3xy_rate_t *rate)
 {
-    return rate->limit >= 1 && rate->limit <= V3XY_RATE_LIMIT_MAX
-           && rate->window_ms >= 1 && rate->window_ms <= V3XY_RATE_WINDOW_MAX
-           && rate->burst <= V3XY_RATE_BURST_MAX;
+    if (rate->limit < 1 || rate->limit > V3XY_RATE_LIMIT_MAX
+        || rate->window_ms < 1 || rate->window_ms > V3XY_RATE_WINDOW_MAX
+        || rate->burst > V3XY_RATE_BURST_MAX)
+    {
+        return 0;
+    }
+
+    /* GCRA: B * T + W in us exact in a double (a Lua number) */
+
+    return rate->burst == 0
+           || rate->burst * v3xy_ceil_div(rate->window_ms * 1000, rate->limit)
+              + rate->window_ms * 1000 < V3XY_RATE_EXACT_MAX;
 }
 
 
@@ -281,65 +294,6 @@ v3xy_gcra_idle(uint64_t tat, const v3xy_rate_t *rate, uint64_t now_ms)
     (void) rate;
 
     return tat <= v3xy_gcra_now(now_ms);
-}
-
-
-size_t
-v3xy_limit_state_size(const v3xy_rate_t *rate)
-{
-    if (rate->burst) {
-        return sizeof(uint64_t);
-    }
-
-    return v3xy_window_state_size(rate->limit);
-}
-
-
-void
-v3xy_limit_init(void *state, const v3xy_rate_t *rate)
-{
-    if (rate->burst) {
-        *(uint64_t *) state = 0;
-        return;
-    }
-
-    v3xy_window_init(state, rate->limit);
-}
-
-
-void
-v3xy_limit_check(void *state, const v3xy_rate_t *rate, uint64_t now_ms,
-    v3xy_verdict_t *v)
-{
-    if (rate->burst) {
-        v3xy_gcra_check(state, rate, now_ms, v);
-        return;
-    }
-
-    v3xy_window_check(state, rate, now_ms, v);
-}
-
-
-int
-v3xy_limit_commit(void *state, const v3xy_rate_t *rate, uint64_t now_ms)
-{
-    if (rate->burst) {
-        return v3xy_gcra_commit(state, rate, now_ms);
-    }
-
-    return v3xy_window_commit(state, rate, now_ms);
-}
-
-
-int
-v3xy_limit_idle(const void *state, const v3xy_rate_t *rate,
-    uint64_t now_ms)
-{
-    if (rate->burst) {
-        return v3xy_gcra_idle(*(const uint64_t *) state, rate, now_ms);
-    }
-
-    return v3xy_window_idle(state, rate, now_ms);
 }
 
 

@@ -5,6 +5,10 @@
  *
  * A rate is "limit admissions per window" ("60r/m": 60 per 60000 ms).
  *
+ * A store keeps, per key, the state of one of three algorithms, which
+ * v3xy_limiter.h chooses: this ring for small limits, the bounded slots
+ * of v3xy_slots.h for larger ones, GCRA when there is a burst.
+ *
  * Exact rolling window (burst 0).  Never more than limit admissions in
  * any interval of window ms.  An admission at time t occupies [t, t + W):
  * at now = t + W it no longer counts.  The state is a ring of the last
@@ -60,11 +64,11 @@
  * can tell it from idle time.  A monotonic clock has neither kind.
  *
  * Overflow: rates must pass v3xy_rate_valid() (limit and burst at most
- * 1e6, window at most 1 h), which keeps B * T below 2^53 (exact in a Lua
- * double as well, like now in us until the year 2255).  Time arithmetic
- * saturates instead of wrapping, and so does the ring's clock; GCRA's
- * clock stops at about 2^63 us.  Either way time stands still at the top,
- * which only ever refuses more.
+ * 1e6, window at most a day, and for GCRA B * T + W below 2^53 us: exact
+ * in a Lua double as well, like now in us until the year 2255).  Time
+ * arithmetic saturates instead of wrapping, and so does the ring's clock;
+ * GCRA's clock stops at about 2^63 us.  Either way time stands still at
+ * the top, which only ever refuses more.
  *
  * nginx-free: C99 only.
  */
@@ -78,7 +82,8 @@
 
 #define V3XY_RATE_LIMIT_MAX    1000000
 #define V3XY_RATE_BURST_MAX    1000000
-#define V3XY_RATE_WINDOW_MAX   3600000        /* ms: one hour */
+#define V3XY_RATE_WINDOW_MAX   86400000       /* ms: one day */
+#define V3XY_RATE_EXACT_MAX    ((uint64_t) 1 << 53)
 
 
 typedef struct {
@@ -97,7 +102,7 @@ typedef struct {
 
 
 /*
- * Parses "Nr/s", "Nr/m" or "Nr/h" (N decimal, 1 to 1000000, nothing
+ * Parses "Nr/s", "Nr/m", "Nr/h" or "Nr/d" (N decimal, 1 to 1000000, nothing
  * else around it) from s[0..len).  Returns 0, or -1 if malformed.
  */
 int v3xy_rate_parse(const unsigned char *s, size_t len, uint64_t *limit,
@@ -154,19 +159,6 @@ int v3xy_gcra_commit(uint64_t *tat, const v3xy_rate_t *rate,
 /* 1 if the TAT is in the past: the key decides as a fresh one. */
 int v3xy_gcra_idle(uint64_t tat, const v3xy_rate_t *rate, uint64_t now_ms);
 
-
-/*
- * Either algorithm, chosen by rate->burst; the state is what
- * v3xy_limit_state_size() says, aligned for uint64_t.
- */
-size_t v3xy_limit_state_size(const v3xy_rate_t *rate);
-void v3xy_limit_init(void *state, const v3xy_rate_t *rate);
-void v3xy_limit_check(void *state, const v3xy_rate_t *rate,
-    uint64_t now_ms, v3xy_verdict_t *v);
-int v3xy_limit_commit(void *state, const v3xy_rate_t *rate,
-    uint64_t now_ms);
-int v3xy_limit_idle(const void *state, const v3xy_rate_t *rate,
-    uint64_t now_ms);
 
 /*
  * Turns the verdict of check that admitted into the verdict of the same

@@ -284,11 +284,11 @@ qr/\[emerg\] .*unknown v3xy_limit_zone "nosuch"/
 
 === TEST 14: a bad rate is a configuration error
 --- http_config
-    v3xy_limit_zone bad rate=60r/d key=$remote_addr;
+    v3xy_limit_zone bad rate=60r/w key=$remote_addr;
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid rate "rate=60r\/d": use Nr\/s, Nr\/m or Nr\/h/
+qr/\[emerg\] .*invalid rate "rate=60r\/w": use Nr\/s, Nr\/m, Nr\/h or Nr\/d/
 
 
 

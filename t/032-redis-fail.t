@@ -64,7 +64,7 @@ v3xy_limit_fail open in effect
 
 
 
-=== TEST 2: Redis down at start, "closed": 503 rate_limit_unavailable
+=== TEST 2: Redis down at start, "closed": 503 rate_limit_unavailable, Retry-After the reconnection's 2 s at most
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_DEAD_PORT timeout=100ms;
     v3xy_limit_zone create rate=1r/m key=$http_x_merchant;
@@ -81,6 +81,7 @@ X-Merchant: f2
 --- error_code: 503
 --- response_headers
 Content-Type: application/json
+Retry-After: 2
 --- response_body eval: $::Unavailable
 --- error_log
 v3xy_limit_fail closed in effect

@@ -1,6 +1,8 @@
 # A fleet: two nginx instances, two workers each, one Redis.  A concurrent
 # burst for one key, split across both instances, admits exactly the limit
-# (exact window and GCRA): the count is Redis's, not each worker's.
+# (exact window and GCRA): the count is Redis's, not each worker's.  The
+# exact window's bounded slots (src/v3xy_slots.h) of each counter width,
+# per minute, hour and day, too.
 #
 # Instance A is the nginx of Test::Nginx; instance B is a second nginx that
 # this file starts itself (same module, same limits, its own backend) and
@@ -23,6 +25,9 @@ our $HttpConfig = <<'_EOC_';
     v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=5s timeout=2s;
     v3xy_limit_zone burst rate=20r/m key=$http_x_merchant;
     v3xy_limit_zone gcra rate=5r/m key=$http_x_merchant burst=5;
+    v3xy_limit_zone minute rate=300r/m key=$http_x_merchant;
+    v3xy_limit_zone hour rate=100r/h key=$http_x_merchant;
+    v3xy_limit_zone day rate=500r/d key=$http_x_merchant;
 
     server {
         listen 127.0.0.1:$TEST_NGINX_BACKEND_PORT;
@@ -37,6 +42,27 @@ _EOC_
 our $Locations = <<'_EOC_';
     location /burst/ {
         v3xy_limit burst;
+        v3xy_limit_fail closed;
+        add_header X-Worker $pid always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_BACKEND_PORT;
+    }
+
+    location /minute/ {
+        v3xy_limit minute;
+        v3xy_limit_fail closed;
+        add_header X-Worker $pid always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_BACKEND_PORT;
+    }
+
+    location /hour/ {
+        v3xy_limit hour;
+        v3xy_limit_fail closed;
+        add_header X-Worker $pid always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_BACKEND_PORT;
+    }
+
+    location /day/ {
+        v3xy_limit day;
         v3xy_limit_fail closed;
         add_header X-Worker $pid always;
         proxy_pass http://127.0.0.1:$TEST_NGINX_BACKEND_PORT;
@@ -142,7 +168,7 @@ RateLimit: "burst";r=0;t=\d+
 main::wait_redis_ready();
 my ($st, $head) = main::get($main::BPort, '/burst/a', 'fleet2');
 Test::More::is($st, 200, 'instance B admits another key');
-Test::More::like($head, qr/^RateLimit: "burst";r=19;t=(59|60)\r$/m,
+Test::More::like($head, qr/^RateLimit: "burst";r=19;t=(59|6[0-3])\r$/m,
                  'with 19 left for it');
 --- request
 GET /burst/a
@@ -151,7 +177,7 @@ X-Merchant: fleet2
 --- error_code: 200
 --- response_headers_like
 RateLimit-Policy: "burst";q=20;w=60
-RateLimit: "burst";r=18;t=(59|60)
+RateLimit: "burst";r=18;t=(59|6[0-3])
 --- response_body
 ok
 
@@ -170,6 +196,63 @@ Retry-After: \d+
 RateLimit-Policy: "gcra";q=5;w=60
 RateLimit: "gcra";r=0;t=\d+
 --- response_body_like: "code":"rate_limited"
+--- no_error_log
+[warn]
+[error]
+[alert]
+
+
+
+=== TEST 4: exact window, 300r/m (16-bit slots): a burst of 400 over two instances admits exactly 300
+--- init
+main::check_burst('/minute/a', 'fleet4', 400, 20, 300);
+--- request
+GET /minute/a
+--- more_headers
+X-Merchant: fleet4
+--- error_code: 429
+--- response_headers_like
+Retry-After: \d+
+RateLimit-Policy: "minute";q=300;w=60
+RateLimit: "minute";r=0;t=\d+
+--- no_error_log
+[warn]
+[error]
+[alert]
+
+
+
+=== TEST 5: exact window, 100r/h: a burst of 200 over two instances admits exactly 100
+--- init
+main::check_burst('/hour/a', 'fleet5', 200, 20, 100);
+--- request
+GET /hour/a
+--- more_headers
+X-Merchant: fleet5
+--- error_code: 429
+--- response_headers_like
+Retry-After: \d+
+RateLimit-Policy: "hour";q=100;w=3600
+RateLimit: "hour";r=0;t=\d+
+--- no_error_log
+[warn]
+[error]
+[alert]
+
+
+
+=== TEST 6: exact window, 500r/d: a burst of 600 over two instances admits exactly 500, and the wait is the day's and at most one slot (53 min 20 s) more
+--- init
+main::check_burst('/day/a', 'fleet6', 600, 20, 500);
+--- request
+GET /day/a
+--- more_headers
+X-Merchant: fleet6
+--- error_code: 429
+--- response_headers_like
+Retry-After: (8[6-9]\d{3})
+RateLimit-Policy: "day";q=500;w=86400
+RateLimit: "day";r=0;t=(8[6-9]\d{3})
 --- no_error_log
 [warn]
 [error]

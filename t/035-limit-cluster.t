@@ -261,7 +261,7 @@ GET /local/a
 "X-Merchant: $main::Kd"
 --- error_code: 200
 --- response_headers_like
-RateLimit: "exact";r=9;t=(59|60)
+RateLimit: "exact";r=9;t=(59|6[0-3])
 --- response_body
 ok
 --- no_error_log
@@ -283,7 +283,7 @@ GET /closed/x
 "X-Merchant: $main::Kd"
 --- error_code: 200
 --- response_headers_like
-RateLimit: "exact";r=9;t=(59|60)
+RateLimit: "exact";r=9;t=(59|6[0-3])
 --- response_body_filters eval
 sub { $_[0] . "stored on its master: "
       . V3xyCluster::node_cli($main::Dead, 'EXISTS', "v3xy:{exact:$main::Kd}") . "\n" }

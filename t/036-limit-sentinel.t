@@ -195,7 +195,7 @@ GET /fo/x
 X-Merchant: fo2
 --- error_code: 200
 --- response_headers_like
-RateLimit: "fo";r=999;t=(59|60)
+RateLimit: "fo";r=999;t=(59|6[0-3])
 --- no_error_log
 [error]
 

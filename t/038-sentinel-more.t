@@ -90,7 +90,7 @@ GET /closed/x
 X-Merchant: pw1
 --- error_code: 200
 --- response_headers_like
-RateLimit: "many";r=9999;t=(59|60)
+RateLimit: "many";r=9999;t=(59|6[0-3])
 --- response_body_filters eval
 sub {
     return 'on the primary: '

@@ -351,7 +351,7 @@ GET /v1/x
 
 
 
-=== TEST 12: Redis down at start: 503 key_store_unavailable, logged once, never a pass
+=== TEST 12: Redis down at start: 503 key_store_unavailable with Retry-After 2, logged once, never a pass
 --- http_config
     v3xy_redis 127.0.0.1:$TEST_NGINX_DEAD_PORT timeout=100ms;
 --- init
@@ -365,6 +365,7 @@ GET /v1/developer/payment-status
 --- response_headers
 Content-Type: application/json
 Cache-Control: no-store
+Retry-After: 2
 --- response_body eval: $::Unavailable
 --- grep_error_log eval: qr/redis unavailable for the key store/
 --- grep_error_log_out

@@ -431,7 +431,7 @@ X-Failover: 503
 
 
 
-=== TEST 17: both down (502 from each): 503 upstream_unavailable, JSON, logged once at warn
+=== TEST 17: both down (502 from each): 503 upstream_unavailable, JSON, Retry-After 1, logged once at warn
 --- config
     location /v1/ {
         v3xy_api_key_file $TEST_NGINX_KEY_FILE;
@@ -444,6 +444,7 @@ GET /v1/both/x
 --- error_code: 503
 --- response_headers
 Content-Type: application/json
+Retry-After: 1
 X-Upstream: backup
 X-Failover: 502
 --- response_body_like eval
@@ -933,3 +934,28 @@ v3xy: failover: sent to the backup https://backup.test (breaker_open)
 v3xy: breaker https://backup.test: open -> half-open
 v3xy: breaker https://backup.test: half-open -> closed
 --- timeout: 10
+
+
+
+=== TEST 40: both down while the breaker is open: Retry-After is when the primary is tried again (the cooldown's rest), not a blind 1
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        proxy_pass https://primary.test;
+        v3xy_backup https://backup.test fails=1 cooldown=60s;
+#TLS#
+    }
+--- init
+# the primary's 502 opens the breaker for 60 s; the backup's 502 too
+my ($st, $head) = V3xy::http_req('GET', '/v1/both/x');
+Test::More::is($st, 503, 'both down');
+Test::More::like($head, qr/^Retry-After: (59|60)\r$/m, 'the cooldown');
+--- request
+GET /v1/both/x
+--- error_code: 503
+--- response_headers
+X-Failover: breaker_open
+--- response_headers_like
+Retry-After: (5[0-9]|60)
+--- response_body_like eval
+qr{"code":"upstream_unavailable"}s

@@ -49,6 +49,61 @@ rnd_below(uint64_t n)
 }
 
 
+/*
+ * The ring (whatever the limit) or GCRA: this file tests v3xy_window's
+ * two algorithms themselves, not which one a store chooses for a rate
+ * (v3xy_limiter.c; the slots: test_slots.c).
+ */
+
+static size_t
+ring_or_gcra_state_size(const v3xy_rate_t *rate)
+{
+    return rate->burst ? sizeof(uint64_t)
+                       : v3xy_window_state_size(rate->limit);
+}
+
+
+static void
+ring_or_gcra_init(void *s, const v3xy_rate_t *rate)
+{
+    if (rate->burst) {
+        *(uint64_t *) s = 0;
+        return;
+    }
+
+    v3xy_window_init(s, rate->limit);
+}
+
+
+static void
+ring_or_gcra_check(void *s, const v3xy_rate_t *rate, uint64_t now,
+    v3xy_verdict_t *v)
+{
+    if (rate->burst) {
+        v3xy_gcra_check(s, rate, now, v);
+        return;
+    }
+
+    v3xy_window_check(s, rate, now, v);
+}
+
+
+static int
+ring_or_gcra_commit(void *s, const v3xy_rate_t *rate, uint64_t now)
+{
+    return rate->burst ? v3xy_gcra_commit(s, rate, now)
+                       : v3xy_window_commit(s, rate, now);
+}
+
+
+static int
+ring_or_gcra_idle(const void *s, const v3xy_rate_t *rate, uint64_t now)
+{
+    return rate->burst ? v3xy_gcra_idle(*(const uint64_t *) s, rate, now)
+                       : v3xy_window_idle(s, rate, now);
+}
+
+
 /* field by field: the struct has padding */
 static int
 verdict_equal(const v3xy_verdict_t *a, const v3xy_verdict_t *b)
@@ -99,10 +154,10 @@ state_new(const v3xy_rate_t *rate)
 {
     uint64_t  *s;
 
-    s = malloc(v3xy_limit_state_size(rate));
+    s = malloc(ring_or_gcra_state_size(rate));
     assert_non_null(s);
 
-    v3xy_limit_init(s, rate);
+    ring_or_gcra_init(s, rate);
 
     return s;
 }
@@ -113,10 +168,10 @@ state_copy(const uint64_t *s, const v3xy_rate_t *rate)
 {
     uint64_t  *c;
 
-    c = malloc(v3xy_limit_state_size(rate));
+    c = malloc(ring_or_gcra_state_size(rate));
     assert_non_null(c);
 
-    memcpy(c, s, v3xy_limit_state_size(rate));
+    memcpy(c, s, ring_or_gcra_state_size(rate));
 
     return c;
 }
@@ -128,10 +183,10 @@ decide(uint64_t *s, const v3xy_rate_t *rate, uint64_t now)
 {
     v3xy_verdict_t  v;
 
-    v3xy_limit_check(s, rate, now, &v);
+    ring_or_gcra_check(s, rate, now, &v);
 
     if (v.admitted) {
-        assert_int_equal(v3xy_limit_commit(s, rate, now), 0);
+        assert_int_equal(ring_or_gcra_commit(s, rate, now), 0);
     }
 
     return v;
@@ -181,6 +236,10 @@ parse_accepts_seconds_minutes_hours(void **state)
     assert_int_equal(parse_lit("10r/h", &limit, &window), 0);
     assert_int_equal(limit, 10);
     assert_int_equal(window, 3600000);
+
+    assert_int_equal(parse_lit("10000r/d", &limit, &window), 0);
+    assert_int_equal(limit, 10000);
+    assert_int_equal(window, 86400000);
 }
 
 
@@ -247,7 +306,7 @@ parse_refuses_malformed(void **state)
     size_t               i;
     uint64_t             limit, window;
     static const char   *bad[] = {
-        "", "r/s", "60", "60r", "60r/", "60r/d", "60r/S", "60R/s",
+        "", "r/s", "60", "60r", "60r/", "60r/w", "60r/D", "60r/S", "60R/s",
         "60 r/s", " 60r/s", "60r/s ", "60r/ss", "60r/sm", "-1r/s", "+1r/s",
         "1.5r/s", "60/s", "60rs", "60r\\s", "6O r/s", "0x10r/s", "60r/m;"
     };
@@ -288,6 +347,8 @@ rate_valid_checks_every_bound(void **state)
     assert_true(v3xy_rate_valid(&r));
     r = rate_of(1000000, 3600000, 1000000);
     assert_true(v3xy_rate_valid(&r));
+    r = rate_of(1000000, 86400000, 1000000);
+    assert_true(v3xy_rate_valid(&r));
 
     r = rate_of(0, 1000, 0);
     assert_false(v3xy_rate_valid(&r));
@@ -295,7 +356,15 @@ rate_valid_checks_every_bound(void **state)
     assert_false(v3xy_rate_valid(&r));
     r = rate_of(1, 0, 0);
     assert_false(v3xy_rate_valid(&r));
-    r = rate_of(1, 3600001, 0);
+    r = rate_of(1, 86400000, 0);
+    assert_true(v3xy_rate_valid(&r));
+    r = rate_of(1, 86400001, 0);
+    assert_false(v3xy_rate_valid(&r));
+
+    /* GCRA: B * T + W must stay below 2^53 us */
+    r = rate_of(1, 86400000, 1000);
+    assert_true(v3xy_rate_valid(&r));
+    r = rate_of(1, 86400000, 1000000);
     assert_false(v3xy_rate_valid(&r));
     r = rate_of(1, 1000, 1000001);
     assert_false(v3xy_rate_valid(&r));
@@ -320,11 +389,11 @@ window_state_size_is_header_and_8_bytes_per_admission(void **state)
     assert_int_equal(v3xy_window_state_size(1000001), 0);
 
     r = rate_of(60, 60000, 0);
-    assert_int_equal(v3xy_limit_state_size(&r), 496);
+    assert_int_equal(ring_or_gcra_state_size(&r), 496);
 
     /* GCRA: the TAT alone, whatever the limit */
     r = rate_of(1000000, 1000, 5);
-    assert_int_equal(v3xy_limit_state_size(&r), 8);
+    assert_int_equal(ring_or_gcra_state_size(&r), 8);
 }
 
 
@@ -716,7 +785,7 @@ promises_hold(const v3xy_rate_t *r, int rounds)
 
             before = state_copy(s, r);
 
-            v3xy_limit_check(s, r, now, &v);
+            ring_or_gcra_check(s, r, now, &v);
 
             if (!v.admitted) {
                 assert_true(v.retry_ms >= 1);
@@ -734,7 +803,7 @@ promises_hold(const v3xy_rate_t *r, int rounds)
             u = v;
             v3xy_verdict_uncount(&u, r);
 
-            assert_int_equal(v3xy_limit_commit(s, r, now), 0);
+            assert_int_equal(ring_or_gcra_commit(s, r, now), 0);
 
             assert_int_equal(peek(s, r, now), v.remaining);
             assert_int_equal(peek(s, r, now + v.reset_ms - 1), v.remaining);
@@ -1688,8 +1757,8 @@ limit_chooses_the_algorithm_by_burst(void **state)
     decide(s, &r, 0);
     v = decide(s, &r, 500);
     assert_verdict(v, 0, 0, 500, 500);
-    assert_false(v3xy_limit_idle(s, &r, 999));
-    assert_true(v3xy_limit_idle(s, &r, 1000));
+    assert_false(ring_or_gcra_idle(s, &r, 999));
+    assert_true(ring_or_gcra_idle(s, &r, 1000));
     free(s);
 
     /* GCRA with B 2: 2 at 0, then one per 500 ms */
@@ -1701,8 +1770,8 @@ limit_chooses_the_algorithm_by_burst(void **state)
     v = decide(s, &r, 500);
     assert_verdict(v, 1, 0, 500, 0);
     assert_int_equal(*s, 1500000);
-    assert_false(v3xy_limit_idle(s, &r, 1499));
-    assert_true(v3xy_limit_idle(s, &r, 1500));
+    assert_false(ring_or_gcra_idle(s, &r, 1499));
+    assert_true(ring_or_gcra_idle(s, &r, 1500));
     free(s);
 }
 
@@ -1719,14 +1788,14 @@ uncount_gives_the_verdict_without_the_admission(void **state)
     /* exact, 3 per s: fresh, nothing counts: 3 remain, nothing pending */
     r = rate_of(3, 1000, 0);
     s = state_new(&r);
-    v3xy_limit_check(s, &r, 0, &v);
+    ring_or_gcra_check(s, &r, 0, &v);
     assert_verdict(v, 1, 2, 1000, 0);
     v3xy_verdict_uncount(&v, &r);
     assert_verdict(v, 1, 3, 0, 0);
 
     /* one at 0 counts: 2 remain, 3 again at 1000 */
     decide(s, &r, 0);
-    v3xy_limit_check(s, &r, 0, &v);
+    ring_or_gcra_check(s, &r, 0, &v);
     assert_verdict(v, 1, 1, 1000, 0);
     v3xy_verdict_uncount(&v, &r);
     assert_verdict(v, 1, 2, 1000, 0);
@@ -1734,7 +1803,7 @@ uncount_gives_the_verdict_without_the_admission(void **state)
     /* a refusal is left as it is */
     decide(s, &r, 0);
     decide(s, &r, 0);
-    v3xy_limit_check(s, &r, 0, &v);
+    ring_or_gcra_check(s, &r, 0, &v);
     assert_verdict(v, 0, 0, 1000, 1000);
     v3xy_verdict_uncount(&v, &r);
     assert_verdict(v, 0, 0, 1000, 1000);
@@ -1743,14 +1812,14 @@ uncount_gives_the_verdict_without_the_admission(void **state)
     /* GCRA, 10 r/s, B 5: full is the burst */
     r = rate_of(10, 1000, 5);
     s = state_new(&r);
-    v3xy_limit_check(s, &r, 0, &v);
+    ring_or_gcra_check(s, &r, 0, &v);
     assert_verdict(v, 1, 4, 100, 0);
     v3xy_verdict_uncount(&v, &r);
     assert_verdict(v, 1, 5, 0, 0);
 
     /* one at 0: TAT 100, 4 remain, 5 again at 100 */
     decide(s, &r, 0);
-    v3xy_limit_check(s, &r, 0, &v);
+    ring_or_gcra_check(s, &r, 0, &v);
     assert_verdict(v, 1, 3, 100, 0);
     v3xy_verdict_uncount(&v, &r);
     assert_verdict(v, 1, 4, 100, 0);
