@@ -20,9 +20,10 @@
 # that they do not hold N keys), Redis's memory read (INFO memory's
 # used_memory since the FLUSHALL over DBSIZE, and MEMORY USAGE of one
 # key; GCRA's keys expire within window / N of their last request, so few
-# are held and its used_memory figure is rough), then ROUNDS rounds of its plain front and itself, the order
-# reversed every other round, every request with one of the N keys drawn
-# at random (nothing refused: RATE admits every key's share).  Figures:
+# are held and its used_memory figure is rough), then ROUNDS rounds of its
+# plain front and itself, the order reversed every other round, every
+# request with one of the N keys drawn at random (nothing refused: RATE
+# admits every key's share).  Figures:
 # requests/s against plain (the median of the rounds' ratios), the nginx
 # worker's CPU per request (/proc ticks over requests, the limit front
 # and its plain front), and before anything else the shared memory a key
@@ -34,12 +35,13 @@
 # memory available says "does not fit" and is skipped.
 #
 # Output: a table, SCALE_OUT/scale.dat (the data) and SCALE_OUT/scale.svg
+# (or .png)
 # (gnuplot: throughput ratio, CPU per request and memory per key against
 # keys).
 #
 # Environment: SCALE_KEYS ("10000 100000 1000000"), RATE (300r/m), ROUNDS
 # (3), DURATION (5s), THREADS (1), CONNECTIONS (50), PIN (1: bench/pin.sh),
-# SCALE_OUT (the directory of this script).
+# SCALE_OUT (the directory of this script), SCALE_CHART (svg; or png).
 
 set -euo pipefail
 
@@ -53,16 +55,18 @@ DURATION=${DURATION:-5s}
 THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-50}
 SCALE_OUT=${SCALE_OUT:-$(dirname "$0")}
+SCALE_CHART=${SCALE_CHART:-svg}
 
-if [[ $RATE =~ ^([0-9]+)r/([smh])$ ]]; then
+if [[ $RATE =~ ^([0-9]+)r/([smhd])$ ]]; then
     rate_n=${BASH_REMATCH[1]}
     case ${BASH_REMATCH[2]} in
     s) rate_w=1 ;;
     m) rate_w=60 ;;
     h) rate_w=3600 ;;
+    d) rate_w=86400 ;;
     esac
 else
-    echo "bench: RATE is Nr/s, Nr/m or Nr/h, not $RATE" >&2
+    echo "bench: RATE is Nr/s, Nr/m, Nr/h or Nr/d, not $RATE" >&2
     exit 1
 fi
 
@@ -348,8 +352,9 @@ EOF
     m_cpu_p=$(us "$tp" "$np") m_cpu_l=$(us "$tl" "$nl")
 }
 
-# the Redis memory of a fill: sets r_key (MEMORY USAGE of one key), r_used
-# (used_memory since the FLUSHALL over the keys held), r_keys
+# redis_mem [ZONE]: the Redis memory of a fill: sets r_key (MEMORY USAGE of
+# one key; with ZONE, of a fresh key of B's ZONE when none is left),
+# r_used (used_memory since the FLUSHALL over the keys held), r_keys
 redis_mem() {
     local used k
 
@@ -364,6 +369,12 @@ redis_mem() {
         [ -z "$k" ] || r_key=$(redis_cli memory usage "$k")
         [ -z "$r_key" ] || break
     done
+    # none left: a fresh key of the zone's, read at once
+    if [ -z "$r_key" ] && [ -n "${1:-}" ]; then
+        [ "$(status -H 'X-Merchant: mem' "http://127.0.0.1:$p_lim_b/$1")" \
+              = 200 ] || die "$1: the request for MEMORY USAGE failed"
+        r_key=$(redis_cli memory usage "v3xy:{$1:mem}")
+    fi
     r_key=${r_key:--}
     r_used=$(( (used - used0) / (r_keys > 0 ? r_keys : 1) ))
 }
@@ -381,7 +392,8 @@ fmt='%8s %-9s %9s %9s %6s %7s %7s %6s %6s %6s %6s\n'
 printf "$fmt" keys variant "plain/s" "limit/s" ratio "cpu us" "plain" \
        "shm B" "R mu" "R used" "fill s"
 
-mem_avail=$(awk '$1 == "MemAvailable:" { printf "%d", $2 * 1024 }' /proc/meminfo)
+mem_avail=$(awk '$1 == "MemAvailable:" { printf "%d", $2 * 1024 }' \
+                /proc/meminfo)
 
 for n in $SCALE_KEYS; do
     # A's zones for n keys, a quarter more than the probe's bytes a key
@@ -423,7 +435,10 @@ for n in $SCALE_KEYS; do
         fill "$lp" "$path" "$n" k
         [ "$non2xx" -eq 0 ] \
             || die "$v: $non2xx of $n keys refused in the fill (zone full?)"
-        case $v in *-redis|peer) redis_mem ;; esac
+        case $v in
+        *-redis) redis_mem "$z" ;;
+        peer)    redis_mem ;;
+        esac
 
         measure "$v" "$inst" "$pp" "$lp" "$path" "$n"
         # shellcheck disable=SC2059
@@ -440,12 +455,19 @@ echo "(cpu us: the nginx worker's CPU per request of the limit, and of" \
      "its plain front; shm B: bytes a key in shared memory; R mu: MEMORY" \
      "USAGE of one key; R used: used_memory over DBSIZE after the fill)"
 
+case $SCALE_CHART in
+svg) term='set terminal svg size 1200,420 dynamic font "sans,11"' ;;
+png) term='set terminal pngcairo size 1200,420 font "sans,10"' ;;
+*)   die "SCALE_CHART: svg or png, not $SCALE_CHART" ;;
+esac
+
 # the chart: one panel a figure, one line a variant; a variant that did not
 # fit has no point at that N
 gnuplot <<EOF
-set terminal svg size 1200,420 dynamic font "sans,11"
-set output "$SCALE_OUT/scale.svg"
-set multiplot layout 1,3 title "v3xy\\\\_limit at $RATE: cost against keys held (bench/scale.sh, $(date -u +%Y-%m-%d))"
+$term
+set output "$SCALE_OUT/scale.$SCALE_CHART"
+set multiplot layout 1,3 title "v3xy\\\\_limit at $RATE: cost against keys \
+held (bench/scale.sh, $(date -u +%Y-%m-%d))"
 set logscale x
 set xlabel "keys"
 set key bottom left
@@ -464,10 +486,10 @@ set logscale y
 set yrange [*:*]
 set key top left
 plot for [v in "ex-shm gc-shm"] \
-    "< awk '\$2 == \"".v."\"' $data" using 1:8 title v." shm", \
+    "< awk '\$2 == \"".v."\"' $data" using 1:8 title v, \
      for [v in "ex-redis gc-redis peer"] \
-    "< awk '\$2 == \"".v."\"' $data" using 1:9 title v." redis"
+    "< awk '\$2 == \"".v."\"' $data" using 1:9 title v
 unset multiplot
 EOF
 
-echo "data: $data; chart: $SCALE_OUT/scale.svg"
+echo "data: $data; chart: $SCALE_OUT/scale.$SCALE_CHART"
