@@ -84,7 +84,10 @@ netem_delay() {
     redis_port=$2
     stops+=("$dir/delay.pid")
     logs+=("$dir/delay.log")
-    pinned python3 "$(dirname "$0")/delay.py" "$2" "$1" "$ms" \
+    # not through the function pinned: $! must be python's own pid (taskset
+    # execs), or the stop at exit would leave the proxy running
+    ${pin_cpus:+taskset -c "$pin_cpus"} \
+        python3 "$(dirname "$0")/delay.py" "$2" "$1" "$ms" \
         > "$dir/delay.log" 2>&1 &
     echo $! > "$dir/delay.pid"
     for _ in $(seq 50); do
