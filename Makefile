@@ -9,6 +9,9 @@
 #                             Test::Nginx suites
 #   make valgrind             the Test::Nginx suites under memcheck
 #   make bench                wrk: the module's paths against plain nginx
+#                             (and bench/scale.sh at 10,000 and 100,000 keys)
+#   make bench-scale          bench/scale.sh: 10,000 to 1,000,000 keys, the
+#                             chart into bench/scale.svg
 #   make deb                  the Debian package, in build/
 #   make test-deb             lintian, install, nginx -t, remove, purge
 #   make image                the container image (podman, debootstrap base)
@@ -72,7 +75,8 @@ export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
 .PHONY: all module deps deps-test run test test-unit test-nginx test-examples \
         test-nginx-lib \
         test-nodebug check check-docs shellcheck check-imports fuzz-short \
-        valgrind bench clean deb test-deb image docker-test clean-image
+        valgrind bench bench-scale clean deb test-deb image docker-test \
+        clean-image
 
 all: module
 
@@ -235,6 +239,13 @@ bench: deps-test module
 	bench/failover.sh $(NGINX_BIN) $(MODULE)
 	bench/metrics.sh $(NGINX_BIN) $(MODULE)
 	bench/cluster.sh $(NGINX_BIN) $(MODULE)
+	SCALE_KEYS="10000 100000" ROUNDS=3 SCALE_OUT=$(BUILD)/bench \
+	    bench/scale.sh $(NGINX_BIN) $(MODULE)
+
+# the full curve, its data and chart into bench/ (bench/README.md links it)
+bench-scale: deps-test module
+	@util/deps.sh bench
+	bench/scale.sh $(NGINX_BIN) $(MODULE)
 
 clean:
 	rm -rf $(BUILD) $(DEB_LEFT)

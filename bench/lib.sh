@@ -17,6 +17,7 @@
 #   stop PIDFILE                the process in PIDFILE, waiting for its exit
 #   status CURL_ARG...          the HTTP status of one curl request
 #   wrk_figures OUT             rps, reqs, non2xx, sockerr from wrk's output
+#                               (and p50, p99 in ms with wrk --latency)
 #   median NUMBER...            the median, three decimals
 #   pinned COMMAND...           COMMAND, on the CPUs of bench/pin.sh if it
 #                               pins (sourced after this file)
@@ -152,13 +153,29 @@ status() {
 }
 
 # wrk_figures OUT: sets rps (Requests/sec), reqs (requests completed),
-# non2xx (empty: none), sockerr (empty: none)
+# non2xx (empty: none), sockerr (empty: none), and with wrk --latency
+# p50 and p99 (milliseconds, empty without --latency)
 # shellcheck disable=SC2034  # the caller's variables, not used here
 wrk_figures() {
     rps=$(awk '$1 == "Requests/sec:" { print $2 }' <<< "$1")
     reqs=$(awk '/ requests in / { print $1 }' <<< "$1")
     non2xx=$(awk -F': *' '/Non-2xx/ { print $2 }' <<< "$1")
     sockerr=$(sed -n 's/^ *Socket errors: //p' <<< "$1")
+    p50=$(wrk_percentile 50% <<< "$1")
+    p99=$(wrk_percentile 99% <<< "$1")
+}
+
+# wrk_percentile 50%: that line of wrk's Latency Distribution, in ms
+wrk_percentile() {
+    awk -v p="$1" '
+        /Latency Distribution/ { in_d = 1; next }
+        in_d && $1 == p {
+            v = $2; u = $2
+            sub(/[a-z]+$/, "", v); sub(/^[0-9.]+/, "", u)
+            f = u == "us" ? 0.001 : u == "ms" ? 1 : u == "s" ? 1000 : 60000
+            printf "%.3f", v * f
+            exit
+        }'
 }
 
 median() {

@@ -16,6 +16,11 @@ test="$build libcmocka-dev redis-server curl openssl clang libclang-rt-14-dev
       libwww-perl libhttp-message-perl"
 # dpkg-buildpackage (nginx-dev brings debhelper and dh-sequence-nginx)
 deb="$build build-essential dpkg-dev"
+# make bench: the OpenResty-way peer of bench/limits.sh (Debian's lua
+# module for its nginx and resty.redis), tc and ip (iproute2) for its
+# NETEM mode, gnuplot for bench/scale.sh's chart
+bench="wrk python3 libnginx-mod-http-lua libnginx-mod-http-ndk
+       lua-nginx-redis iproute2 gnuplot-nox"
 # podman with runc (crun fails on hybrid cgroups), debootstrap for the base
 # image, docker-compose (Compose v1, python) to validate docker/compose.yaml
 image="podman runc debootstrap docker-compose curl"
@@ -23,7 +28,7 @@ image="podman runc debootstrap docker-compose curl"
 case "${1:-build}" in
 build)    want=$build ;;
 test)     want=$test ;;
-bench)    want="wrk python3" ;;
+bench)    want=$bench ;;
 valgrind) want=valgrind ;;
 deb)      want=$deb ;;
 deb-test) want="$deb lintian" ;;
