@@ -9,6 +9,8 @@
 #include "ngx_http_v3xy_limit.h"
 #include "ngx_http_v3xy_limit_internal.h"
 
+#include "v3xy_slots.h"
+
 
 /* the outage for which each v3xy_limit_fail mode was last logged */
 static ngx_uint_t  ngx_http_v3xy_fail_logged[3] = {
@@ -95,6 +97,19 @@ ngx_http_v3xy_limit_local(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
     for (i = 0; i < lctx->n; i++) {
         if (lctx->items[i].full) {
             ngx_http_v3xy_count(lctx->zones[i]->full_metrics, open ? 0 : 1);
+
+            /*
+             * Room comes as the keys it holds go idle: a retry within the
+             * Redis backoff's 2 s would meet the same full zone; by one
+             * window (and a slot) every key of now has had its chance.
+             */
+
+            if (!open) {
+                ctx->retry_after = ngx_max(ctx->retry_after,
+                                   (lctx->items[i].rate.window_ms
+                                    + v3xy_slots_width(&lctx->items[i].rate)
+                                    + 999) / 1000);
+            }
         }
     }
 

@@ -209,7 +209,7 @@ RateLimit:
 
 
 
-=== TEST 3: a zone full of live keys, v3xy_limit_fail closed: a new key is refused 503 rate_limit_unavailable, counted, warned once
+=== TEST 3: a zone full of live keys, v3xy_limit_fail closed: a new key is refused 503 rate_limit_unavailable, counted, warned once; Retry-After a window and a slot (by then every key of now may be idle), not the 2 s of a Redis outage
 --- http_config
     v3xy_limit_zone tiny rate=1r/m key=$http_x_merchant size=32k;
 --- config
@@ -240,6 +240,8 @@ GET /v1/a
 --- more_headers
 X-Merchant: new
 --- error_code: 503
+--- response_headers
+Retry-After: 62
 --- response_body_like eval
 $::Unavailable
 --- no_error_log
