@@ -91,6 +91,8 @@ else
 fi
 
 lua_mods=/usr/lib/nginx/modules
+# the peer's Lua (bench/peer.lua), by an absolute path for nginx
+bench_dir=$(cd "$(dirname "$0")" && pwd)
 for m in ndk_http_module ngx_http_lua_module; do
     [ -f "$lua_mods/$m.so" ] \
         || { echo "bench: $lua_mods/$m.so is missing:" \
@@ -192,67 +194,16 @@ conf a "$p_back_a" "$p_plain_a" "$p_shm"
 conf b "$p_back_b" "$p_plain_b" "$p_redis" \
      "v3xy_redis 127.0.0.1:$redis_port timeout=1s;"
 
-# C: the peer.  resty.redis's pipeline: both commands in one write, both
-# replies read after it; the connection back to the pool (set_keepalive)
-# only after a full exchange, as OpenResty's documentation has it.
+# C: the peer (bench/peer.lua).  resty.redis's pipeline: both commands in
+# one write, both replies read after it; the connection back to the pool
+# (set_keepalive) only after a full exchange, as OpenResty's documentation
+# has it.
 mkdir -p "$dir/c"
-cat > "$dir/c/peer.lua" <<'EOF'
-local redis = require "nginx.redis"
-
-local _M = {}
-
-local function fail(err)
-    ngx.log(ngx.ERR, "peer: redis: ", err)
-    return ngx.exit(503)
-end
-
-function _M.limit(zone, n, window, port)
-    local key = ngx.var.http_x_merchant
-    if not key or key == "" then
-        return
-    end
-
-    local red = redis:new()
-    red:set_timeout(1000)
-
-    local ok, err = red:connect("127.0.0.1", port)
-    if not ok then
-        return fail(err)
-    end
-
-    local now = ngx.now()
-    local k = "peer:{" .. zone .. ":" .. key .. "}:"
-              .. math.floor(now / window)
-
-    red:init_pipeline(2)
-    red:incr(k)
-    red:expire(k, window)
-    local res
-    res, err = red:commit_pipeline()
-    if not res then
-        return fail(err)
-    end
-
-    red:set_keepalive(10000, 100)
-
-    local count = res[1]
-    if type(count) ~= "number" then
-        return fail(tostring(count and count[2]))
-    end
-
-    if count > n then
-        ngx.header["Retry-After"] = math.ceil(window - now % window)
-        return ngx.exit(429)
-    end
-end
-
-return _M
-EOF
 
 nginx_conf "$dir/c" "${MAIN:-} $pin_nginx
 load_module $lua_mods/ndk_http_module.so;
 load_module $lua_mods/ngx_http_lua_module.so;" <<EOF
-    lua_package_path "$dir/c/?.lua;;";
+    lua_package_path "$bench_dir/?.lua;;";
 
     upstream backend {
         server 127.0.0.1:$p_back_c;

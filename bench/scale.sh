@@ -71,6 +71,8 @@ else
 fi
 
 lua_mods=/usr/lib/nginx/modules
+# the peer's Lua (bench/peer.lua), by an absolute path for nginx
+bench_dir=$(cd "$(dirname "$0")" && pwd)
 for f in "$lua_mods/ndk_http_module.so" "$lua_mods/ngx_http_lua_module.so" \
          /usr/share/lua/5.1/nginx/redis.lua; do
     [ -f "$f" ] || { echo "bench: $f is missing: util/deps.sh bench" >&2
@@ -138,63 +140,11 @@ conf() {
 EOF
 }
 
-cat > "$dir/peer.lua" <<'EOF'
-local redis = require "nginx.redis"
-
-local _M = {}
-
-local function fail(err)
-    ngx.log(ngx.ERR, "peer: redis: ", err)
-    return ngx.exit(503)
-end
-
-function _M.limit(zone, n, window, port)
-    local key = ngx.var.http_x_merchant
-    if not key or key == "" then
-        return
-    end
-
-    local red = redis:new()
-    red:set_timeout(1000)
-
-    local ok, err = red:connect("127.0.0.1", port)
-    if not ok then
-        return fail(err)
-    end
-
-    local now = ngx.now()
-    local k = "peer:{" .. zone .. ":" .. key .. "}:"
-              .. math.floor(now / window)
-
-    red:init_pipeline(2)
-    red:incr(k)
-    red:expire(k, window)
-    local res
-    res, err = red:commit_pipeline()
-    if not res then
-        return fail(err)
-    end
-
-    red:set_keepalive(10000, 100)
-
-    local count = res[1]
-    if type(count) ~= "number" then
-        return fail(tostring(count and count[2]))
-    end
-
-    if count > n then
-        ngx.header["Retry-After"] = math.ceil(window - now % window)
-        return ngx.exit(429)
-    end
-end
-
-return _M
-EOF
-
+# the peer: bench/peer.lua
 nginx_conf "$dir/c" "$pin_nginx
 load_module $lua_mods/ndk_http_module.so;
 load_module $lua_mods/ngx_http_lua_module.so;" <<EOF
-    lua_package_path "$dir/?.lua;;";
+    lua_package_path "$bench_dir/?.lua;;";
 
     upstream backend {
         server 127.0.0.1:$p_back_c;
