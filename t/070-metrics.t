@@ -43,10 +43,15 @@ sub get {
 
 sub spread { get($ENV{TEST_NGINX_SPREAD_PORT}, @_) }
 
-# scrape(): the series of /metrics, name{labels} => value
+# scrape(): the series of /metrics, name{labels} => value; $Scrapes
+# counts the scrapes (each one is a request in nginx's own counters)
+our $Scrapes = 0;
+
 sub scrape {
     my (undef, undef, $body) = get($ENV{TEST_NGINX_SERVER_PORT}, '/metrics');
     my %m;
+
+    $Scrapes++;
 
     for (split /\n/, $body) {
         next if /^#/;
@@ -56,14 +61,52 @@ sub scrape {
     return \%m;
 }
 
-# changed(BEFORE, AFTER, SERIES => DELTA ...): each delta, a test each
+# delta(BEFORE, AFTER, SERIES): how much SERIES grew, or "absent"
+sub delta {
+    my ($before, $after, $series) = @_;
+
+    return exists $after->{$series}
+           ? $after->{$series} - ($before->{$series} // 0) : 'absent';
+}
+
+# changed(BEFORE, SERIES => DELTA ...): each delta, a test each.  A
+# request is counted in the log phase, in the worker that served it, which
+# under load can come after its client has read the response and sent the
+# scrape: this scrapes again until every delta is there (10 s at most).
+# Returns the last scrape.
 sub changed {
-    my ($before, $after, @want) = @_;
+    my ($before, @want) = @_;
+    my $after;
+
+    for (1 .. 200) {
+        $after = scrape();
+        my @off = grep { delta($before, $after, $want[2 * $_])
+                         ne $want[2 * $_ + 1] } 0 .. $#want / 2;
+        last unless @off;
+        select undef, undef, undef, 0.05;
+    }
 
     while (my ($series, $delta) = splice @want, 0, 2) {
-        Test::More::is(($after->{$series} // 'absent') - ($before->{$series} // 0),
-                       $delta, "$series +$delta");
+        Test::More::is(delta($before, $after, $series), $delta,
+                       "$series +$delta");
     }
+
+    return $after;
+}
+
+# settled(SERIES, VALUE): scrapes until SERIES is VALUE (10 s at most), as
+# changed() does; returns its last value
+sub settled {
+    my ($series, $value) = @_;
+    my $got;
+
+    for (1 .. 200) {
+        $got = scrape()->{$series} // 'absent';
+        last if $got eq $value;
+        select undef, undef, undef, 0.05;
+    }
+
+    return $got;
 }
 
 sub sig {
@@ -101,6 +144,10 @@ __DATA__
     }
 --- init
 main::get($ENV{TEST_NGINX_SERVER_PORT}, '/v1/a') for 1 .. 3;
+# counted in the log phase: the scrape below and the request of the block
+# see the three once one scrape has
+Test::More::is(main::settled('v3xy_requests_total{role="sidecar",code="ok"}',
+                             3), 3, 'three counted');
 my (undef, undef, $body) = main::get($ENV{TEST_NGINX_SERVER_PORT}, '/metrics');
 my $dir = File::Temp::tempdir('v3xy-metrics-XXXXXX', TMPDIR => 1,
                               CLEANUP => 1);
@@ -165,6 +212,7 @@ Content-Type: text/plain; version=0.0.4; charset=utf-8
     }
 --- init
 my $before = main::scrape();
+my $scrapes = $main::Scrapes;
 my (%pids, %status, $n);
 
 # distinct merchants: all admitted, until both workers have answered
@@ -188,21 +236,7 @@ my ($b1) = main::spread('/v1/payments', 'Origin' => 'https://shop.example');
 my ($b2) = main::spread('/v1/payments', 'Sec-Fetch-Mode' => 'cors');
 Test::More::is("$b1 $b2", '403 403', 'browsers refused');
 
-my $after = main::scrape();
-
-if ($main::Stub) {
-    # every request on its own connection, the scrapes too (the second
-    # one is counted before it reads the counters)
-    main::changed($before, $after,
-        'v3xy_nginx_http_requests_total' => $n + 8,
-        'v3xy_nginx_connections_total{state="accepted"}' => $n + 8);
-
-} else {
-    Test::More::ok(!exists $after->{'v3xy_nginx_http_requests_total'},
-                   'no stub_status counters in this nginx');
-}
-
-main::changed($before, $after,
+my $after = main::changed($before,
     'v3xy_requests_total{role="sidecar",code="ok"}' => $n + 3,
     'v3xy_requests_total{role="sidecar",code="rate_limited"}' => 2,
     'v3xy_requests_total{role="sidecar",code="api_key_origin"}' => 2,
@@ -210,6 +244,24 @@ main::changed($before, $after,
     'v3xy_limit_decisions_total{zone="create",decision="refused"}' => 2,
     'v3xy_upstream_response_seconds_count{upstream="primary"}' => $n + 3,
     'v3xy_limit_fallbacks_total{mode="local"}' => 0);
+
+if ($main::Stub) {
+    # every request on its own connection, the scrapes after the first
+    # too (each one is counted before it reads the counters)
+    my $k = $main::Scrapes - $scrapes;
+    Test::More::is(main::delta($before, $after,
+                               'v3xy_nginx_http_requests_total'),
+                   $n + 7 + $k, "v3xy_nginx_http_requests_total +$n+7+$k");
+    Test::More::is(main::delta($before, $after,
+                     'v3xy_nginx_connections_total{state="accepted"}'),
+                   $n + 7 + $k,
+                   "v3xy_nginx_connections_total{state=\"accepted\"} "
+                   . "+$n+7+$k");
+
+} else {
+    Test::More::ok(!exists $after->{'v3xy_nginx_http_requests_total'},
+                   'no stub_status counters in this nginx');
+}
 --- no_error_log
 [error]
 
@@ -257,9 +309,7 @@ Test::More::is("@open", '200 200 200 200', 'open: admitted uncounted');
 my ($m1) = main::spread('/v1/a', 'X-Merchant' => 'm1');
 Test::More::is($m1, 429, 'the first key is still counted');
 
-my $after = main::scrape();
-
-main::changed($before, $after,
+main::changed($before,
     'v3xy_limit_zone_full_total{zone="tiny",outcome="refused"}' => $status{503},
     'v3xy_limit_zone_full_total{zone="tiny",outcome="admitted"}' => 4,
     'v3xy_limit_decisions_total{zone="tiny",decision="admitted"}' => $status{200},
@@ -322,7 +372,7 @@ push @st, (main::get($port, '/webhooks/v3xy', method => 'POST',
 Test::More::is("@st", '200 200 200 200 409 400 400 401 401',
                'statuses of the deliveries');
 
-main::changed($before, main::scrape(),
+main::changed($before,
     'v3xy_webhook_verdicts_total{code="ok"}' => 4,
     'v3xy_webhook_verdicts_total{code="webhook_replayed"}' => 1,
     'v3xy_webhook_verdicts_total{code="webhook_signature_missing"}' => 1,
@@ -380,10 +430,8 @@ Test::More::is("@st", '200 200 200 403 403 503 401', 'statuses');
 Test::More::is("@kc", 'miss hit hit miss negative failed -',
                '$v3xy_key_cache');
 
-my $after = main::scrape();
-
 # a worker's first lookup of a key asks Redis; the cache is shared
-main::changed($before, $after,
+my $after = main::changed($before,
     'v3xy_key_lookups_total{result="miss"}' => 3,
     'v3xy_key_lookups_total{result="hit"}' => 2,
     'v3xy_key_lookups_total{result="negative"}' => 1,
@@ -446,11 +494,25 @@ Test::More::is($up->(2), 2, 'both workers connected');
 
 my $before = main::scrape();
 
-# one reply that does not come within the timeout
+# one reply that does not come within the timeout: Redis asleep (a PING
+# unanswered for 100 ms) before the request, however slow redis-cli starts
 my $pid = fork // die;
 if ($pid == 0) { exec 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT},
-                      'DEBUG', 'SLEEP', '1'; }
-select undef, undef, undef, 0.2;
+                      'DEBUG', 'SLEEP', '2'; }
+my $asleep = 0;
+for (1 .. 100) {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_REDIS_PORT})
+        or next;
+    print $s "PING\r\n";
+    my $rin = '';
+    vec($rin, fileno $s, 1) = 1;
+    $asleep = !select(my $rout = $rin, undef, undef, 0.1);
+    close $s;
+    last if $asleep;
+    select undef, undef, undef, 0.02;
+}
+Test::More::ok($asleep, 'Redis asleep');
 my ($slow) = main::get($port, '/closed/a', 'X-Merchant' => 'slow');
 waitpid $pid, 0;
 Test::More::is($slow, 503, 'a slow Redis: closed');
@@ -467,7 +529,7 @@ Test::More::is("@st", '200 200 200 200 200 503', 'statuses while down');
 V3xy::start_redis();
 Test::More::is($up->(2), 2, 'both workers reconnected');
 
-main::changed($before, main::scrape(),
+main::changed($before,
     'v3xy_limit_fallbacks_total{mode="local"}' => 3,
     'v3xy_limit_fallbacks_total{mode="open"}' => 2,
     'v3xy_limit_fallbacks_total{mode="closed"}' => 2,
@@ -496,8 +558,7 @@ Test::More::is($before->{'v3xy_breaker_state{breaker="api"}'}, 0, 'closed');
 my @st = map { (main::get($port, '/v1/payments'))[0] } 1 .. 4;
 Test::More::is("@st", '200 200 200 200', 'the backup answered');
 
-my $after = main::scrape();
-main::changed($before, $after,
+my $after = main::changed($before,
     'v3xy_failover_total{reason="connect"}' => 2,
     'v3xy_failover_total{reason="breaker_open"}' => 2,
     'v3xy_breaker_openings_total{breaker="api"}' => 1,
@@ -520,7 +581,7 @@ Test::More::is($after->{'v3xy_breaker_state{breaker="api"}'}, 1, 'open');
 my $port = $ENV{TEST_NGINX_SERVER_PORT};
 main::get($port, '/v1/a') for 1 .. 5;
 my $ok = 'v3xy_requests_total{role="sidecar",code="ok"}';
-Test::More::is(main::scrape()->{$ok}, 5, 'five before the reload');
+Test::More::is(main::settled($ok, 5), 5, 'five before the reload');
 
 my $pidfile = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid";
 open my $fh, '<', $pidfile or die "$pidfile: $!";
@@ -541,7 +602,7 @@ for (1 .. 400) {
 Test::More::is($new, 2, 'two new workers');
 
 main::get($port, '/v1/a');
-Test::More::is(main::scrape()->{$ok}, 6, 'six after it');
+Test::More::is(main::settled($ok, 6), 6, 'six after it');
 --- no_error_log
 [error]
 
