@@ -5,8 +5,8 @@
 #   make run                  run the sidecar (examples/sidecar.conf)
 #   make test                 install what tests need, run every test
 #   make check                the everyday subset: unit tests, 5 s of each
-#                             fuzzer, docs against code, shellcheck, the
-#                             Test::Nginx suites
+#                             fuzzer, docs against code, the alert rules'
+#                             tests, shellcheck, the Test::Nginx suites
 #   make valgrind             the Test::Nginx suites under memcheck
 #   make bench                wrk: the module's paths against plain nginx
 #                             (and bench/scale.sh at 10,000 and 100,000 keys)
@@ -74,7 +74,8 @@ export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
 
 .PHONY: all module deps deps-test run test test-unit test-nginx test-examples \
         test-nginx-lib \
-        test-nodebug check check-docs shellcheck check-imports fuzz-short \
+        test-nodebug check check-docs check-alerts shellcheck check-imports \
+        fuzz-short \
         valgrind bench bench-scale clean deb test-deb image docker-test \
         clean-image
 
@@ -179,6 +180,13 @@ clean-image:
 check-docs:
 	@util/check-docs.sh
 
+# the alert rules of examples/prometheus/ load (with the example
+# prometheus.yml) and pass their unit tests (t/071-metrics-kit.t checks
+# them and the Grafana dashboard against a real scrape)
+check-alerts:
+	promtool check config examples/prometheus/prometheus.yml
+	promtool test rules examples/prometheus/v3xy.rules.test.yml
+
 # every script of util/, bench/, docker/ and .ci/
 shellcheck:
 	@util/shellcheck.sh
@@ -202,6 +210,7 @@ fuzz-short:
 # everyday work: what a change to the module can break, in a few minutes
 check: deps-test
 	$(MAKE) check-docs
+	$(MAKE) check-alerts
 	$(MAKE) shellcheck
 	$(MAKE) module
 	$(MAKE) check-imports
