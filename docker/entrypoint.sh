@@ -16,9 +16,24 @@
 #                  shares its network namespace with the app: 127.0.0.1:8080
 #   V3XY_RESOLVER  DNS server for the API's name (default: the first
 #                  nameserver of /etc/resolv.conf)
+#   V3XY_KEY_POLL  seconds between two looks at the key file (default 1),
+#                  or "off"
 #
 # The key is read from /run/secrets/v3xy_api_key, which must be readable by
-# uid 33 (www-data).  Arguments, if any, replace nginx's.
+# uid 33 (www-data).  Arguments, if any, replace nginx's (and nothing
+# watches the key).
+#
+# Key rotation: a watcher, forked before nginx starts (nginx then becomes
+# its parent), compares the key file's SHA-256 every V3XY_KEY_POLL
+# seconds.  A new content that stays the same for one more look (a file
+# written in place is not read half-written) is tested with "nginx -t":
+# good, it logs the new key's fingerprint and reloads nginx (SIGHUP:
+# requests in flight finish with the old key, new ones get the new);
+# refused, it logs nginx's reason and nginx keeps running with the old
+# key.  A Kubernetes secret volume swaps a symlink (..data) at once;
+# Docker and Podman bind mounts show a file replaced in place (cp, or a
+# shell's ">"), not one renamed over it (mv, most editors): mount a
+# directory for those.
 set -eu
 
 run=/run/v3xy
@@ -47,6 +62,11 @@ redis=${V3XY_REDIS:-}
 case "$redis" in
 *[\;\{\}\'\"\\]*) die "V3XY_REDIS may not hold ; { } quotes or backslashes" ;;
 esac
+
+poll=${V3XY_KEY_POLL:-1}
+echo "$poll" | grep -Eqx 'off|[1-9][0-9]{0,3}' \
+    || die "V3XY_KEY_POLL must be a number of seconds (1 to 9999) or off:" \
+           "$poll"
 
 resolver=${V3XY_RESOLVER:-$(awk '$1 == "nameserver" { print $2; exit }' \
                                /etc/resolv.conf 2>/dev/null || true)}
@@ -98,4 +118,54 @@ fi
 if [ $# -gt 0 ]; then
     exec nginx "$@"
 fi
+
+# the key file's content, as its SHA-256 (never the key), or "none"
+key_state() {
+    sha256sum < /run/secrets/v3xy_api_key 2> /dev/null || echo none
+}
+
+# the watcher: its parent is nginx's master once the exec below is done,
+# the same process ($$); it signals it only once nginx has written its pid
+watch_key() {
+    master=$1
+    key=/run/secrets/v3xy_api_key
+    say() { echo "v3xy-entrypoint: $*" >&2; }
+
+    until [ "$(cat /run/v3xy/nginx.pid 2> /dev/null)" = "$master" ]; do
+        sleep 1
+    done
+
+    loaded=$(key_state)
+    seen=$loaded
+
+    while sleep "$poll"; do
+        # nginx gone (the container stops): so is the watcher
+        kill -0 "$master" 2> /dev/null || exit 0
+
+        now=$(key_state)
+        if [ "$now" != "$seen" ]; then
+            seen=$now
+            continue
+        fi
+        [ "$now" = "$loaded" ] && continue
+        loaded=$now
+
+        if out=$(nginx -t 2>&1); then
+            id=$(echo "$out" | sed -n 's/.* holds key \(v3xy_dev_[^ ]*\).*/\1/p')
+            say "$key changed: key ${id:-?}; reloading nginx"
+            kill -HUP "$master"
+        else
+            # "[emerg] what, in FILE:LINE", without nginx's time and pid
+            why=$(echo "$out" | grep -m 1 -E '\[(emerg|alert|crit)\]' \
+                  | sed -E 's/^.*(\[(emerg|alert|crit)\]) ([0-9]+#[0-9]+: )?/\1 /')
+            say "$key changed, but nginx refuses the new file (${why:-nginx -t" \
+                "failed}): nginx keeps running with the previous key"
+        fi
+    done
+}
+
+if [ "$poll" != off ]; then
+    watch_key $$ &
+fi
+
 exec nginx -g 'daemon off;'

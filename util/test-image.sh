@@ -12,8 +12,11 @@
 # the sidecar's network namespace (docker/compose.yaml's pattern); a
 # browser's request gets the 403 JSON; with the primary down, the backup
 # answers; the rate limit is shared by the two (exactly 60 of 70 admitted
-# across both); the key appears in no log; "podman stop" ends nginx
-# gracefully within seconds.
+# across both); the key rotated under traffic, as a Kubernetes secret
+# volume swaps it, reloads nginx within seconds (every request answered, a
+# request in flight finished with the old key, then only the new key
+# sent), a broken key file leaves it running and says so; the key appears
+# in no log; "podman stop" ends nginx gracefully within seconds.
 set -eu
 
 image=${1:?usage: $0 IMAGE BASE_IMAGE BUILD_DIR}
@@ -24,8 +27,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 testkit=localhost/v3xy-testkit:bookworm
 tmp=$(mkdir -p "$build/docker-test" && cd "$build/docker-test" && pwd)
-ctr=v3xy-test
+# V3XY_TEST_NAME: the containers' prefix, for runs side by side
+ctr=${V3XY_TEST_NAME:-v3xy-test}
 echo_pid=
+traffic_pid=
+upload_pid=
 
 pass=0
 ok()   { pass=$((pass + 1)); echo "ok $pass - $*"; }
@@ -34,14 +40,16 @@ fail() { echo "not ok - $*" >&2; exit 1; }
 cleanup() {
     rc=$?
     if [ $rc != 0 ]; then
-        for c in a b c; do
+        for c in a b c d; do
             echo "--- podman logs $ctr-$c (last 20 lines)" >&2
             pm logs "$ctr-$c" 2>&1 | tail -n 20 >&2 || true
         done
     fi
-    pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-redis" > /dev/null 2>&1 \
-        || true
-    [ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null
+    pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-d" "$ctr-redis" \
+        > /dev/null 2>&1 || true
+    for p in $echo_pid $traffic_pid $upload_pid; do
+        kill "$p" 2>/dev/null
+    done
     exit $rc
 }
 trap cleanup EXIT
@@ -60,7 +68,8 @@ req() {
 }
 
 # containers left by an interrupted run
-pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-redis" > /dev/null 2>&1 || true
+pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-d" "$ctr-redis" \
+    > /dev/null 2>&1 || true
 
 # podman's flags ($pm_*): a list, split on purpose
 # shellcheck disable=SC2086
@@ -232,10 +241,160 @@ pm logs "$ctr-c" 2>&1 | grep -q 'cp_2 .* 200 .*via=backup failover=connect' \
     || fail "failover: no access log line via=backup"
 ok "primary down: the backup (V3XY_BACKUP_URL) answers, with the key"
 
-for c in a b c; do
+# key rotation.  A secret volume as Kubernetes writes it: the key a
+# symlink into ..data, ..data a symlink to the current version's directory,
+# swapped at once by a rename.
+newkey() { echo "v3xy_dev_Rotation$1_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"; }
+# the fingerprint ($v3xy_key_id): the first 12 hex digits of its SHA-256
+fp() { echo "v3xy_dev_...$(printf '%s' "$1" | sha256sum | cut -c1-12)"; }
+vol=$tmp/secrets
+version() {
+    mkdir -m 0700 "$vol/..$1"
+    (umask 077; printf '%s\n' "$2" > "$vol/..$1/v3xy_api_key")
+    chown -R 33:33 "$vol/..$1"
+}
+swap() {
+    ln -s "..$1" "$vol/..data_tmp"
+    mv -T "$vol/..data_tmp" "$vol/..data"
+}
+key1=$(newkey 1)
+key2=$(newkey 2)
+key3=$(newkey 3)
+rm -rf "$vol"
+mkdir -m 0755 "$vol"
+version v1 "$key1"
+ln -s ..v1 "$vol/..data"
+ln -s ..data/v3xy_api_key "$vol/v3xy_api_key"
+
+port_d=$(free_port)
+# podman's flags ($pm_*): a list, split on purpose
+# shellcheck disable=SC2086
+pm run -d --name "$ctr-d" $pm_run_flags -v "$vol:/run/secrets:ro" \
+    -e V3XY_LISTEN="127.0.0.1:$port_d" \
+    -e V3XY_API_URL="http://127.0.0.1:$echo_port" -e V3XY_BACKUP_URL=off \
+    "$image" > /dev/null 2> "$tmp/run-d.log"
+for i in $(seq 50); do
+    pm healthcheck run "$ctr-d" > /dev/null 2>&1 && break
+    [ "$i" = 50 ] && fail "$ctr-d: the health check does not pass"
+    sleep 0.1
+done
+
+# traffic: one request after another, each line "START_MS STATUS KEY"
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+: > "$tmp/traffic.txt"
+rm -f "$tmp/traffic.stop"
+(
+    while [ ! -e "$tmp/traffic.stop" ]; do
+        t=$(now_ms)
+        st=$(curl -s -o "$tmp/traffic.body" -w '%{http_code}' --max-time 5 \
+                 "http://127.0.0.1:$port_d/v1/developer/rotation" || true)
+        k=$(tr -d '\r' < "$tmp/traffic.body" \
+            | sed -n 's/^X-V3XY-API-Key: //p')
+        echo "$t $st ${k:--}" >> "$tmp/traffic.txt"
+    done
+) &
+traffic_pid=$!
+lines() { wc -l < "$tmp/traffic.txt"; }
+# wait_lines N: N more answers than now
+wait_lines() {
+    want=$(($(lines) + $1))
+    for i in $(seq 100); do
+        [ "$(lines)" -ge "$want" ] && return 0
+        sleep 0.1
+    done
+    fail "traffic: no answers"
+}
+wait_lines 20
+
+# a request in flight across the reload: 96 KB sent at 16 KB/s
+head -c 98304 /dev/zero | tr '\0' x > "$tmp/upload.bin"
+curl -s -o "$tmp/upload.body" -w '%{http_code}' --max-time 30 \
+    --limit-rate 16k --data-binary @"$tmp/upload.bin" \
+    "http://127.0.0.1:$port_d/v1/developer/rotation-upload" \
+    > "$tmp/upload.status" 2>/dev/null &
+upload_pid=$!
+sleep 0.5
+
+version v2 "$key2"
+swapped=$(now_ms)
+swap v2
+for i in $(seq 150); do
+    grep -q " $key2\$" "$tmp/traffic.txt" && break
+    [ "$i" = 150 ] && fail "the new key not sent 15 s after the swap"
+    sleep 0.1
+done
+took=$(($(now_ms) - swapped))
+wait "$upload_pid" || true
+upload_pid=
+{ [ "$(cat "$tmp/upload.status")" = 200 ] \
+    && grep -q "^X-V3XY-API-Key: $key1" "$tmp/upload.body"; } \
+    || fail "the request in flight: $(cat "$tmp/upload.status")," \
+            "$(grep -c "$key2" "$tmp/upload.body") with the new key"
+wait_lines 20
+
+# a broken file: nginx keeps the running configuration
+version v3 "not-a-developer-key"
+swap v3
+for i in $(seq 150); do
+    pm logs "$ctr-d" 2>&1 | grep -q 'refuses the new file' && break
+    [ "$i" = 150 ] && fail "a broken key file: nothing said in 15 s"
+    sleep 0.1
+done
+wait_lines 20
+
+# and a good one after it
+version v4 "$key3"
+swap v4
+for i in $(seq 150); do
+    grep -q " $key3\$" "$tmp/traffic.txt" && break
+    [ "$i" = 150 ] && fail "the third key not sent 15 s after the swap"
+    sleep 0.1
+done
+wait_lines 20
+touch "$tmp/traffic.stop"
+wait "$traffic_pid" || true
+traffic_pid=
+
+# every request answered 200; each key only until the next one was sent,
+# but for the reload's overlap (nginx lets its new workers start for
+# 100 ms before it tells the old ones to stop accepting): 1 s
+awk -v k1="$key1" -v k2="$key2" -v k3="$key3" '
+    $2 != 200     { print "status " $2 " at " $1; bad = 1 }
+    $3 == k1      { n1++; last1 = $1 }
+    $3 == k2      { n2++; last2 = $1; if (!first2) first2 = $1 }
+    $3 == k3      { n3++; if (!first3) first3 = $1 }
+    $3 != k1 && $3 != k2 && $3 != k3 { print "key " $3 " at " $1; bad = 1 }
+    END {
+        if (!n1 || !n2 || !n3) { print "keys sent: " n1 " " n2 " " n3; bad = 1 }
+        if (last1 > first2 + 1000) { print "the old key " last1 - first2 " ms after the new"; bad = 1 }
+        if (last2 > first3 + 1000) { print "the second key " last2 - first3 " ms after the third"; bad = 1 }
+        printf "%d %d %d\n", n1, n2, n3
+        exit bad
+    }' "$tmp/traffic.txt" > "$tmp/traffic.check" \
+    || fail "traffic across the rotations: $(cat "$tmp/traffic.check")"
+counts=$(tail -n 1 "$tmp/traffic.check")
+
+pm logs "$ctr-d" > "$tmp/logs-d.txt" 2>&1
+grep -q "v3xy-entrypoint: /run/secrets/v3xy_api_key changed: key $(fp "$key2"); reloading nginx" \
+    "$tmp/logs-d.txt" || fail "no log of the rotation to $(fp "$key2")"
+grep -q "holds key $(fp "$key3")" "$tmp/logs-d.txt" \
+    || fail "nginx did not load $(fp "$key3")"
+grep -q 'refuses the new file (\[emerg\] v3xy_api_key_file: .*): nginx keeps running with the previous key' \
+    "$tmp/logs-d.txt" || fail "the broken file: $(grep refuses "$tmp/logs-d.txt")"
+[ "$(grep -c 'reloading nginx' "$tmp/logs-d.txt")" = 2 ] \
+    || fail "reloads: $(grep -c 'reloading nginx' "$tmp/logs-d.txt"), not 2"
+ok "key rotated under traffic (a Kubernetes-style symlink swap): the new key" \
+   "sent $took ms after the swap, a request in flight finished with the" \
+   "old, every request 200 (by key: $counts); a broken file refused," \
+   "nginx kept the previous key and said so"
+
+for c in a b c d; do
     pm logs "$ctr-$c" > "$tmp/logs-$c.txt" 2>&1
-    ! grep -qF "$secret" "$tmp/logs-$c.txt" \
-        || fail "$ctr-$c: the key is in podman logs"
+    for s in "$secret" "${key1#v3xy_dev_}" "${key2#v3xy_dev_}" \
+             "${key3#v3xy_dev_}"; do
+        ! grep -qF "$s" "$tmp/logs-$c.txt" \
+            || fail "$ctr-$c: a key is in podman logs"
+    done
 done
 grep -q 'GET /v1/developer/payment-status.* 200 .*key=v3xy_dev_\.\.\.' \
     "$tmp/logs-a.txt" || fail "no access log line in podman logs"
