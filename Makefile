@@ -12,6 +12,8 @@
 #                             (and bench/scale.sh at 10,000 and 100,000 keys)
 #   make bench-scale          bench/scale.sh: 10,000 to 1,000,000 keys, the
 #                             chart into bench/scale.svg
+#   make soak                 bench/soak.sh: SOAK_MINUTES (10) under
+#                             Redis kills, reloads and key rotations
 #   make deb                  the Debian package, in build/
 #   make test-deb             lintian, install, nginx -t, remove, purge
 #   make image                the container image (podman, debootstrap base)
@@ -76,7 +78,7 @@ export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
         test-nginx-lib \
         test-nodebug check check-docs check-alerts shellcheck check-imports \
         fuzz-short \
-        valgrind bench bench-scale clean deb test-deb image docker-test \
+        valgrind bench bench-scale soak clean deb test-deb image docker-test \
         clean-image
 
 all: module
@@ -250,6 +252,12 @@ bench: deps-test module
 	bench/cluster.sh $(NGINX_BIN) $(MODULE)
 	SCALE_KEYS="10000 100000" ROUNDS=3 SCALE_OUT=$(BUILD)/bench \
 	    bench/scale.sh $(NGINX_BIN) $(MODULE)
+
+# endurance, not in make test: SOAK_MINUTES (10) of mixed traffic while
+# Redis is killed, nginx reloaded and the key rotated (bench/soak.sh)
+soak: deps-test module
+	@util/deps.sh bench
+	bench/soak.sh $(NGINX_BIN) $(MODULE)
 
 # the full curve, its data and chart into bench/ (bench/README.md links it)
 bench-scale: deps-test module
