@@ -20,14 +20,14 @@ v3xy_ks_parse_line(const unsigned char *line, size_t len, v3xy_ks_entry_t *e)
 {
     int            hi, lo;
     size_t         pos, i, n, start;
-    v3xy_ks_str_t  f[5], s;
+    v3xy_ks_str_t  f[6], s;
 
     memset(e, 0, sizeof(v3xy_ks_entry_t));
 
     pos = 0;
     n = 0;
 
-    while (n < 5 && v3xy_ks_field(line, len, &pos, &f[n])) {
+    while (n < 6 && v3xy_ks_field(line, len, &pos, &f[n])) {
         if (n == 0 && f[0].data[0] == '#') {
             return V3XY_KS_SKIP;
         }
@@ -39,7 +39,7 @@ v3xy_ks_parse_line(const unsigned char *line, size_t len, v3xy_ks_entry_t *e)
         return V3XY_KS_SKIP;
     }
 
-    if (n == 5) {
+    if (n == 6) {
         return V3XY_KS_TRAILING;
     }
 
@@ -96,16 +96,38 @@ v3xy_ks_parse_line(const unsigned char *line, size_t len, v3xy_ks_entry_t *e)
         e->scopes[e->nscopes++] = s;
     }
 
-    /* the status */
+    /* the status and the tier, in either order */
 
-    if (n == 4) {
-        if (f[3].len != sizeof("revoked") - 1
-            || memcmp(f[3].data, "revoked", f[3].len) != 0)
+    for (i = 3; i < n; i++) {
+        if (f[i].len == sizeof("revoked") - 1
+            && memcmp(f[i].data, "revoked", f[i].len) == 0)
+        {
+            if (e->revoked) {
+                return V3XY_KS_TWICE;
+            }
+
+            e->revoked = 1;
+            continue;
+        }
+
+        if (f[i].len < sizeof("tier=") - 1
+            || memcmp(f[i].data, "tier=", sizeof("tier=") - 1) != 0)
         {
             return V3XY_KS_BAD_STATUS;
         }
 
-        e->revoked = 1;
+        if (e->tier.len) {
+            return V3XY_KS_TWICE;
+        }
+
+        s.data = f[i].data + sizeof("tier=") - 1;
+        s.len = f[i].len - (sizeof("tier=") - 1);
+
+        if (!v3xy_ks_tier_valid(s.data, s.len)) {
+            return V3XY_KS_BAD_TIER;
+        }
+
+        e->tier = s;
     }
 
     return V3XY_KS_OK;
@@ -116,12 +138,15 @@ v3xy_ks_parse_line(const unsigned char *line, size_t len, v3xy_ks_entry_t *e)
  * A hash of the Redis store.  The status decides first: "revoked" is
  * enough to refuse a key, whatever else the hash holds (or lacks), so
  * that revoking is one HSET.  An active key needs an account and scopes
- * of the file's rules, the scopes separated by runs of spaces or tabs.
+ * of the file's rules, the scopes separated by runs of spaces or tabs,
+ * and a tier of the file's rules if it has one: an empty "tier" is none,
+ * so that HSET ... tier "" takes a key back to the default rates.
  */
 
 v3xy_ks_status_e
 v3xy_ks_parse_hash(const v3xy_ks_str_t *account, const v3xy_ks_str_t *scopes,
-    const v3xy_ks_str_t *status, v3xy_ks_entry_t *e)
+    const v3xy_ks_str_t *status, const v3xy_ks_str_t *tier,
+    v3xy_ks_entry_t *e)
 {
     size_t         i, start;
     v3xy_ks_str_t  s;
@@ -129,7 +154,7 @@ v3xy_ks_parse_hash(const v3xy_ks_str_t *account, const v3xy_ks_str_t *scopes,
     memset(e, 0, sizeof(v3xy_ks_entry_t));
 
     if (account->data == NULL && scopes->data == NULL
-        && status->data == NULL)
+        && status->data == NULL && tier->data == NULL)
     {
         return V3XY_KS_UNKNOWN;
     }
@@ -198,6 +223,14 @@ v3xy_ks_parse_hash(const v3xy_ks_str_t *account, const v3xy_ks_str_t *scopes,
         return V3XY_KS_NO_SCOPES;
     }
 
+    if (tier->data != NULL && tier->len) {
+        if (!v3xy_ks_tier_valid(tier->data, tier->len)) {
+            return V3XY_KS_BAD_TIER;
+        }
+
+        e->tier = *tier;
+    }
+
     return V3XY_KS_OK;
 }
 
@@ -251,10 +284,11 @@ v3xy_ks_status_text(v3xy_ks_status_e status)
         return "more than 16 scopes";
 
     case V3XY_KS_BAD_STATUS:
-        return "a fourth field other than \"revoked\"";
+        return "a field after the scopes other than \"revoked\" or "
+               "tier=NAME";
 
     case V3XY_KS_TRAILING:
-        return "more than four fields";
+        return "more than five fields";
 
     case V3XY_KS_UNKNOWN:
         return "no such key";
@@ -264,6 +298,12 @@ v3xy_ks_status_text(v3xy_ks_status_e status)
 
     case V3XY_KS_BAD_HASH_STATUS:
         return "a status other than \"active\" or \"revoked\"";
+
+    case V3XY_KS_BAD_TIER:
+        return "a tier that is not 1 to 32 characters of a-z 0-9 _ -";
+
+    case V3XY_KS_TWICE:
+        return "\"revoked\" or tier= given twice";
     }
 
     return "malformed";
@@ -306,6 +346,27 @@ v3xy_ks_scope_valid(const unsigned char *s, size_t len)
     for (i = 0; i < len; i++) {
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')
               || s[i] == '_' || s[i] == ':' || s[i] == '.' || s[i] == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+v3xy_ks_tier_valid(const unsigned char *s, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > V3XY_KS_TIER_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')
+              || s[i] == '_' || s[i] == '-'))
         {
             return 0;
         }

@@ -6,19 +6,22 @@
  *
  *     # comment
  *     <sha256 of the full key, 64 hex digits> <account-id>
- *         <scope>[,<scope>...] [revoked]
+ *         <scope>[,<scope>...] [tier=<tier>] [revoked]
  *
- * (one line in the file; broken here for width)
+ * (one line in the file; broken here for width; tier= and revoked may
+ * come in either order, each at most once)
  *
  * Fields are separated by spaces or tabs (a carriage return counts as one,
  * so files with CRLF line ends load); blank lines and lines starting
  * with "#" (after white space) are ignored.  An account id is 1 to 64
  * characters of [A-Za-z0-9_.:-]; a scope 1 to 32 of [a-z0-9_:.-]; a key
- * has 1 to 16 scopes.  The hex digits may be of either case.
+ * has 1 to 16 scopes; a tier 1 to 32 of [a-z0-9_-] (a key without one
+ * has every zone's default rate).  The hex digits may be of either case.
  *
  * In Redis a key is the hash v3xy:key:<sha256 hex, lower case> with the
- * fields "account", "scopes" (the same scopes, separated by spaces) and
- * "status" ("active" or "revoked").
+ * fields "account", "scopes" (the same scopes, separated by spaces),
+ * "status" ("active" or "revoked") and, optionally, "tier" (absent or
+ * empty: no tier).
  *
  * nginx-free: C99 only.
  */
@@ -32,6 +35,7 @@
 #define V3XY_KS_ACCOUNT_MAX   64
 #define V3XY_KS_SCOPE_MAX     32
 #define V3XY_KS_SCOPES_MAX    16
+#define V3XY_KS_TIER_MAX      32
 #define V3XY_KS_SCOPES_JOINED_MAX                                             \
     (V3XY_KS_SCOPES_MAX * (V3XY_KS_SCOPE_MAX + 1) - 1)
 
@@ -47,6 +51,7 @@ typedef struct {
     v3xy_ks_str_t         account;
     v3xy_ks_str_t         scopes[V3XY_KS_SCOPES_MAX];
     size_t                nscopes;
+    v3xy_ks_str_t         tier;       /* len 0: none */
     int                   revoked;
 } v3xy_ks_entry_t;
 
@@ -59,11 +64,14 @@ typedef enum {
     V3XY_KS_NO_SCOPES,
     V3XY_KS_BAD_SCOPE,
     V3XY_KS_TOO_MANY_SCOPES,
-    V3XY_KS_BAD_STATUS,         /* a fourth field other than "revoked" */
-    V3XY_KS_TRAILING,           /* more than four fields */
+    V3XY_KS_BAD_STATUS,         /* a field after the scopes other than
+                                   "revoked" or tier= */
+    V3XY_KS_TRAILING,           /* more than five fields */
     V3XY_KS_UNKNOWN,            /* a hash: none of its fields */
     V3XY_KS_NO_STATUS,          /* a hash without "status" */
-    V3XY_KS_BAD_HASH_STATUS     /* neither "active" nor "revoked" */
+    V3XY_KS_BAD_HASH_STATUS,    /* neither "active" nor "revoked" */
+    V3XY_KS_BAD_TIER,           /* not a tier name */
+    V3XY_KS_TWICE               /* "revoked" or tier= twice in a line */
 } v3xy_ks_status_e;
 
 
@@ -76,23 +84,25 @@ v3xy_ks_status_e v3xy_ks_parse_line(const unsigned char *line, size_t len,
 
 /*
  * The fields of a key's hash in the Redis store (v3xy:key:<digest>):
- * account, scopes (separated by spaces or tabs) and status ("active" or
- * "revoked"), each with data NULL if the hash lacks it.
+ * account, scopes (separated by spaces or tabs), status ("active" or
+ * "revoked") and tier, each with data NULL if the hash lacks it.
  *
  *   V3XY_KS_OK       status "revoked" (e->revoked, whatever the other
- *                    fields hold), or "active" with a valid account and
- *                    1 to 16 valid scopes (e's strings point into them);
- *   V3XY_KS_UNKNOWN  none of the three fields: no such key;
+ *                    fields hold), or "active" with a valid account,
+ *                    1 to 16 valid scopes and no tier, an empty one or a
+ *                    valid one (e's strings point into them);
+ *   V3XY_KS_UNKNOWN  none of the four fields: no such key;
  *   anything else    a malformed hash: V3XY_KS_NO_STATUS,
  *                    V3XY_KS_BAD_HASH_STATUS, V3XY_KS_BAD_ACCOUNT (none
  *                    or invalid), V3XY_KS_NO_SCOPES (none, or only
- *                    spaces), V3XY_KS_BAD_SCOPE, V3XY_KS_TOO_MANY_SCOPES.
+ *                    spaces), V3XY_KS_BAD_SCOPE, V3XY_KS_TOO_MANY_SCOPES,
+ *                    V3XY_KS_BAD_TIER.
  *
  * e->digest is left zero.
  */
 v3xy_ks_status_e v3xy_ks_parse_hash(const v3xy_ks_str_t *account,
     const v3xy_ks_str_t *scopes, const v3xy_ks_str_t *status,
-    v3xy_ks_entry_t *e);
+    const v3xy_ks_str_t *tier, v3xy_ks_entry_t *e);
 
 /*
  * Writes e's scopes into out, separated by one space; returns the length,
@@ -108,5 +118,8 @@ int v3xy_ks_has_scopes(const v3xy_ks_entry_t *e, const v3xy_ks_str_t *want,
 
 /* 1 if s is a well-formed scope name. */
 int v3xy_ks_scope_valid(const unsigned char *s, size_t len);
+
+/* 1 if s is a well-formed tier name: 1 to 32 of a-z 0-9 _ - */
+int v3xy_ks_tier_valid(const unsigned char *s, size_t len);
 
 #endif /* V3XY_KEYSTORE_H */

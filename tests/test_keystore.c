@@ -1,6 +1,6 @@
 /*
  * Unit tests of src/v3xy_keystore.c: the lines of a key store file, the
- * fields of a key's hash in Redis, and the scopes of a key.
+ * fields of a key's hash in Redis, the scopes and the tier of a key.
  */
 
 #include "v3xy_test.h"
@@ -199,20 +199,143 @@ fourth_field_other_than_revoked_is_refused(void **state)
 
 
 static void
-five_or_more_fields_are_refused(void **state)
+six_or_more_fields_are_refused(void **state)
 {
     v3xy_ks_entry_t  e;
 
     (void) state;
 
-    assert_int_equal(parse(KS_HEX " acct_42 read revoked x", &e),
+    assert_int_equal(parse(KS_HEX " acct_42 read tier=a revoked x", &e),
                      V3XY_KS_TRAILING);
-    assert_int_equal(parse(KS_HEX " acct_42 read revoked revoked", &e),
-                     V3XY_KS_TRAILING);
-    assert_int_equal(parse(KS_HEX " acct_42 read revoked # note", &e),
+    assert_int_equal(parse(KS_HEX " acct_42 read revoked # a note", &e),
                      V3XY_KS_TRAILING);
     assert_int_equal(parse(KS_HEX " acct_42 read revoked x y z", &e),
                      V3XY_KS_TRAILING);
+
+    /* five: what follows the scopes is judged */
+    assert_int_equal(parse(KS_HEX " acct_42 read revoked x", &e),
+                     V3XY_KS_BAD_STATUS);
+    assert_int_equal(parse(KS_HEX " acct_42 read revoked #note", &e),
+                     V3XY_KS_BAD_STATUS);
+}
+
+
+static void
+tier_field_names_the_key_tier_in_either_place(void **state)
+{
+    const char       *line;
+    v3xy_ks_entry_t   e;
+
+    (void) state;
+
+    line = KS_HEX " acct_42 read tier=scale";
+
+    assert_int_equal(parse(line, &e), V3XY_KS_OK);
+    v3xy_assert_buf_str(e.tier.data, e.tier.len, "scale");
+    assert_int_equal(e.revoked, 0);
+    assert_int_equal(e.nscopes, 1);
+
+    /* it points into the line */
+    assert_ptr_equal(e.tier.data, (const unsigned char *) line + 83);
+
+    assert_int_equal(parse(KS_HEX " acct_42 read tier=scale revoked", &e),
+                     V3XY_KS_OK);
+    v3xy_assert_buf_str(e.tier.data, e.tier.len, "scale");
+    assert_int_equal(e.revoked, 1);
+
+    assert_int_equal(parse(KS_HEX "\tacct_42 read\trevoked\ttier=ent-2_b\r",
+                           &e),
+                     V3XY_KS_OK);
+    v3xy_assert_buf_str(e.tier.data, e.tier.len, "ent-2_b");
+    assert_int_equal(e.revoked, 1);
+}
+
+
+static void
+line_without_tier_has_none(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    /* the files of before tiers load as they did */
+    assert_int_equal(parse(KS_HEX " acct_42 read", &e), V3XY_KS_OK);
+    assert_int_equal(e.tier.len, 0);
+    assert_int_equal(parse(KS_HEX " acct_42 read revoked", &e), V3XY_KS_OK);
+    assert_int_equal(e.tier.len, 0);
+}
+
+
+static void
+bad_tier_names_are_refused(void **state)
+{
+    size_t            i;
+    const char       *bad[] = {
+        KS_HEX " acct_42 read tier=",
+        KS_HEX " acct_42 read tier=Scale",
+        KS_HEX " acct_42 read tier=sc.ale",
+        KS_HEX " acct_42 read tier=sc:ale",
+        KS_HEX " acct_42 read tier=sc/ale",
+        KS_HEX " acct_42 read tier=\"scale\"",
+        KS_HEX " acct_42 read tier=scale= revoked",
+        KS_HEX " acct_42 read tier=abcdefghijklmnopqrstuvwxyz0123456",
+    };
+    v3xy_ks_entry_t   e;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(parse(bad[i], &e), V3XY_KS_BAD_TIER);
+    }
+
+    /* 32 characters pass */
+    assert_int_equal(
+        parse(KS_HEX " acct_42 read tier=abcdefghijklmnopqrstuvwxyz012345",
+              &e),
+        V3XY_KS_OK);
+    assert_int_equal(e.tier.len, V3XY_KS_TIER_MAX);
+
+    /* not tier= */
+    assert_int_equal(parse(KS_HEX " acct_42 read tier", &e),
+                     V3XY_KS_BAD_STATUS);
+    assert_int_equal(parse(KS_HEX " acct_42 read Tier=scale", &e),
+                     V3XY_KS_BAD_STATUS);
+    assert_int_equal(parse(KS_HEX " acct_42 read tier:scale", &e),
+                     V3XY_KS_BAD_STATUS);
+}
+
+
+static void
+revoked_or_tier_twice_is_refused(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse(KS_HEX " acct_42 read revoked revoked", &e),
+                     V3XY_KS_TWICE);
+    assert_int_equal(parse(KS_HEX " acct_42 read tier=a tier=b", &e),
+                     V3XY_KS_TWICE);
+    assert_int_equal(parse(KS_HEX " acct_42 read tier=a tier=a", &e),
+                     V3XY_KS_TWICE);
+}
+
+
+static void
+tier_valid_accepts_a_z_0_9_underscore_and_hyphen_only(void **state)
+{
+    (void) state;
+
+    assert_true(v3xy_ks_tier_valid((const unsigned char *) "scale", 5));
+    assert_true(v3xy_ks_tier_valid((const unsigned char *) "a", 1));
+    assert_true(v3xy_ks_tier_valid((const unsigned char *) "pro_2-x", 7));
+    assert_false(v3xy_ks_tier_valid((const unsigned char *) "", 0));
+    assert_false(v3xy_ks_tier_valid((const unsigned char *) "Pro", 3));
+    assert_false(v3xy_ks_tier_valid((const unsigned char *) "p:ro", 4));
+    assert_false(v3xy_ks_tier_valid((const unsigned char *) "p ro", 4));
+    assert_false(v3xy_ks_tier_valid((const unsigned char *) "p\0ro", 4));
+    assert_false(v3xy_ks_tier_valid(
+        (const unsigned char *) "abcdefghijklmnopqrstuvwxyz0123456", 33));
 }
 
 
@@ -634,16 +757,25 @@ field(const char *s)
 
 
 static v3xy_ks_status_e
-parse_hash(const char *account, const char *scopes, const char *status,
-    v3xy_ks_entry_t *e)
+parse_hash_tier(const char *account, const char *scopes, const char *status,
+    const char *tier, v3xy_ks_entry_t *e)
 {
-    v3xy_ks_str_t  a, sc, st;
+    v3xy_ks_str_t  a, sc, st, t;
 
     a = field(account);
     sc = field(scopes);
     st = field(status);
+    t = field(tier);
 
-    return v3xy_ks_parse_hash(&a, &sc, &st, e);
+    return v3xy_ks_parse_hash(&a, &sc, &st, &t, e);
+}
+
+
+static v3xy_ks_status_e
+parse_hash(const char *account, const char *scopes, const char *status,
+    v3xy_ks_entry_t *e)
+{
+    return parse_hash_tier(account, scopes, status, NULL, e);
 }
 
 
@@ -839,9 +971,68 @@ hash_bad_or_too_many_scopes_are_malformed(void **state)
 
 
 static void
+hash_tier_names_the_key_tier(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_hash_tier("acct_1", "read", "active", "scale", &e),
+                     V3XY_KS_OK);
+    v3xy_assert_buf_str(e.tier.data, e.tier.len, "scale");
+    v3xy_assert_buf_str(e.account.data, e.account.len, "acct_1");
+
+    /* absent or empty: none */
+    assert_int_equal(parse_hash_tier("acct_1", "read", "active", NULL, &e),
+                     V3XY_KS_OK);
+    assert_int_equal(e.tier.len, 0);
+    assert_int_equal(parse_hash_tier("acct_1", "read", "active", "", &e),
+                     V3XY_KS_OK);
+    assert_int_equal(e.tier.len, 0);
+}
+
+
+static void
+hash_bad_tier_is_malformed_unless_revoked(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_hash_tier("acct_1", "read", "active", "Scale", &e),
+                     V3XY_KS_BAD_TIER);
+    assert_int_equal(parse_hash_tier("acct_1", "read", "active", " scale",
+                                     &e),
+                     V3XY_KS_BAD_TIER);
+    assert_int_equal(parse_hash_tier("acct_1", "read", "active",
+                                     "abcdefghijklmnopqrstuvwxyz0123456", &e),
+                     V3XY_KS_BAD_TIER);
+
+    /* revoked is revoked, whatever the tier */
+    assert_int_equal(parse_hash_tier("acct_1", "read", "revoked", "Bad!", &e),
+                     V3XY_KS_OK);
+    assert_int_equal(e.revoked, 1);
+}
+
+
+static void
+hash_with_only_a_tier_is_malformed_not_unknown(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_hash_tier(NULL, NULL, NULL, "scale", &e),
+                     V3XY_KS_NO_STATUS);
+    assert_int_equal(parse_hash_tier(NULL, NULL, NULL, NULL, &e),
+                     V3XY_KS_UNKNOWN);
+}
+
+
+static void
 hash_fields_are_bounded_not_nul_terminated(void **state)
 {
-    v3xy_ks_str_t    a, sc, st;
+    v3xy_ks_str_t    a, sc, st, t;
     v3xy_ks_entry_t  e;
 
     (void) state;
@@ -853,16 +1044,24 @@ hash_fields_are_bounded_not_nul_terminated(void **state)
     sc.len = 10;
     st.data = (const unsigned char *) "activeXXXX";
     st.len = 6;
+    t.data = (const unsigned char *) "scaleXXXX";
+    t.len = 5;
 
-    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &e), V3XY_KS_OK);
+    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &t, &e), V3XY_KS_OK);
     v3xy_assert_buf_str(e.account.data, e.account.len, "acct_1");
     assert_int_equal(e.nscopes, 2);
     v3xy_assert_buf_str(e.scopes[1].data, e.scopes[1].len, "write");
+    v3xy_assert_buf_str(e.tier.data, e.tier.len, "scale");
 
     /* a NUL byte inside a field is a character like another */
+    t.data = (const unsigned char *) "sc\0ale";
+    t.len = 6;
+    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &t, &e),
+                     V3XY_KS_BAD_TIER);
+
     a.data = (const unsigned char *) "acct\0_1";
     a.len = 7;
-    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &e),
+    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &t, &e),
                      V3XY_KS_BAD_ACCOUNT);
 }
 
@@ -873,7 +1072,7 @@ scopes_join_separates_by_one_space(void **state)
     unsigned char    out[V3XY_KS_SCOPES_JOINED_MAX];
     size_t           len;
     v3xy_ks_entry_t  e, again;
-    v3xy_ks_str_t    a, sc, st;
+    v3xy_ks_str_t    a, sc, st, t;
 
     (void) state;
 
@@ -888,7 +1087,9 @@ scopes_join_separates_by_one_space(void **state)
     sc.data = out;
     sc.len = len;
     st = field("active");
-    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &again), V3XY_KS_OK);
+    t = field(NULL);
+    assert_int_equal(v3xy_ks_parse_hash(&a, &sc, &st, &t, &again),
+                     V3XY_KS_OK);
     assert_int_equal(again.nscopes, 3);
     assert_true(v3xy_ks_has_scopes(&again, e.scopes, e.nscopes));
 }
@@ -929,7 +1130,7 @@ status_texts_are_non_empty_and_distinct(void **state)
 
     (void) state;
 
-    for (i = V3XY_KS_OK; i <= V3XY_KS_BAD_HASH_STATUS; i++) {
+    for (i = V3XY_KS_OK; i <= V3XY_KS_TWICE; i++) {
         assert_non_null(v3xy_ks_status_text((v3xy_ks_status_e) i));
         assert_true(strlen(v3xy_ks_status_text((v3xy_ks_status_e) i)) > 0);
 
@@ -950,7 +1151,7 @@ status_text_of_unknown_status_is_non_empty(void **state)
     (void) state;
 
     text = v3xy_ks_status_text(
-               (v3xy_ks_status_e) (V3XY_KS_BAD_HASH_STATUS + 1));
+               (v3xy_ks_status_e) (V3XY_KS_TWICE + 1));
     assert_non_null(text);
     assert_true(strlen(text) > 0);
 }
@@ -967,7 +1168,13 @@ main(void)
         cmocka_unit_test(sixteen_scopes_are_accepted_seventeen_refused),
         cmocka_unit_test(revoked_fourth_field_marks_the_key_revoked),
         cmocka_unit_test(fourth_field_other_than_revoked_is_refused),
-        cmocka_unit_test(five_or_more_fields_are_refused),
+        cmocka_unit_test(six_or_more_fields_are_refused),
+        cmocka_unit_test(tier_field_names_the_key_tier_in_either_place),
+        cmocka_unit_test(line_without_tier_has_none),
+        cmocka_unit_test(bad_tier_names_are_refused),
+        cmocka_unit_test(revoked_or_tier_twice_is_refused),
+        cmocka_unit_test(
+            tier_valid_accepts_a_z_0_9_underscore_and_hyphen_only),
         cmocka_unit_test(blank_and_whitespace_only_lines_are_skipped),
         cmocka_unit_test(comment_lines_are_skipped),
         cmocka_unit_test(digest_of_63_or_65_hex_digits_is_refused),
@@ -997,6 +1204,9 @@ main(void)
             hash_active_without_or_with_bad_account_is_malformed),
         cmocka_unit_test(hash_active_without_scopes_is_malformed),
         cmocka_unit_test(hash_bad_or_too_many_scopes_are_malformed),
+        cmocka_unit_test(hash_tier_names_the_key_tier),
+        cmocka_unit_test(hash_bad_tier_is_malformed_unless_revoked),
+        cmocka_unit_test(hash_with_only_a_tier_is_malformed_not_unknown),
         cmocka_unit_test(hash_fields_are_bounded_not_nul_terminated),
         cmocka_unit_test(scopes_join_separates_by_one_space),
         cmocka_unit_test(scopes_join_of_the_longest_list_fits_the_maximum),
