@@ -8,8 +8,9 @@
  * (X-V3XY-Account) and not the key, unless v3xy_key_forward on.
  *
  * v3xy_key_store file=PATH loads SHA-256 digests of keys (never keys),
- * with their account, scopes and status, when the configuration is
- * loaded (reload to change), sorted for a binary search.
+ * with their account, scopes, tier and status, when the configuration is
+ * loaded (reload to change), sorted for a binary search.  A key's tier
+ * chooses the rate of each zone that names it (ngx_http_v3xy_limit.c).
  *
  * v3xy_key_store redis looks a key up in the hash v3xy:key:<digest> with
  * one HMGET on the worker's Redis connection (ngx_http_v3xy_redis.c) and
@@ -83,6 +84,7 @@ struct ngx_http_v3xy_gateway_ctx_s {
     ngx_str_t                    key_id;
     ngx_str_t                    account;
     ngx_str_t                    scopes;
+    ngx_str_t                    tier;
 };
 
 
@@ -101,7 +103,7 @@ static ngx_int_t ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
 static ngx_int_t ngx_http_v3xy_gateway_answer(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
     ngx_uint_t answer, ngx_uint_t why, ngx_str_t *account,
-    ngx_str_t *scopes, ngx_str_t *key_id);
+    ngx_str_t *scopes, ngx_str_t *tier, ngx_str_t *key_id);
 static ngx_int_t ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
     ngx_uint_t answer, ngx_uint_t why, v3xy_ks_entry_t *e,
@@ -139,6 +141,8 @@ static ngx_uint_t  ngx_http_v3xy_account_hash;
 static v3xy_ks_str_t  ngx_http_v3xy_key_active = {
     (const unsigned char *) "active", sizeof("active") - 1
 };
+
+static v3xy_ks_str_t  ngx_http_v3xy_key_no_tier = { NULL, 0 };
 
 /* the worker's lookups under way, by digest */
 static ngx_rbtree_t       ngx_http_v3xy_key_lookups;
@@ -571,6 +575,7 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
         }
 
         ngx_str_null(&ctx->account);
+        ngx_str_null(&ctx->tier);
         ctx->gateway = NULL;
     }
 
@@ -590,7 +595,7 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
 
         return ngx_http_v3xy_gateway_answer(r, vlcf, ctx, g->answer, g->why,
                                             &g->account, &g->scopes,
-                                            &g->key_id);
+                                            &g->tier, &g->key_id);
     }
 
     if (ctx->key_digested) {
@@ -682,9 +687,8 @@ ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
     ngx_str_t *key_id)
 {
     u_char                     *p;
-    u_char                      buf[V3XY_KS_ACCOUNT_MAX
-                                    + V3XY_KS_SCOPES_JOINED_MAX];
-    ngx_str_t                   account, scopes;
+    u_char                      buf[NGX_HTTP_V3XY_KEY_CACHE_BUF];
+    ngx_str_t                   account, scopes, tier;
     ngx_uint_t                  answer, why;
     ngx_http_v3xy_key_store_t  *ks;
 
@@ -692,9 +696,10 @@ ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
 
     ngx_str_null(&account);
     ngx_str_null(&scopes);
+    ngx_str_null(&tier);
 
     answer = ngx_http_v3xy_key_cache_get(ks->cache, digest, ks->valid, buf,
-                                         &account, &scopes, &why);
+                                         &account, &scopes, &tier, &why);
 
     if (answer == NGX_HTTP_V3XY_KEY_WAITING) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -713,19 +718,25 @@ ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
                                         : NGX_HTTP_V3XY_KC_NEGATIVE);
 
     if (answer == NGX_HTTP_V3XY_KEY_VALID) {
-        /* the account outlives buf: $v3xy_account, X-V3XY-Account */
+        /*
+         * The account and the tier outlive buf: $v3xy_account,
+         * X-V3XY-Account, $v3xy_tier, the limits
+         */
 
-        p = ngx_pnalloc(r->pool, account.len);
+        p = ngx_pnalloc(r->pool, account.len + tier.len);
         if (p == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ngx_memcpy(p, account.data, account.len);
         account.data = p;
+
+        ngx_memcpy(p + account.len, tier.data, tier.len);
+        tier.data = p + account.len;
     }
 
     return ngx_http_v3xy_gateway_answer(r, vlcf, ctx, answer, why, &account,
-                                        &scopes, key_id);
+                                        &scopes, &tier, key_id);
 }
 
 
@@ -735,9 +746,9 @@ static ngx_int_t
 ngx_http_v3xy_gateway_answer(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
     ngx_uint_t answer, ngx_uint_t why, ngx_str_t *account, ngx_str_t *scopes,
-    ngx_str_t *key_id)
+    ngx_str_t *tier, ngx_str_t *key_id)
 {
-    v3xy_ks_str_t    a, s;
+    v3xy_ks_str_t    a, s, t;
     v3xy_ks_entry_t  e;
 
     if (answer != NGX_HTTP_V3XY_KEY_VALID) {
@@ -749,10 +760,12 @@ ngx_http_v3xy_gateway_answer(ngx_http_request_t *r,
     a.len = account->len;
     s.data = scopes->data;
     s.len = scopes->len;
+    t.data = tier->len ? tier->data : NULL;
+    t.len = tier->len;
 
     /* checked when the answer came: it parses again */
 
-    if (v3xy_ks_parse_hash(&a, &s, &ngx_http_v3xy_key_active, &e)
+    if (v3xy_ks_parse_hash(&a, &s, &ngx_http_v3xy_key_active, &t, &e)
         != V3XY_KS_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -828,6 +841,8 @@ ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
     ctx->key_id = *key_id;
     ctx->account.data = (u_char *) e->account.data;
     ctx->account.len = e->account.len;
+    ctx->tier.data = (u_char *) e->tier.data;
+    ctx->tier.len = e->tier.len;
 
     /*
      * The backend gets the account (never one the client sent: it would
@@ -891,7 +906,8 @@ ngx_http_v3xy_gateway_rescope(ngx_http_request_t *r,
     s.data = ctx->scopes.data;
     s.len = ctx->scopes.len;
 
-    if (v3xy_ks_parse_hash(&a, &s, &ngx_http_v3xy_key_active, &e)
+    if (v3xy_ks_parse_hash(&a, &s, &ngx_http_v3xy_key_active,
+                           &ngx_http_v3xy_key_no_tier, &e)
         != V3XY_KS_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -1047,7 +1063,7 @@ ngx_http_v3xy_key_lookup(ngx_http_request_t *r, ngx_http_v3xy_key_store_t *ks,
 }
 
 
-/* HMGET v3xy:key:<digest> account scopes status */
+/* HMGET v3xy:key:<digest> account scopes status tier */
 
 static ngx_http_v3xy_key_lookup_t *
 ngx_http_v3xy_key_lookup_start(ngx_http_request_t *r,
@@ -1055,7 +1071,7 @@ ngx_http_v3xy_key_lookup_start(ngx_http_request_t *r,
 {
     u_char                      name[sizeof("v3xy:key:") - 1
                                      + 2 * SHA256_DIGEST_LENGTH];
-    ngx_str_t                   args[5];
+    ngx_str_t                   args[6];
     ngx_http_v3xy_key_lookup_t *lk;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
@@ -1078,10 +1094,11 @@ ngx_http_v3xy_key_lookup_start(ngx_http_request_t *r,
     ngx_str_set(&args[2], "account");
     ngx_str_set(&args[3], "scopes");
     ngx_str_set(&args[4], "status");
+    ngx_str_set(&args[5], "tier");
 
     lk->started = ngx_http_v3xy_now_ms();
 
-    lk->cmd = ngx_http_v3xy_redis_command(args, 5,
+    lk->cmd = ngx_http_v3xy_redis_command(args, 6,
                                           ngx_http_v3xy_key_lookup_reply, lk);
     if (lk->cmd == NULL) {
         ngx_free(lk);
@@ -1123,7 +1140,7 @@ ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply)
 
     ngx_uint_t        i, answer;
     redisReply       *f;
-    v3xy_ks_str_t     field[3];
+    v3xy_ks_str_t     field[4];
     v3xy_ks_entry_t   e;
     v3xy_ks_status_e  status;
 
@@ -1135,11 +1152,11 @@ ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply)
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
         goto wrong;
     }
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         f = reply->element[i];
 
         if (f->type == REDIS_REPLY_STRING) {
@@ -1155,7 +1172,8 @@ ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply)
         }
     }
 
-    status = v3xy_ks_parse_hash(&field[0], &field[1], &field[2], &e);
+    status = v3xy_ks_parse_hash(&field[0], &field[1], &field[2], &field[3],
+                                &e);
 
     if (status == V3XY_KS_UNKNOWN) {
         answer = NGX_HTTP_V3XY_KEY_UNKNOWN;
@@ -1241,7 +1259,8 @@ ngx_http_v3xy_key_lookup_finish(ngx_http_v3xy_key_lookup_t *lk,
         g->failure = failure;
 
         if (answer == NGX_HTTP_V3XY_KEY_VALID) {
-            p = ngx_pnalloc(g->request->pool, e->account.len + len);
+            p = ngx_pnalloc(g->request->pool,
+                            e->account.len + len + e->tier.len);
 
             if (p == NULL) {
                 g->answer = NGX_HTTP_V3XY_KEY_FAILED;
@@ -1254,7 +1273,11 @@ ngx_http_v3xy_key_lookup_finish(ngx_http_v3xy_key_lookup_t *lk,
 
                 g->scopes.data = p;
                 g->scopes.len = len;
-                ngx_memcpy(p, scopes, len);
+                p = ngx_cpymem(p, scopes, len);
+
+                g->tier.data = p;
+                g->tier.len = e->tier.len;
+                ngx_memcpy(p, e->tier.data, e->tier.len);
             }
         }
 

@@ -17,6 +17,7 @@
 #include "ngx_http_v3xy_module.h"
 #include "ngx_http_v3xy_key.h"
 #include "v3xy_key.h"
+#include "v3xy_keystore.h"
 
 #include <sys/mman.h>
 #include <openssl/crypto.h>
@@ -65,13 +66,39 @@ ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts > 2) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_api_key_file off takes no tier=");
+            return NGX_CONF_ERROR;
+        }
+
         vlcf->api_key = NULL;
         return NGX_CONF_OK;
+    }
+
+    /* tier=NAME: the key's tier, as the key store would name it */
+
+    if (cf->args->nelts > 2
+        && (ngx_strncmp(value[2].data, "tier=", 5) != 0
+            || !v3xy_ks_tier_valid(value[2].data + 5, value[2].len - 5)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": use tier=NAME, the "
+                           "name 1 to %d characters of a-z 0-9 _ -",
+                           &value[2], V3XY_KS_TIER_MAX);
+        return NGX_CONF_ERROR;
     }
 
     vlcf->api_key = ngx_http_v3xy_key_load(cf, &value[1]);
     if (vlcf->api_key == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    ngx_str_null(&vlcf->api_key->tier);
+
+    if (cf->args->nelts > 2) {
+        vlcf->api_key->tier.data = value[2].data + 5;
+        vlcf->api_key->tier.len = value[2].len - 5;
     }
 
     vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);

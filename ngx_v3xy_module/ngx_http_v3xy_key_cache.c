@@ -12,7 +12,7 @@
  * their own size from the rest; when none fits, the least recently used
  * valid keys are freed, never a refusal's node, never more than
  * NGX_HTTP_V3XY_KEY_CACHE_EVICT.  Every access takes the slab pool's
- * mutex for a tree walk and a copy of at most 600 bytes.
+ * mutex for a tree walk and a copy of at most 640 bytes.
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -36,8 +36,9 @@ typedef struct {
     u_char                     answer;
     u_char                     why;       /* malformed: v3xy_ks_status_e */
     u_char                     account_len;
+    u_char                     tier_len;
     u_short                    scopes_len;
-    u_char                     data[1];   /* valid: account, then scopes */
+    u_char                     data[1];   /* valid: account, scopes, tier */
 } ngx_http_v3xy_key_node_t;
 
 
@@ -203,7 +204,7 @@ ngx_http_v3xy_key_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 ngx_uint_t
 ngx_http_v3xy_key_cache_get(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
     ngx_msec_t valid, u_char *buf, ngx_str_t *account, ngx_str_t *scopes,
-    ngx_uint_t *why)
+    ngx_str_t *tier, ngx_uint_t *why)
 {
     uint64_t                       now;
     ngx_uint_t                     answer;
@@ -233,12 +234,15 @@ ngx_http_v3xy_key_cache_get(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
     *why = node->why;
 
     if (answer == NGX_HTTP_V3XY_KEY_VALID) {
-        ngx_memcpy(buf, node->data, node->account_len + node->scopes_len);
+        ngx_memcpy(buf, node->data,
+                   node->account_len + node->scopes_len + node->tier_len);
 
         account->data = buf;
         account->len = node->account_len;
         scopes->data = buf + node->account_len;
         scopes->len = node->scopes_len;
+        tier->data = scopes->data + node->scopes_len;
+        tier->len = node->tier_len;
     }
 
     ngx_shmtx_unlock(&kc->shpool->mutex);
@@ -277,7 +281,7 @@ ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
     if (answer == NGX_HTTP_V3XY_KEY_VALID) {
         len = v3xy_ks_scopes_join(e, scopes);
         size = offsetof(ngx_http_v3xy_key_node_t, data) + e->account.len
-               + len;
+               + len + e->tier.len;
     }
 
     ngx_shmtx_lock(&kc->shpool->mutex);
@@ -334,8 +338,11 @@ ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
 
         node->account_len = (u_char) e->account.len;
         node->scopes_len = (u_short) len;
-        ngx_memcpy(ngx_cpymem(node->data, e->account.data, e->account.len),
-                   scopes, len);
+        node->tier_len = (u_char) e->tier.len;
+        ngx_memcpy(ngx_cpymem(ngx_cpymem(node->data, e->account.data,
+                                         e->account.len),
+                              scopes, len),
+                   e->tier.data, e->tier.len);
 
         ngx_queue_insert_head(&sh->valid, &node->queue);
         sh->nvalid++;
@@ -359,6 +366,7 @@ ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
 
         node->account_len = 0;
         node->scopes_len = 0;
+        node->tier_len = 0;
 
         ngx_queue_insert_head(&sh->refused, &node->queue);
         sh->nrefused++;

@@ -16,9 +16,10 @@
  * used first) make room for one.
  *
  * Memory per answer (64-bit): a refusal 104 bytes; a valid key 102 bytes
- * plus its account and its scopes joined by spaces, which the slab
- * rounds up to a power of two: 256 bytes for an account of 10 characters
- * and three scopes, 1024 at worst (an account of 64, 16 scopes of 32).
+ * plus its account, its scopes joined by spaces and its tier, which the
+ * slab rounds up to a power of two: 256 bytes for an account of 10
+ * characters, three scopes and a tier, 1024 at worst (an account of 64,
+ * 16 scopes of 32, a tier of 32).
  * A 10m zone holds 25,206 refusals and about 30,000 valid keys.
  */
 
@@ -72,24 +73,28 @@ ngx_http_v3xy_key_cache_t *ngx_http_v3xy_key_cache_add(ngx_conf_t *cf,
 /* Once the http block is read: the size, if none was given. */
 void ngx_http_v3xy_key_cache_init(ngx_http_v3xy_key_cache_t *kc);
 
-/*
- * The answer for a digest whose lookup began less than valid ms ago, or
- * 0.  A valid key's account and scopes are copied into buf, which must
- * hold V3XY_KS_ACCOUNT_MAX + V3XY_KS_SCOPES_JOINED_MAX bytes; *why is a
- * malformed hash's v3xy_ks_status_e.
- */
+/* a valid key's strings, copied out of the cache */
+#define NGX_HTTP_V3XY_KEY_CACHE_BUF                                           \
+    (V3XY_KS_ACCOUNT_MAX + V3XY_KS_SCOPES_JOINED_MAX + V3XY_KS_TIER_MAX)
+
 /* a lookup's result by NGX_HTTP_V3XY_KC_*: $v3xy_key_cache, metrics */
 extern ngx_str_t  ngx_http_v3xy_key_cache_names[];
 
+/*
+ * The answer for a digest whose lookup began less than valid ms ago, or
+ * 0.  A valid key's account, scopes and tier (len 0: none) are copied
+ * into buf, which must hold NGX_HTTP_V3XY_KEY_CACHE_BUF bytes; *why is a
+ * malformed hash's v3xy_ks_status_e.
+ */
 ngx_uint_t ngx_http_v3xy_key_cache_get(ngx_http_v3xy_key_cache_t *kc,
     u_char *digest, ngx_msec_t valid, u_char *buf, ngx_str_t *account,
-    ngx_str_t *scopes, ngx_uint_t *why);
+    ngx_str_t *scopes, ngx_str_t *tier, ngx_uint_t *why);
 
 /*
  * Stores the answer to a lookup begun at fetched (ms), unless the cache
- * holds a younger one (another worker's); e: a valid key's account and
- * scopes.  A valid key that finds no room is not stored (a warning at
- * most once a minute).
+ * holds a younger one (another worker's); e: a valid key's account,
+ * scopes and tier.  A valid key that finds no room is not stored (a
+ * warning at most once a minute).
  */
 void ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc,
     u_char *digest, uint64_t fetched, ngx_uint_t answer, ngx_uint_t why,

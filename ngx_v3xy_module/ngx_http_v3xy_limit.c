@@ -10,6 +10,13 @@
  * store of ngx_http_v3xy_shm.c with the same math (src/v3xy_window.c):
  * ngx_http_v3xy_limit_fallback.c.  The verdict keeps the tightest zone
  * for the RateLimit headers (ngx_http_v3xy_limit_header.c).
+ *
+ * Each zone decides a request at the rate of the request's tier, if the
+ * zone names it (tier=NAME:RATE), else at its rate=; the tier is that of
+ * the key in use: the one the gateway accepted (its key store's entry),
+ * else the sidecar's (v3xy_api_key_file tier=).  Both stores keep a key's
+ * state under the same name whatever its rate, and convert it when the
+ * rate changes: a key whose tier changes keeps what it has used.
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -26,6 +33,8 @@ static ngx_int_t ngx_http_v3xy_limit_key(ngx_http_request_t *r,
     ngx_http_v3xy_zone_t *zone, ngx_str_t *key);
 static ngx_int_t ngx_http_v3xy_limit_judge(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t *ctx, ngx_int_t rc);
+static ngx_http_v3xy_zone_rate_t *ngx_http_v3xy_zone_rate(
+    ngx_http_v3xy_zone_t *zone, ngx_str_t *tier);
 
 
 /* the decision */
@@ -69,8 +78,10 @@ static ngx_int_t
 ngx_http_v3xy_limit_start(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx)
 {
+    ngx_str_t                  *tier;
     ngx_uint_t                  i, j, n;
     ngx_http_v3xy_zone_t      **zones;
+    ngx_http_v3xy_zone_rate_t  *zr;
     ngx_http_v3xy_limit_ctx_t  *lctx, *prev;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
@@ -79,7 +90,8 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
 
     lctx = ngx_pcalloc(r->pool, sizeof(ngx_http_v3xy_limit_ctx_t)
                                 + n * sizeof(ngx_http_v3xy_shm_item_t)
-                                + n * sizeof(ngx_http_v3xy_zone_t *));
+                                + n * sizeof(ngx_http_v3xy_zone_t *)
+                                + n * sizeof(ngx_http_v3xy_zone_rate_t *));
     if (lctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -87,8 +99,11 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
     lctx->request = r;
     lctx->items = (ngx_http_v3xy_shm_item_t *) (lctx + 1);
     lctx->zones = (ngx_http_v3xy_zone_t **) (lctx->items + n);
+    lctx->rates = (ngx_http_v3xy_zone_rate_t **) (lctx->zones + n);
     lctx->lcf = vlcf;
     lctx->prev = ctx->limit;
+
+    tier = ngx_http_v3xy_tier(r, ctx);
 
     /*
      * A zone whose key is empty for this request does not count it, nor
@@ -115,9 +130,12 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
             continue;
         }
 
+        zr = ngx_http_v3xy_zone_rate(zones[i], tier);
+
         lctx->items[lctx->n].shm_zone = zones[i]->shm_zone;
-        lctx->items[lctx->n].rate = zones[i]->rate;
+        lctx->items[lctx->n].rate = zr->rate;
         lctx->zones[lctx->n] = zones[i];
+        lctx->rates[lctx->n] = zr;
         lctx->n++;
 
     next:
@@ -148,6 +166,54 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
 
     return ngx_http_v3xy_limit_judge(r, ctx,
                                    ngx_http_v3xy_limit_fallback(r, vlcf, ctx));
+}
+
+
+/*
+ * The tier of the key in use: the gateway's accepted key's, else the
+ * sidecar's; NULL if it has none.
+ */
+
+ngx_str_t *
+ngx_http_v3xy_tier(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
+{
+    ngx_http_v3xy_loc_conf_t  *vlcf;
+
+    if (ctx != NULL && ctx->account.len) {
+        return ctx->tier.len ? &ctx->tier : NULL;
+    }
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+
+    if (vlcf->api_key != NULL && vlcf->api_key->tier.len) {
+        return &vlcf->api_key->tier;
+    }
+
+    return NULL;
+}
+
+
+/* the zone's rate for a tier: its own if the zone names it, else rate= */
+
+static ngx_http_v3xy_zone_rate_t *
+ngx_http_v3xy_zone_rate(ngx_http_v3xy_zone_t *zone, ngx_str_t *tier)
+{
+    ngx_uint_t  i;
+
+    if (tier == NULL) {
+        return &zone->rates[0];
+    }
+
+    for (i = 1; i < zone->nrates; i++) {
+        if (zone->rates[i].tier.len == tier->len
+            && ngx_memcmp(zone->rates[i].tier.data, tier->data, tier->len)
+               == 0)
+        {
+            return &zone->rates[i];
+        }
+    }
+
+    return &zone->rates[0];
 }
 
 
@@ -217,6 +283,7 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 {
     ngx_uint_t                  i, t;
     v3xy_verdict_t             *v, *tv;
+    ngx_http_v3xy_zone_rate_t  *zr;
     ngx_http_v3xy_limit_ctx_t  *lctx;
 
     lctx = ctx->limit;
@@ -261,7 +328,7 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
         /* admitted: the request was counted; refused: by this zone */
 
         if (lctx->admitted || !v->admitted) {
-            ngx_http_v3xy_count(lctx->zones[i]->metrics,
+            ngx_http_v3xy_count(lctx->rates[i]->metrics,
                                 lctx->admitted ? 0 : 1);
         }
 
@@ -287,6 +354,7 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
     }
 
     ctx->limit_zone = lctx->zones[t];
+    ctx->limit_rate = lctx->rates[t];
     ctx->limit_remaining = tv->remaining;
     ctx->limit_reset = (tv->reset_ms + 999) / 1000;
 
@@ -300,11 +368,22 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
         ctx->retry_after = ctx->limit_reset;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "v3xy: rate_limited: zone \"%V\" (%uL per %uL s) refused "
-                  "the request, retry after %uL s", &ctx->limit_zone->name,
-                  ctx->limit_zone->rate.limit,
-                  ctx->limit_zone->rate.window_ms / 1000, ctx->retry_after);
+    zr = ctx->limit_rate;
+
+    if (zr == &ctx->limit_zone->rates[0]) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: rate_limited: zone \"%V\" (%uL per %uL s) "
+                      "refused the request, retry after %uL s",
+                      &ctx->limit_zone->name, zr->rate.limit,
+                      zr->rate.window_ms / 1000, ctx->retry_after);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: rate_limited: zone \"%V\" (tier \"%V\": %uL "
+                      "per %uL s) refused the request, retry after %uL s",
+                      &ctx->limit_zone->name, &zr->tier, zr->rate.limit,
+                      zr->rate.window_ms / 1000, ctx->retry_after);
+    }
 
     return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_RATE_LIMITED);
 }

@@ -20,10 +20,14 @@ char *ngx_http_v3xy_limit_merge(ngx_conf_t *cf,
 ngx_http_v3xy_zone_t *ngx_http_v3xy_limit_replay_zone(ngx_conf_t *cf,
     uint64_t window_ms);
 ngx_http_v3xy_zone_t *ngx_http_v3xy_zone_new(ngx_conf_t *cf,
-    ngx_str_t *name, v3xy_rate_t *rate, ngx_str_t *key, size_t size);
+    ngx_str_t *name, v3xy_rate_t *rate, ngx_array_t *tiers, ngx_str_t *key,
+    size_t size);
 
 ngx_int_t ngx_http_v3xy_limit(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
+/* the tier of the key in use ($v3xy_tier, the zones' rates), or NULL */
+ngx_str_t *ngx_http_v3xy_tier(ngx_http_request_t *r,
+    ngx_http_v3xy_ctx_t *ctx);
 
 ngx_int_t ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
     ngx_http_v3xy_main_conf_t *vmcf);

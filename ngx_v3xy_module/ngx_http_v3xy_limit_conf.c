@@ -1,18 +1,27 @@
 /*
  * ngx_http_v3xy_limit_conf: the limits' configuration.
  *
- * v3xy_limit_zone declares a zone (rate, key, algorithm, shared memory);
- * v3xy_limit names the zones a location must pass; a location's merge
- * puts them with the webhook replay guard's zone into what it decides in
- * one go.  And the limits' metric families.
+ * v3xy_limit_zone declares a zone (rate, key, algorithm, shared memory,
+ * a rate per tier); v3xy_limit names the zones a location must pass; a
+ * location's merge puts them with the webhook replay guard's zone into
+ * what it decides in one go.  And the limits' metric families.
  */
 
 #include "ngx_http_v3xy_module.h"
 #include "ngx_http_v3xy_limit.h"
 #include "ngx_http_v3xy_limit_internal.h"
 #include "ngx_http_v3xy_metrics.h"
+#include "v3xy_keystore.h"
 
 
+/* tier= of one zone at most: the metrics' label set stays small */
+#define NGX_HTTP_V3XY_LIMIT_TIERS_MAX  16
+
+
+static char *ngx_http_v3xy_limit_tier(ngx_conf_t *cf, ngx_str_t *zone,
+    ngx_str_t *value, ngx_array_t *tiers);
+static ngx_int_t ngx_http_v3xy_zone_rate_init(ngx_conf_t *cf,
+    ngx_http_v3xy_zone_t *zone, ngx_http_v3xy_zone_rate_t *zr);
 static ngx_int_t ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
     ngx_array_t *zones, ngx_uint_t full, char *name, char *label);
 
@@ -33,12 +42,14 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_v3xy_main_conf_t *vmcf = conf;
 
-    size_t                  size;
-    ngx_int_t               n;
-    ngx_str_t              *value, s, key;
-    ngx_uint_t              i;
-    v3xy_rate_t             rate;
-    ngx_http_v3xy_zone_t   *zone, **zp;
+    size_t                      size;
+    ngx_int_t                   n;
+    ngx_str_t                  *value, s, key;
+    ngx_uint_t                  i;
+    v3xy_rate_t                 rate;
+    ngx_array_t                 tiers;
+    ngx_http_v3xy_zone_t       *zone, **zp;
+    ngx_http_v3xy_zone_rate_t  *zr;
 
     value = cf->args->elts;
 
@@ -73,7 +84,24 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_null(&key);
     size = 10 * 1024 * 1024;
 
+    if (ngx_array_init(&tiers, cf->temp_pool, 4,
+                       sizeof(ngx_http_v3xy_zone_rate_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "tier=", 5) == 0) {
+            if (ngx_http_v3xy_limit_tier(cf, &value[1], &value[i], &tiers)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
             if (v3xy_rate_parse(value[i].data + 5, value[i].len - 5,
@@ -143,7 +171,30 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    zone = ngx_http_v3xy_zone_new(cf, &value[1], &rate, &key, size);
+    /* burst= applies to every tier's rate: one algorithm for the zone */
+
+    zr = tiers.elts;
+
+    for (i = 0; i < tiers.nelts; i++) {
+        zr[i].rate.burst = rate.burst;
+
+        if (rate.burst > zr[i].rate.limit) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_limit_zone \"%V\": burst may not "
+                               "exceed the N of tier \"%V\" (%uL)",
+                               &value[1], &zr[i].tier, zr[i].rate.limit);
+            return NGX_CONF_ERROR;
+        }
+
+        if (!v3xy_rate_valid(&zr[i].rate)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_limit_zone \"%V\": invalid rate of "
+                               "tier \"%V\"", &value[1], &zr[i].tier);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    zone = ngx_http_v3xy_zone_new(cf, &value[1], &rate, &tiers, &key, size);
     if (zone == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -159,16 +210,113 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* a zone: its key compiled, its shared memory, its RateLimit-Policy */
+/*
+ * tier=NAME:RATE: a rate for the keys of that tier (the key store's, or
+ * the sidecar's v3xy_api_key_file tier=), checked as rate= is
+ */
+
+static char *
+ngx_http_v3xy_limit_tier(ngx_conf_t *cf, ngx_str_t *zone, ngx_str_t *value,
+    ngx_array_t *tiers)
+{
+    u_char                     *colon, *last;
+    ngx_str_t                   name;
+    ngx_uint_t                  i;
+    ngx_http_v3xy_zone_rate_t  *zr;
+
+    last = value->data + value->len;
+    colon = ngx_strlchr(value->data + 5, last, ':');
+
+    if (colon == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": use tier=NAME:RATE, "
+                           "as tier=scale:600r/m", value);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value->data + 5;
+    name.len = colon - name.data;
+
+    if (!v3xy_ks_tier_valid(name.data, name.len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid tier name in \"%V\": 1 to %d "
+                           "characters of a-z 0-9 _ -", value,
+                           V3XY_KS_TIER_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == sizeof("default") - 1
+        && ngx_strncmp(name.data, "default", name.len) == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": the default tier's "
+                           "rate is rate=", value);
+        return NGX_CONF_ERROR;
+    }
+
+    zr = tiers->elts;
+
+    for (i = 0; i < tiers->nelts; i++) {
+        if (zr[i].tier.len == name.len
+            && ngx_strncmp(zr[i].tier.data, name.data, name.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_limit_zone \"%V\": tier \"%V\" is "
+                               "given twice", zone, &name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (tiers->nelts == NGX_HTTP_V3XY_LIMIT_TIERS_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_limit_zone \"%V\": more than %d tiers",
+                           zone, NGX_HTTP_V3XY_LIMIT_TIERS_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    zr = ngx_array_push(tiers);
+    if (zr == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(zr, sizeof(ngx_http_v3xy_zone_rate_t));
+
+    zr->tier.data = ngx_pstrdup(cf->pool, &name);
+    if (zr->tier.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zr->tier.len = name.len;
+
+    if (v3xy_rate_parse(colon + 1, last - colon - 1, &zr->rate.limit,
+                        &zr->rate.window_ms)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid rate of tier \"%V\" in \"%V\": use "
+                           "Nr/s, Nr/m, Nr/h or Nr/d with N from 1 to "
+                           "1000000", &name, value);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A zone: its key compiled, its shared memory, its rates (rate=, then
+ * each tier's, NULL or empty: none) with their RateLimit-Policy
+ */
 
 ngx_http_v3xy_zone_t *
 ngx_http_v3xy_zone_new(ngx_conf_t *cf, ngx_str_t *name, v3xy_rate_t *rate,
-    ngx_str_t *key, size_t size)
+    ngx_array_t *tiers, ngx_str_t *key, size_t size)
 {
-    u_char                            *p;
     size_t                             i;
     ngx_str_t                          v;
+    ngx_uint_t                         n;
     ngx_http_v3xy_zone_t              *zone;
+    ngx_http_v3xy_zone_rate_t         *zr;
     ngx_http_compile_complex_value_t   ccv;
 
     zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_zone_t));
@@ -178,6 +326,24 @@ ngx_http_v3xy_zone_new(ngx_conf_t *cf, ngx_str_t *name, v3xy_rate_t *rate,
 
     zone->name = *name;
     zone->rate = *rate;
+
+    n = (tiers != NULL) ? tiers->nelts : 0;
+
+    zone->rates = ngx_pcalloc(cf->pool,
+                              (n + 1) * sizeof(ngx_http_v3xy_zone_rate_t));
+    if (zone->rates == NULL) {
+        return NULL;
+    }
+
+    zone->nrates = n + 1;
+
+    ngx_str_set(&zone->rates[0].tier, "default");
+    zone->rates[0].rate = *rate;
+
+    if (n) {
+        ngx_memcpy(&zone->rates[1], tiers->elts,
+                   n * sizeof(ngx_http_v3xy_zone_rate_t));
+    }
 
     /* the step that reads the body must run before the key */
 
@@ -232,41 +398,72 @@ ngx_http_v3xy_zone_new(ngx_conf_t *cf, ngx_str_t *name, v3xy_rate_t *rate,
     }
 
     zone->shm_zone = ngx_http_v3xy_shm_zone_add(cf, &zone->name, size,
-                                                &zone->rate);
+                                                &zone->rate, n > 0);
     if (zone->shm_zone == NULL) {
         return NULL;
     }
 
-    /* RateLimit-Policy: "name";q=60;w=60 */
+    for (i = 0; i < zone->nrates; i++) {
+        zr = &zone->rates[i];
+
+        if (ngx_http_v3xy_zone_rate_init(cf, zone, zr) != NGX_OK) {
+            return NULL;
+        }
+    }
+
+    return zone;
+}
+
+
+/* a rate's RateLimit-Policy, "name";q=60;w=60, and its script arguments */
+
+static ngx_int_t
+ngx_http_v3xy_zone_rate_init(ngx_conf_t *cf, ngx_http_v3xy_zone_t *zone,
+    ngx_http_v3xy_zone_rate_t *zr)
+{
+    u_char  *p;
 
     p = ngx_pnalloc(cf->pool, zone->name.len + 2 * NGX_INT64_LEN + 16);
     if (p == NULL) {
-        return NULL;
+        return NGX_ERROR;
     }
 
-    zone->policy.data = p;
-    p = ngx_sprintf(p, "\"%V\";q=%uL;w=%uL", &zone->name, zone->rate.limit,
-                    zone->rate.window_ms / 1000);
-    zone->policy.len = p - zone->policy.data;
+    zr->policy.data = p;
+    p = ngx_sprintf(p, "\"%V\";q=%uL;w=%uL", &zone->name, zr->rate.limit,
+                    zr->rate.window_ms / 1000);
+    zr->policy.len = p - zr->policy.data;
 
     p = ngx_pnalloc(cf->pool, 3 * NGX_INT64_LEN);
     if (p == NULL) {
-        return NULL;
+        return NGX_ERROR;
     }
 
-    zone->args[0].data = p;
-    p = ngx_sprintf(p, "%uL", zone->rate.limit);
-    zone->args[0].len = p - zone->args[0].data;
+    zr->args[0].data = p;
+    p = ngx_sprintf(p, "%uL", zr->rate.limit);
+    zr->args[0].len = p - zr->args[0].data;
 
-    zone->args[1].data = p;
-    p = ngx_sprintf(p, "%uL", zone->rate.window_ms);
-    zone->args[1].len = p - zone->args[1].data;
+    zr->args[1].data = p;
+    p = ngx_sprintf(p, "%uL", zr->rate.window_ms);
+    zr->args[1].len = p - zr->args[1].data;
 
-    zone->args[2].data = p;
-    p = ngx_sprintf(p, "%uL", zone->rate.burst);
-    zone->args[2].len = p - zone->args[2].data;
+    zr->args[2].data = p;
+    p = ngx_sprintf(p, "%uL", zr->rate.burst);
+    zr->args[2].len = p - zr->args[2].data;
 
-    return zone;
+    if (zr == &zone->rates[0]) {
+        return NGX_OK;
+    }
+
+    zr->group.data = ngx_pnalloc(cf->pool, zone->name.len + 1 + zr->tier.len);
+    if (zr->group.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    zr->group.len = ngx_sprintf(zr->group.data, "%V:%V", &zone->name,
+                                &zr->tier)
+                    - zr->group.data;
+
+    return NGX_OK;
 }
 
 
@@ -454,7 +651,8 @@ ngx_http_v3xy_limit_replay_zone(ngx_conf_t *cf, uint64_t window_ms)
     rate.window_ms = window_ms;
     rate.burst = 0;
 
-    zone = ngx_http_v3xy_zone_new(cf, &name, &rate, &key, 4 * 1024 * 1024);
+    zone = ngx_http_v3xy_zone_new(cf, &name, &rate, NULL, &key,
+                                  4 * 1024 * 1024);
     if (zone == NULL) {
         return NULL;
     }
@@ -485,9 +683,10 @@ ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
     m = &vmcf->metrics;
 
     if (ngx_http_v3xy_mfamily(out, "v3xy_limit_decisions_total", "counter",
-                              "Limit decisions by zone: admitted (the "
-                              "request passed every zone and was counted) "
-                              "or refused (by this zone).")
+                              "Limit decisions by zone and tier (the rate "
+                              "the zone applied: default for rate=): "
+                              "admitted (the request passed every zone and "
+                              "was counted) or refused (by this zone).")
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -550,7 +749,11 @@ ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
 }
 
 
-/* a family's two counters of each zone: [0] admitted, [1] refused */
+/*
+ * A family's two counters of each zone, [0] admitted, [1] refused: the
+ * decisions by zone and tier (the rate the zone applied: "default" for
+ * rate=, a tier that it names), the full zones by zone.
+ */
 
 static ngx_int_t
 ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
@@ -558,7 +761,7 @@ ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
 {
     u_char                 *p;
     size_t                  len;
-    ngx_uint_t              i;
+    ngx_uint_t              i, j;
     ngx_atomic_t           *v;
     ngx_http_v3xy_zone_t  **zp;
 
@@ -566,22 +769,50 @@ ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
     len = ngx_strlen(name) + ngx_strlen(label);
 
     for (i = 0; i < zones->nelts; i++) {
-        v = full ? zp[i]->full_metrics : zp[i]->metrics;
 
-        if (v == NULL) {
+        if (full) {
+            v = zp[i]->full_metrics;
+
+            if (v == NULL) {
+                continue;
+            }
+
+            p = ngx_http_v3xy_mreserve(out, 2 * (64 + len + zp[i]->name.len));
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            out->b->last = ngx_sprintf(p,
+                                       "%s{zone=\"%V\",%s=\"admitted\"} %uA\n"
+                                       "%s{zone=\"%V\",%s=\"refused\"} %uA\n",
+                                       name, &zp[i]->name, label, v[0],
+                                       name, &zp[i]->name, label, v[1]);
             continue;
         }
 
-        p = ngx_http_v3xy_mreserve(out, 2 * (64 + len + zp[i]->name.len));
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
+        for (j = 0; j < zp[i]->nrates; j++) {
+            v = zp[i]->rates[j].metrics;
 
-        out->b->last = ngx_sprintf(p,
-                                   "%s{zone=\"%V\",%s=\"admitted\"} %uA\n"
-                                   "%s{zone=\"%V\",%s=\"refused\"} %uA\n",
-                                   name, &zp[i]->name, label, v[0],
-                                   name, &zp[i]->name, label, v[1]);
+            if (v == NULL) {
+                continue;
+            }
+
+            p = ngx_http_v3xy_mreserve(out, 2 * (80 + len + zp[i]->name.len
+                                                 + zp[i]->rates[j].tier.len));
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            out->b->last = ngx_sprintf(p,
+                                       "%s{zone=\"%V\",tier=\"%V\","
+                                       "%s=\"admitted\"} %uA\n"
+                                       "%s{zone=\"%V\",tier=\"%V\","
+                                       "%s=\"refused\"} %uA\n",
+                                       name, &zp[i]->name,
+                                       &zp[i]->rates[j].tier, label, v[0],
+                                       name, &zp[i]->name,
+                                       &zp[i]->rates[j].tier, label, v[1]);
+        }
     }
 
     return NGX_OK;

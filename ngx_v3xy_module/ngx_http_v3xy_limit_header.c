@@ -77,8 +77,10 @@ ngx_http_v3xy_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    /* the policy of the rate the zone applied: rate=, or the tier's */
+
     if (ngx_http_v3xy_push_header(r, "RateLimit-Policy",
-                                  &ctx->limit_zone->policy)
+                                  &ctx->limit_rate->policy)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -94,7 +96,7 @@ ngx_http_v3xy_header_filter(ngx_http_request_t *r)
     }
 
     value.data = p;
-    p = ngx_cpymem(p, ctx->limit_zone->policy.data, len);
+    p = ngx_cpymem(p, ctx->limit_rate->policy.data, len);
     p = ngx_cpymem(p, ";r=", 3);
     p = ngx_http_v3xy_uint(p, ctx->limit_remaining);
     p = ngx_cpymem(p, ";t=", 3);

@@ -46,6 +46,7 @@ struct ngx_http_v3xy_limit_ctx_s {
     ngx_uint_t                   n;
     ngx_http_v3xy_shm_item_t    *items;      /* zone, key, verdict */
     ngx_http_v3xy_zone_t       **zones;
+    ngx_http_v3xy_zone_rate_t  **rates;      /* the rate each zone applies */
     ngx_str_t                   *keys;       /* v3xy:{zone:key} */
     void                        *lcf;        /* the location deciding */
     ngx_http_v3xy_limit_ctx_t   *prev;       /* an earlier location's */

@@ -595,7 +595,7 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
     size_t                        size;
     ngx_str_t                    *args, *keys, *argv;
     ngx_uint_t                    i, j, z, nkeys, nargs;
-    ngx_http_v3xy_zone_t         *zone;
+    ngx_http_v3xy_zone_rate_t    *zr;
     ngx_http_v3xy_limit_ctx_t    *lctx;
     ngx_http_v3xy_limit_ref_t    *ref;
     ngx_http_v3xy_limit_batch_t  *batch;
@@ -665,16 +665,16 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
 
         for (j = 0; j < parts[i].zones; j++) {
             z = parts[i].first + j;
-            zone = lctx->zones[z];
+            zr = lctx->rates[z];
 
             *keys++ = lctx->keys[z];
-            *argv++ = zone->args[0];
-            *argv++ = zone->args[1];
-            *argv++ = zone->args[2];
+            *argv++ = zr->args[0];
+            *argv++ = zr->args[1];
+            *argv++ = zr->args[2];
         }
     }
 
-    /* the zones' own numbers were formatted at configuration time */
+    /* the rates' own numbers were formatted at configuration time */
 
     if (node != NULL) {
         batch->cmd = ngx_http_v3xy_redis_eval_at(node,

@@ -149,7 +149,7 @@ ngx_http_v3xy_metrics_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_uint_t                  i, workers;
+    ngx_uint_t                  i, j, workers;
     ngx_slab_pool_t            *shpool;
     ngx_core_conf_t            *ccf;
     ngx_http_v3xy_msh_t        *sh;
@@ -216,8 +216,18 @@ ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zones = vmcf->zones.elts;
 
     for (i = 0; i < vmcf->zones.nelts; i++) {
-        zones[i]->metrics = ngx_http_v3xy_metrics_group(shm_zone, sh, "zone",
-                                                        &zones[i]->name, 2);
+
+        /* rate= under the zone's name (as before tiers), a tier's apart */
+
+        zones[i]->rates[0].metrics = ngx_http_v3xy_metrics_group(shm_zone,
+                                         sh, "zone", &zones[i]->name, 2);
+
+        for (j = 1; j < zones[i]->nrates; j++) {
+            zones[i]->rates[j].metrics = ngx_http_v3xy_metrics_group(
+                                             shm_zone, sh, "zone_tier",
+                                             &zones[i]->rates[j].group, 2);
+        }
+
         zones[i]->full_metrics = ngx_http_v3xy_metrics_group(shm_zone, sh,
                                                              "zone_full",
                                                              &zones[i]->name,

@@ -58,7 +58,7 @@ static ngx_http_v3xy_mprint_pt  ngx_http_v3xy_metrics_families[] = {
 static ngx_command_t  ngx_http_v3xy_commands[] = {
 
     { ngx_string("v3xy_api_key_file"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_v3xy_api_key_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,

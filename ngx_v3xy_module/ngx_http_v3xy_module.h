@@ -94,6 +94,7 @@ typedef enum {
 typedef struct {
     ngx_str_t                  key;        /* the secret; never logged */
     ngx_str_t                  key_id;     /* its fingerprint */
+    ngx_str_t                  tier;       /* tier=, or empty */
 } ngx_http_v3xy_key_t;
 
 
@@ -122,18 +123,29 @@ typedef struct {
 } ngx_http_v3xy_backup_t;
 
 
+/* a rate of a zone: its default (rate=) or a tier's (tier=NAME:RATE) */
+typedef struct {
+    ngx_str_t                  tier;       /* "default" for rate= */
+    v3xy_rate_t                rate;
+    ngx_str_t                  policy;     /* RateLimit-Policy value */
+    ngx_str_t                  args[3];    /* limit, window, burst: for
+                                              the Redis script */
+    ngx_atomic_t              *metrics;    /* admitted, refused */
+    ngx_str_t                  group;      /* a tier's: "zone:tier", the
+                                              name of its counters */
+} ngx_http_v3xy_zone_rate_t;
+
+
 /* v3xy_limit_zone */
 typedef struct {
     ngx_str_t                  name;
     ngx_http_complex_value_t   key;
     ngx_int_t                  key_index;  /* a key that is one variable
                                               alone: its index, else -1 */
-    v3xy_rate_t                rate;
+    v3xy_rate_t                rate;       /* the default: rates[0].rate */
+    ngx_http_v3xy_zone_rate_t *rates;      /* [0] rate=, then the tiers */
+    ngx_uint_t                 nrates;
     ngx_shm_zone_t            *shm_zone;
-    ngx_str_t                  policy;     /* RateLimit-Policy value */
-    ngx_str_t                  args[3];    /* limit, window, burst: for
-                                              the Redis script */
-    ngx_atomic_t              *metrics;    /* admitted, refused */
     ngx_atomic_t              *full_metrics;  /* no room for a key, by
                                                  outcome: admitted,
                                                  refused */
@@ -230,6 +242,7 @@ typedef struct {
 
     /* the tightest zone, for RateLimit headers and $v3xy_limit_remaining */
     ngx_http_v3xy_zone_t      *limit_zone;
+    ngx_http_v3xy_zone_rate_t *limit_rate;     /* the rate it applied */
     uint64_t                   limit_remaining;
     uint64_t                   limit_reset;    /* seconds */
     uint64_t                   retry_after;    /* seconds, refused only */
@@ -251,6 +264,7 @@ typedef struct {
     ngx_uint_t                 key_cache;  /* NGX_HTTP_V3XY_KC_* + 1 */
     ngx_str_t                  account;    /* and its account */
     ngx_str_t                  scopes;     /* and its scopes, joined */
+    ngx_str_t                  tier;       /* and its tier, or empty */
     u_char                     key_digest[32];  /* its SHA-256 */
     ngx_http_v3xy_key_store_t *gateway_store;  /* the store that judged */
     void                      *gateway_lcf;    /* the location that did */

@@ -39,14 +39,18 @@
  * A decision that counts nothing frees the idle nodes it made, so that
  * refused requests with ever new keys leave nothing behind.
  *
+ * Rates.  Each decision brings the rate of its key (the zone's rate=, or
+ * its tier's: v3xy_limit_zone tier=).  A node records the rate its state
+ * was built for and is brought to the rate it is decided at, in place
+ * (every node has one size): v3xy_limit_convert() keeps the counts of
+ * slots (moved to the new slots if the window or the counter width
+ * changed), the newest times of a ring, GCRA's TAT; a change of algorithm
+ * starts the key afresh.  So a key whose tier changes keeps what it has
+ * used, as does every key when a reload changes the zone's rate.
+ *
  * Reloads.  nginx keeps a zone whose name and size did not change, keys
- * and all.  A node records the rate its state was built for and is
- * brought to the zone's rate when next met, in place (every node has one
- * size): v3xy_limit_convert() keeps the counts of slots (moved to the new
- * slots if the window or the counter width changed), the newest times of
- * a ring, GCRA's TAT; a change of algorithm starts the key afresh.  Old
- * workers finishing their requests may take a node back to their rate
- * meanwhile.  Zones are locked in the order of their shared memory's
+ * and all; its nodes meet the new rates as above.  Old workers finishing
+ * their requests may take a node back to their rate meanwhile.  Zones are locked in the order of their shared memory's
  * address, which old and new workers share.  A new build of the module
  * lays nodes out anew: upgrade it with a restart (or nginx's binary
  * upgrade, whose new master makes new zones), not a reload.
@@ -112,7 +116,8 @@ typedef struct {
 typedef struct {
     ngx_http_v3xy_shm_sh_t    *sh;
     ngx_slab_pool_t           *shpool;
-    v3xy_rate_t                rate;
+    v3xy_rate_t                rate;      /* rate= */
+    ngx_uint_t                 tiered;    /* and rates of tiers */
     ngx_str_t                  name;
 } ngx_http_v3xy_shm_ctx_t;
 
@@ -139,12 +144,12 @@ static void ngx_http_v3xy_shm_lock(ngx_http_v3xy_shm_item_t *items,
 static ngx_uint_t ngx_http_v3xy_shm_first(ngx_http_v3xy_shm_item_t *items,
     ngx_uint_t i);
 static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_lookup(
-    ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest, uint64_t now,
-    ngx_http_v3xy_shm_report_t *report);
+    ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest, const v3xy_rate_t *rate,
+    uint64_t now, ngx_http_v3xy_shm_report_t *report);
 static ngx_http_v3xy_shm_node_t *ngx_http_v3xy_shm_find(
     ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest);
-static void ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_ctx_t *ctx,
-    ngx_http_v3xy_shm_node_t *node);
+static void ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_node_t *node,
+    const v3xy_rate_t *rate);
 static void ngx_http_v3xy_shm_get_rate(ngx_http_v3xy_shm_node_t *node,
     v3xy_rate_t *rate);
 static void ngx_http_v3xy_shm_set_rate(ngx_http_v3xy_shm_node_t *node,
@@ -168,7 +173,7 @@ static void ngx_http_v3xy_shm_log(ngx_http_v3xy_shm_report_t *report,
 
 ngx_shm_zone_t *
 ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
-    const v3xy_rate_t *rate)
+    const v3xy_rate_t *rate, ngx_uint_t tiered)
 {
     size_t                    node, need;
     ngx_str_t                 shm_name;
@@ -232,6 +237,7 @@ ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
     }
 
     ctx->rate = *rate;
+    ctx->tiered = tiered;
 
     ctx->name.data = ngx_pstrdup(cf->pool, name);
     if (ctx->name.data == NULL) {
@@ -262,7 +268,6 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
     for (i = 0; i < n; i++) {
         ctx = items[i].shm_zone->data;
 
-        items[i].rate = ctx->rate;
         items[i].node = NULL;
         items[i].full = 0;
         ngx_memzero(&items[i].verdict, sizeof(v3xy_verdict_t));
@@ -278,7 +283,8 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
 
     for (i = 0; i < n; i++) {
         node = ngx_http_v3xy_shm_lookup(items[i].shm_zone->data,
-                                        items[i].digest, now_ms, &report);
+                                        items[i].digest, &items[i].rate,
+                                        now_ms, &report);
         if (node == NULL) {
             items[i].full = 1;
 
@@ -568,19 +574,19 @@ ngx_http_v3xy_shm_first(ngx_http_v3xy_shm_item_t *items, ngx_uint_t i)
 }
 
 
-/* the node of a key at the zone's rate, made if new; the zone is locked */
+/* the node of a key at its rate, made if new; the zone is locked */
 
 static ngx_http_v3xy_shm_node_t *
 ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
-    uint64_t now, ngx_http_v3xy_shm_report_t *report)
+    const v3xy_rate_t *rate, uint64_t now, ngx_http_v3xy_shm_report_t *report)
 {
     ngx_http_v3xy_shm_node_t  *node;
 
     node = ngx_http_v3xy_shm_find(ctx, digest);
 
     if (node != NULL) {
-        if (!ngx_http_v3xy_shm_same_rate(node, &ctx->rate)) {
-            ngx_http_v3xy_shm_rerate(ctx, node);
+        if (!ngx_http_v3xy_shm_same_rate(node, rate)) {
+            ngx_http_v3xy_shm_rerate(node, rate);
         }
 
         return node;
@@ -605,9 +611,9 @@ ngx_http_v3xy_shm_lookup(ngx_http_v3xy_shm_ctx_t *ctx, u_char *digest,
     }
 
     ngx_memcpy(node->digest, digest, NGX_HTTP_V3XY_SHM_DIGEST);
-    ngx_http_v3xy_shm_set_rate(node, &ctx->rate);
+    ngx_http_v3xy_shm_set_rate(node, rate);
 
-    v3xy_limit_init(node->state, &ctx->rate);
+    v3xy_limit_init(node->state, rate);
 
     ngx_http_v3xy_shm_insert(ctx, node, now);
 
@@ -684,24 +690,24 @@ ngx_http_v3xy_shm_admitted(ngx_http_v3xy_shm_ctx_t *ctx,
 
 
 /*
- * A node made under another rate (a reload), brought to the zone's in
- * place: every node is of one size (v3xy_limit_convert() says what is
- * kept).
+ * A node made under another rate (its key's tier changed, or a reload
+ * changed the zone's rates), brought to this one in place: every node is
+ * of one size (v3xy_limit_convert() says what is kept).
  */
 
 static void
-ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_ctx_t *ctx,
-    ngx_http_v3xy_shm_node_t *node)
+ngx_http_v3xy_shm_rerate(ngx_http_v3xy_shm_node_t *node,
+    const v3xy_rate_t *rate)
 {
     uint64_t     old[V3XY_LIMITER_STATE_MAX / 8];
-    v3xy_rate_t  rate;
+    v3xy_rate_t  from;
 
-    ngx_http_v3xy_shm_get_rate(node, &rate);
+    ngx_http_v3xy_shm_get_rate(node, &from);
     ngx_memcpy(old, node->state, sizeof(old));
 
-    v3xy_limit_convert(node->state, &ctx->rate, old, &rate);
+    v3xy_limit_convert(node->state, rate, old, &from);
 
-    ngx_http_v3xy_shm_set_rate(node, &ctx->rate);
+    ngx_http_v3xy_shm_set_rate(node, rate);
 }
 
 
@@ -748,8 +754,8 @@ ngx_http_v3xy_shm_same_rate(ngx_http_v3xy_shm_node_t *node,
 
 
 /*
- * A node for the zone's rate, not yet in the table or the queue; if the
- * zone is full, in the room of idle nodes; NULL if none was found.
+ * A node, not yet in the table or the queue; if the zone is full, in the
+ * room of idle nodes; NULL if none was found.
  */
 
 static ngx_http_v3xy_shm_node_t *
@@ -815,7 +821,11 @@ ngx_http_v3xy_shm_expire(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
  * which the margin adds).  So in a zone of one rate the only idle nodes it
  * can miss are those past the SCAN-th of the same second as the tail (or
  * of GCRA's margin); nodes of an older rate (a reload) are judged when
- * met; a clock that stepped back only makes the walk stop sooner.  Missing
+ * met; a clock that stepped back only makes the walk stop sooner.  In a
+ * zone with tiers the rule holds only between nodes of one rate (a node
+ * of a shorter window may be idle behind a live one of a longer): past
+ * the mark, the nodes of L's rate are skipped and the others judged,
+ * within the same bound of SCAN nodes.  Missing
  * one costs a request the v3xy_limit_fail outcome, never a count.  What
  * the walk costs: nothing more while the tail is idle (the common full
  * zone); in a zone full of live keys, a new key walks up to 64 nodes
@@ -831,10 +841,10 @@ ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
     uint64_t                   stop, t;
     ngx_uint_t                 i;
     ngx_queue_t               *q, *prev;
-    v3xy_rate_t               *rate;
+    v3xy_rate_t                rate;
     ngx_http_v3xy_shm_node_t  *node, *fresh;
 
-    rate = &ctx->rate;
+    rate = ctx->rate;
     stop = 0;
 
     q = ngx_queue_last(&ctx->sh->lru);
@@ -848,7 +858,13 @@ ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
 
         if (stop && (uint64_t) node->lru_s * NGX_HTTP_V3XY_SHM_LRU_MS >= stop)
         {
-            break;
+            if (!ctx->tiered) {
+                break;
+            }
+
+            if (ngx_http_v3xy_shm_same_rate(node, &rate)) {
+                continue;
+            }
         }
 
         if (node->in_use) {
@@ -867,13 +883,16 @@ ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
         }
 
         if (stop == 0
-            && ngx_http_v3xy_shm_same_rate(node, rate))
+            && (ctx->tiered || ngx_http_v3xy_shm_same_rate(node, &rate)))
         {
+            /* the live node's rate: the zone's, or in a tiered zone any */
+            ngx_http_v3xy_shm_get_rate(node, &rate);
+
             /* GCRA's margin: (B - 1) * T, T = ceil(W * 1000 / N) us */
-            t = rate->burst
-                ? ((rate->burst - 1)
-                   * ((rate->window_ms * 1000 + rate->limit - 1)
-                      / rate->limit) + 999) / 1000
+            t = rate.burst
+                ? ((rate.burst - 1)
+                   * ((rate.window_ms * 1000 + rate.limit - 1)
+                      / rate.limit) + 999) / 1000
                 : 0;
 
             stop = (uint64_t) node->lru_s * NGX_HTTP_V3XY_SHM_LRU_MS

@@ -5,7 +5,8 @@
  * of one machine: a slab pool, a hash table of keys and an LRU queue,
  * each key holding the state of the algorithm src/v3xy_limiter.h chooses
  * for the zone's rate (a ring of admission times up to 6 a window, bounded
- * slots of counts above, GCRA's TAT with a burst).  Verdicts are those of
+ * slots of counts above, GCRA's TAT with a burst) for the rate its key is
+ * decided at: the zone's, or its tier's.  Verdicts are those of
  * v3xy_window.h and v3xy_slots.h.
  *
  * Memory per key (64-bit): a node of 128 bytes whatever the rate (64 of
@@ -42,7 +43,8 @@
 
 typedef struct {
     ngx_shm_zone_t            *shm_zone;  /* in: of shm_zone_add() */
-    v3xy_rate_t                rate;      /* out: the zone's rate */
+    v3xy_rate_t                rate;      /* in: the key's rate: the
+                                             zone's, or its tier's */
     ngx_str_t                  key;       /* in: the request's key */
     ngx_uint_t                 pass_full; /* in: a zone with no room for
                                              the key lets it pass */
@@ -58,14 +60,16 @@ typedef struct {
 
 /*
  * Declares the shared memory zone "v3xy_limit:NAME" of size bytes for a
- * rate (which must pass v3xy_rate_valid()), at configuration time.  NULL
- * after logging why: a zone NAME declared twice, a size too small for one
- * key, or nginx's own refusals (the same name with another size).  A
- * reload that keeps the name and the size keeps every key's state, even
- * if the rate changes (see ngx_http_v3xy_shm.c).
+ * rate (which must pass v3xy_rate_valid()), at configuration time; tiered:
+ * its keys may be decided at other rates too (each must pass
+ * v3xy_rate_valid(): the caller checks them).  NULL after logging why: a
+ * zone NAME declared twice, a size too small for one key (a node has one
+ * size whatever its rate), or nginx's own refusals (the same name with
+ * another size).  A reload that keeps the name and the size keeps every
+ * key's state, even if the rates change (see ngx_http_v3xy_shm.c).
  */
 ngx_shm_zone_t *ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name,
-    size_t size, const v3xy_rate_t *rate);
+    size_t size, const v3xy_rate_t *rate, ngx_uint_t tiered);
 
 /*
  * Decides a request in every zone of items[0 .. n) at once: each zone is

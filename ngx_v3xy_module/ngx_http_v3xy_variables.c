@@ -17,6 +17,8 @@
  *   $v3xy_limit_fallback  the v3xy_limit_fail mode that decided, if Redis
  *                     could not
  *   $v3xy_key_cache   hit | negative | miss | failed: the Redis key store
+ *   $v3xy_tier        the tier of the key in use (the gateway's accepted
+ *                     key's, the sidecar's tier=), if it has one
  */
 
 #include "ngx_http_v3xy_module.h"
@@ -48,6 +50,7 @@ static ngx_int_t ngx_http_v3xy_var_str(ngx_http_variable_value_t *v,
 #define NGX_HTTP_V3XY_VAR_LIMIT_ZONE     1
 #define NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK 2
 #define NGX_HTTP_V3XY_VAR_KEY_CACHE      3
+#define NGX_HTTP_V3XY_VAR_TIER           4
 
 
 static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
@@ -110,6 +113,10 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
 
     { ngx_string("v3xy_key_cache"), NULL,
       ngx_http_v3xy_decision_variable, NGX_HTTP_V3XY_VAR_KEY_CACHE,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_tier"), NULL,
+      ngx_http_v3xy_decision_variable, NGX_HTTP_V3XY_VAR_TIER,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -338,9 +345,13 @@ ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
             : NULL;
         break;
 
-    default: /* NGX_HTTP_V3XY_VAR_KEY_CACHE */
+    case NGX_HTTP_V3XY_VAR_KEY_CACHE:
         s = (ctx != NULL && ctx->key_cache)
             ? &ngx_http_v3xy_key_cache_names[ctx->key_cache - 1] : NULL;
+        break;
+
+    default: /* NGX_HTTP_V3XY_VAR_TIER */
+        s = ngx_http_v3xy_tier(r, ctx);
         break;
     }
 

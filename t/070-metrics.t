@@ -240,8 +240,8 @@ my $after = main::changed($before,
     'v3xy_requests_total{role="sidecar",code="ok"}' => $n + 3,
     'v3xy_requests_total{role="sidecar",code="rate_limited"}' => 2,
     'v3xy_requests_total{role="sidecar",code="api_key_origin"}' => 2,
-    'v3xy_limit_decisions_total{zone="create",decision="admitted"}' => $n + 3,
-    'v3xy_limit_decisions_total{zone="create",decision="refused"}' => 2,
+    'v3xy_limit_decisions_total{zone="create",tier="default",decision="admitted"}' => $n + 3,
+    'v3xy_limit_decisions_total{zone="create",tier="default",decision="refused"}' => 2,
     'v3xy_upstream_response_seconds_count{upstream="primary"}' => $n + 3,
     'v3xy_limit_fallbacks_total{mode="local"}' => 0);
 
@@ -312,8 +312,8 @@ Test::More::is($m1, 429, 'the first key is still counted');
 main::changed($before,
     'v3xy_limit_zone_full_total{zone="tiny",outcome="refused"}' => $status{503},
     'v3xy_limit_zone_full_total{zone="tiny",outcome="admitted"}' => 4,
-    'v3xy_limit_decisions_total{zone="tiny",decision="admitted"}' => $status{200},
-    'v3xy_limit_decisions_total{zone="tiny",decision="refused"}' => 1);
+    'v3xy_limit_decisions_total{zone="tiny",tier="default",decision="admitted"}' => $status{200},
+    'v3xy_limit_decisions_total{zone="tiny",tier="default",decision="refused"}' => 1);
 
 my (undef, undef, $body) = main::get($ENV{TEST_NGINX_SERVER_PORT}, '/metrics');
 my $dir = File::Temp::tempdir('v3xy-metrics-XXXXXX', TMPDIR => 1,
@@ -536,7 +536,7 @@ main::changed($before,
     'v3xy_redis_timeouts_total' => 1,
     'v3xy_redis_reconnects_total' => 2,
     'v3xy_requests_total{role="gateway",code="rate_limit_unavailable"}' => 2,
-    'v3xy_limit_decisions_total{zone="create",decision="admitted"}' => 3);
+    'v3xy_limit_decisions_total{zone="create",tier="default",decision="admitted"}' => 3);
 --- no_error_log
 [error]
 
