@@ -247,6 +247,7 @@ bench: deps-test module
 	bench/run.sh $(NGINX_BIN) $(MODULE)
 	bench/webhooks.sh $(NGINX_BIN) $(MODULE)
 	bench/gateway.sh $(NGINX_BIN) $(MODULE)
+	bench/tiers.sh $(NGINX_BIN) $(MODULE)
 	bench/failover.sh $(NGINX_BIN) $(MODULE)
 	bench/metrics.sh $(NGINX_BIN) $(MODULE)
 	bench/cluster.sh $(NGINX_BIN) $(MODULE)
