@@ -50,10 +50,11 @@
  *
  * Reloads.  nginx keeps a zone whose name and size did not change, keys
  * and all; its nodes meet the new rates as above.  Old workers finishing
- * their requests may take a node back to their rate meanwhile.  Zones are locked in the order of their shared memory's
- * address, which old and new workers share.  A new build of the module
- * lays nodes out anew: upgrade it with a restart (or nginx's binary
- * upgrade, whose new master makes new zones), not a reload.
+ * their requests may take a node back to their rate meanwhile.  Zones are
+ * locked in the order of their shared memory's address, which old and new
+ * workers share.  A new build of the module lays nodes out anew: upgrade
+ * it with a restart (or nginx's binary upgrade, whose new master makes new
+ * zones), not a reload.
  */
 
 #include "ngx_http_v3xy_module.h"
