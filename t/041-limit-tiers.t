@@ -92,13 +92,22 @@ sub rewrite {
     close $out;
 }
 
+# reload(): HUP, then waits until the old workers are gone (a request
+# that an old worker served would be decided under the old key store)
 sub reload {
     my $pidfile = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid";
 
     open my $fh, '<', $pidfile or die "$pidfile: $!";
     chomp(my $master = <$fh>);
     close $fh;
+    my $before = `ps -o pid= --ppid $master`;
     kill 'HUP', $master;
+
+    V3xy::wait_until(sub {
+        my %old = map { $_ => 1 } split ' ', $before;
+        my @now = split ' ', `ps -o pid= --ppid $master`;
+        return @now && !grep { $old{$_} } @now;
+    }, 'the old workers to exit');
 }
 
 our $Redis = <<'_EOC_';
