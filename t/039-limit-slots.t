@@ -122,7 +122,9 @@ sub one {
     return ($st, $q // '');
 }
 
-# reload(FROM, TO): the rate FROM becomes TO in nginx.conf, HUP
+# reload(FROM, TO): the rate FROM becomes TO in nginx.conf, HUP, then
+# waits until the old workers are gone (one that still served would
+# decide under the old rate)
 sub reload {
     my ($from, $to) = @_;
     my $conf = "$ENV{TEST_NGINX_SERVER_ROOT}/conf/nginx.conf";
@@ -139,7 +141,13 @@ sub reload {
     open my $fh, '<', $pidfile or die "$pidfile: $!";
     chomp(my $master = <$fh>);
     close $fh;
+    my %old = map { $_ => 1 } split ' ', `ps -o pid= --ppid $master`;
     kill 'HUP', $master;
+
+    V3xy::wait_until(sub {
+        my @now = split ' ', `ps -o pid= --ppid $master`;
+        return @now && !grep { $old{$_} } @now;
+    }, 'the old workers to exit');
 }
 
 # after_reload(PATH, KEY, Q, N): requests until the new configuration
