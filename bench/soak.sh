@@ -19,8 +19,9 @@
 # signature).
 #
 # It prints every 10 s the workers' RSS (kB, both instances, the old
-# workers of a reload included), the keys in Redis and the zone-full
-# counter, then its verdict, and exits 1 if a promise broke:
+# workers of a reload included), instance a's master's RSS, the keys in
+# Redis, the keys instance a's zones hold in shared memory and the
+# zone-full counter, then its verdict, and exits 1 if a promise broke:
 #   - a request not answered within 5 s, or with a status its class does
 #     not allow (a replay that passed counts only if Redis did not lose
 #     its mark by a restart in between);
@@ -172,15 +173,16 @@ master_rss() {
         | awk '{ s += $1 } END { print s + 0 }'
 }
 
-full() {
+# metric PORT PATTERN: the sum of the series of an instance that match
+metric() {
     curl -sS -m 2 "http://127.0.0.1:$1/metrics" 2>/dev/null \
-        | awk '/^v3xy_limit_zone_full_total/ { s += $NF } END { print s + 0 }'
+        | awk -v re="$2" '$0 ~ re { s += $NF } END { print s + 0 }'
 }
 
 echo "$("$nginx" -v 2>&1), $(redis-server --version | cut -d' ' -f3)," \
      "$(basename "$module"), $SOAK_MINUTES min, LIMIT $LIMIT/min"
-printf '%6s %9s %9s %9s %10s %9s\n' second rss_a_kB rss_b_kB master_a \
-    redis_keys zone_full
+printf '%6s %9s %9s %9s %10s %9s %9s\n' second rss_a_kB rss_b_kB master_a \
+    redis_keys zone_keys zone_full
 
 python3 "$here/soak.py" traffic "$dir" "$seconds" "$p_a" "$p_b" &
 traffic=$!
@@ -221,9 +223,11 @@ while kill -0 "$traffic" 2>/dev/null; do
 
     if [ $((t % 10)) -eq 5 ]; then
         keys=$(redis-cli -p "$p_redis" dbsize 2>/dev/null || echo -)
-        line=$(printf '%6d %9d %9d %9d %10s %9d' "$t" "$(rss a)" "$(rss b)" \
-                   "$(master_rss a)" "$keys" \
-                   "$(( $(full "$p_a") + $(full "$p_b") ))")
+        line=$(printf '%6d %9d %9d %9d %10s %9d %9d' "$t" "$(rss a)" \
+                   "$(rss b)" "$(master_rss a)" "$keys" \
+                   "$(metric "$p_a" '^v3xy_limit_zone_keys.*"held"')" \
+                   "$(( $(metric "$p_a" '^v3xy_limit_zone_full_total') \
+                        + $(metric "$p_b" '^v3xy_limit_zone_full_total') ))")
         echo "$line"
         echo "$line" >> "$dir/series"
     fi

@@ -24,6 +24,8 @@ static ngx_int_t ngx_http_v3xy_zone_rate_init(ngx_conf_t *cf,
     ngx_http_v3xy_zone_t *zone, ngx_http_v3xy_zone_rate_t *zr);
 static ngx_int_t ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
     ngx_array_t *zones, ngx_uint_t full, char *name, char *label);
+static ngx_int_t ngx_http_v3xy_limit_print_usage(ngx_http_v3xy_mout_t *out,
+    ngx_array_t *zones);
 
 
 /* v3xy_limit_fail's modes: the directive's values and the metrics' labels */
@@ -724,6 +726,18 @@ ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
         return NGX_ERROR;
     }
 
+    if (ngx_http_v3xy_mfamily(out, "v3xy_limit_zone_keys", "gauge",
+                              "Keys a zone holds in shared memory (state "
+                              "\"held\"), and keys its free pages could "
+                              "still hold (\"room\", at least that many).")
+        != NGX_OK
+        || ngx_http_v3xy_limit_print_usage(out, &vmcf->zones) != NGX_OK
+        || ngx_http_v3xy_limit_print_usage(out, &vmcf->replay_zones)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_v3xy_mfamily(out, "v3xy_limit_fallbacks_total", "counter",
                               "Limit decisions that Redis could not make, "
                               "by the v3xy_limit_fail mode that made them.")
@@ -813,6 +827,43 @@ ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
                                        name, &zp[i]->name,
                                        &zp[i]->rates[j].tier, label, v[1]);
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/* v3xy_limit_zone_keys of each zone in shared memory */
+
+static ngx_int_t
+ngx_http_v3xy_limit_print_usage(ngx_http_v3xy_mout_t *out,
+    ngx_array_t *zones)
+{
+    u_char                 *p;
+    ngx_uint_t              i, keys, room;
+    ngx_http_v3xy_zone_t  **zp;
+
+    zp = zones->elts;
+
+    for (i = 0; i < zones->nelts; i++) {
+
+        if (zp[i]->shm_zone == NULL || zp[i]->shm_zone->data == NULL) {
+            continue;
+        }
+
+        ngx_http_v3xy_shm_usage(zp[i]->shm_zone, &keys, &room);
+
+        p = ngx_http_v3xy_mreserve(out, 2 * (80 + zp[i]->name.len));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->b->last = ngx_sprintf(p,
+                                   "v3xy_limit_zone_keys{zone=\"%V\","
+                                   "state=\"held\"} %ui\n"
+                                   "v3xy_limit_zone_keys{zone=\"%V\","
+                                   "state=\"room\"} %ui\n",
+                                   &zp[i]->name, keys, &zp[i]->name, room);
     }
 
     return NGX_OK;

@@ -110,6 +110,7 @@ typedef struct {
     ngx_queue_t                lru;
     uint64_t                   full_logged;   /* ms of the last warning */
     ngx_uint_t                 full;          /* keys without room since */
+    ngx_uint_t                 nodes;         /* keys held */
     u_char                     hash_key[V3XY_SIPHASH_KEY_LEN];
 } ngx_http_v3xy_shm_sh_t;
 
@@ -411,6 +412,24 @@ ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key)
     if (node != NULL && node->in_use == 0) {
         ngx_http_v3xy_shm_free(ctx, node);
     }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+void
+ngx_http_v3xy_shm_usage(ngx_shm_zone_t *shm_zone, ngx_uint_t *keys,
+    ngx_uint_t *room)
+{
+    ngx_http_v3xy_shm_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    *keys = ctx->sh->nodes;
+    *room = ctx->shpool->pfree
+            * (ngx_pagesize / ngx_align(ngx_http_v3xy_shm_node_size(), 8));
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
@@ -770,6 +789,7 @@ ngx_http_v3xy_shm_alloc(ngx_http_v3xy_shm_ctx_t *ctx, uint64_t now)
     node = ngx_slab_alloc_locked(ctx->shpool, size);
 
     if (node != NULL) {
+        ctx->sh->nodes++;
         return node;
     }
 
@@ -877,6 +897,7 @@ ngx_http_v3xy_shm_evict(ngx_http_v3xy_shm_ctx_t *ctx, size_t size,
 
             fresh = ngx_slab_alloc_locked(ctx->shpool, size);
             if (fresh != NULL) {
+                ctx->sh->nodes++;
                 return fresh;
             }
 
@@ -922,6 +943,7 @@ ngx_http_v3xy_shm_free(ngx_http_v3xy_shm_ctx_t *ctx,
 
     ngx_queue_remove(&node->lru);
     ngx_slab_free_locked(ctx->shpool, node);
+    ctx->sh->nodes--;
 }
 
 

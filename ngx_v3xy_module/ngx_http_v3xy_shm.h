@@ -101,6 +101,13 @@ ngx_int_t ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items,
 /* Forgets key in the zone (it is decided afresh next time). */
 void ngx_http_v3xy_shm_forget(ngx_shm_zone_t *shm_zone, ngx_str_t *key);
 
+/*
+ * The keys a zone holds, and the keys its free pages could hold (room in
+ * pages that hold keys already is not counted: room is at least that).
+ */
+void ngx_http_v3xy_shm_usage(ngx_shm_zone_t *shm_zone, ngx_uint_t *keys,
+    ngx_uint_t *room);
+
 /* The bytes a node of one key takes before the slab rounds it up. */
 size_t ngx_http_v3xy_shm_node_size(void);
 

@@ -224,12 +224,22 @@ RateLimit:
         v3xy_metrics;
     }
 --- init
+my $m0 = main::scrape();
+Test::More::is($m0->{'v3xy_limit_zone_keys{zone="tiny",state="held"}'}, 0,
+               'v3xy_limit_zone_keys: none held at first');
+Test::More::ok($m0->{'v3xy_limit_zone_keys{zone="tiny",state="room"}'} >= 64,
+               'room for keys at first: '
+               . $m0->{'v3xy_limit_zone_keys{zone="tiny",state="room"}'});
 my $st = main::fill('/v1/a', 300);
 Test::More::ok($st->{200} && $st->{503} && $st->{200} + $st->{503} == 300,
                'fill: ' . join(' ', %$st));
 my $again = V3xy::http_get('/v1/a', 'X-Merchant' => 'f1');
 Test::More::is($again, 429, 'f1 remembered');
 my $m = main::scrape();
+Test::More::is($m->{'v3xy_limit_zone_keys{zone="tiny",state="held"}'},
+               $st->{200}, 'held: every key admitted, none of the refused');
+Test::More::is($m->{'v3xy_limit_zone_keys{zone="tiny",state="room"}'}, 0,
+               'no room left');
 Test::More::is($m->{'v3xy_limit_zone_full_total{zone="tiny",outcome="refused"}'},
                $st->{503}, 'the keys without room, refused');
 Test::More::is($m->{'v3xy_limit_zone_full_total{zone="tiny",outcome="admitted"}'},
