@@ -9,6 +9,7 @@
 #include "ngx_http_v3xy_body.h"
 #include "ngx_http_v3xy_failover.h"
 #include "ngx_http_v3xy_gateway.h"
+#include "ngx_http_v3xy_hold.h"
 #include "ngx_http_v3xy_key.h"
 #include "ngx_http_v3xy_key_cache.h"
 #include "ngx_http_v3xy_limit.h"
@@ -49,6 +50,7 @@ static ngx_http_v3xy_mprint_pt  ngx_http_v3xy_metrics_families[] = {
     ngx_http_v3xy_limit_metrics,
     ngx_http_v3xy_redis_metrics,
     ngx_http_v3xy_failover_metrics,
+    ngx_http_v3xy_hold_metrics,
     ngx_http_v3xy_webhook_metrics,
     ngx_http_v3xy_key_cache_metrics,
     NULL
@@ -155,6 +157,13 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       0,
       NULL },
 
+    { ngx_string("v3xy_upstream_429"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_v3xy_upstream_429,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("v3xy_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_v3xy_metrics_directive,
@@ -226,6 +235,10 @@ ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
     /* its header filter goes first: it may drop a response */
 
     if (ngx_http_v3xy_failover_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_v3xy_hold_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -320,6 +333,7 @@ ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
     conf->scopes = NGX_CONF_UNSET_PTR;
     conf->key_forward = NGX_CONF_UNSET;
     conf->backup = NGX_CONF_UNSET_PTR;
+    conf->hold = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -363,7 +377,8 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_v3xy_webhook_merge(cf, conf) != NGX_CONF_OK
-        || ngx_http_v3xy_limit_merge(cf, conf) != NGX_CONF_OK)
+        || ngx_http_v3xy_limit_merge(cf, conf) != NGX_CONF_OK
+        || ngx_http_v3xy_hold_merge(cf, prev, conf) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }

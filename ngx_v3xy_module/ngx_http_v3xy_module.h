@@ -100,6 +100,8 @@ typedef struct {
 
 typedef struct ngx_http_v3xy_key_store_s  ngx_http_v3xy_key_store_t;
 typedef struct ngx_http_v3xy_key_cache_s  ngx_http_v3xy_key_cache_t;
+typedef struct ngx_http_v3xy_hold_conf_s  ngx_http_v3xy_hold_conf_t;
+typedef struct ngx_http_v3xy_hold_ctx_s  ngx_http_v3xy_hold_ctx_t;
 
 
 /* v3xy_backup: what one directive built */
@@ -171,6 +173,7 @@ typedef struct {
     ngx_atomic_t              *redis_up;   /* [worker] */
     ngx_atomic_t              *redis_rtt;  /* a histogram */
     ngx_atomic_t              *upstream;   /* two histograms */
+    ngx_atomic_t              *upstream_429;  /* [role][api, hold] */
     ngx_uint_t                 workers;
 } ngx_http_v3xy_metrics_t;
 
@@ -194,6 +197,8 @@ struct ngx_http_v3xy_main_conf_s {
     ngx_shm_zone_t             *breaker_zone;
     ngx_uint_t                  breakers;  /* distinct breakers */
     ngx_http_v3xy_key_cache_t   *key_cache;  /* v3xy_key_store redis */
+    ngx_shm_zone_t             *hold_zone;  /* the API's 429s */
+    ngx_http_v3xy_redis_script_t hold_script;
     ngx_shm_zone_t             *metrics_zone;  /* v3xy_metrics, or NULL */
     ngx_core_conf_t            *metrics_ccf;
     ngx_http_v3xy_metrics_t     metrics;
@@ -222,6 +227,9 @@ typedef struct {
 
     ngx_http_v3xy_backup_t    *backup;     /* v3xy_backup, or NULL */
     ngx_uint_t                 backup_child;  /* the backup's location */
+
+    ngx_http_v3xy_hold_conf_t *hold;       /* v3xy_upstream_429 hold, or
+                                              NULL: pass */
 
     ngx_uint_t                 role;       /* NGX_HTTP_V3XY_ROLE_*: what
                                               the merged location does */
@@ -276,6 +284,7 @@ typedef struct {
     unsigned                   backup_failed:1;
 
     ngx_http_v3xy_gateway_ctx_t *gateway;  /* its lookup in Redis */
+    ngx_http_v3xy_hold_ctx_t  *hold;       /* its hold's check */
 } ngx_http_v3xy_ctx_t;
 
 

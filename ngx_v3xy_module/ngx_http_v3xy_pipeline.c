@@ -11,17 +11,21 @@
  *      400 credentials_mixed) and replaced by its account; a key store in
  *      Redis is asked for a key its cache does not hold (503
  *      key_store_unavailable if Redis fails);
- *   3. webhook signature: X-V3XY-Signature is parsed and its timestamp
+ *   3. the API's 429: a key that the API answered 429 with Retry-After
+ *      (here or, through Redis, anywhere in the fleet) is answered here,
+ *      429 rate_limited, until then, without calling the API and before
+ *      the limits count it (v3xy_upstream_429);
+ *   4. webhook signature: X-V3XY-Signature is parsed and its timestamp
  *      checked, the body read, its HMAC compared under every secret:
  *      400/401 webhook_*;
- *   4. body: where a zone is keyed on $v3xy_body_email, its "email" is
+ *   5. body: where a zone is keyed on $v3xy_body_email, its "email" is
  *      extracted from the body, or 400 body_invalid;
- *   5. rate limits and the webhook replay guard: every zone decided in one
+ *   6. rate limits and the webhook replay guard: every zone decided in one
  *      Redis round trip (or in shared memory): 429 rate_limited, 409
  *      webhook_replayed;
- *   6. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
+ *   7. key: the sidecar drops any client-sent X-V3XY-API-Key and injects
  *      the key of v3xy_api_key_file;
- *   7. failover: where v3xy_backup applies, the breaker may send the
+ *   8. failover: where v3xy_backup applies, the breaker may send the
  *      request straight to the backup, the body is read whole so that it
  *      can go twice; in the backup's location, the failover is judged
  *      (or both have failed: 503 upstream_unavailable).
@@ -46,6 +50,7 @@
 #include "ngx_http_v3xy_body.h"
 #include "ngx_http_v3xy_failover.h"
 #include "ngx_http_v3xy_gateway.h"
+#include "ngx_http_v3xy_hold.h"
 #include "ngx_http_v3xy_key.h"
 #include "ngx_http_v3xy_limit.h"
 #include "ngx_http_v3xy_webhook.h"
@@ -127,6 +132,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     if (vlcf->webhook_secrets != NULL || vlcf->decide != NULL
         || vlcf->key_store != NULL || vlcf->backup != NULL
+        || ngx_http_v3xy_hold_applies(vlcf)
         || ngx_http_v3xy_metrics.requests != NULL)
     {
         ctx = ngx_http_v3xy_get_ctx(r);
@@ -150,7 +156,17 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
             ctx->gateway_lcf = vlcf;
         }
 
-        /* 3. webhook signature */
+        /* 3. the API's 429 */
+
+        if (vlcf->hold != NULL) {
+            rc = ngx_http_v3xy_hold(r, vlcf, ctx);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
+        /* 4. webhook signature */
 
         /* after an internal redirect, another location's secrets judge */
 
@@ -172,7 +188,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
             ctx->webhook_secrets = vlcf->webhook_secrets;
         }
 
-        /* 4. body */
+        /* 5. body */
 
         if (vlcf->body_email) {
             rc = ngx_http_v3xy_body_read(r, ctx);
@@ -192,7 +208,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
             }
         }
 
-        /* 5. rate limits and the replay guard */
+        /* 6. rate limits and the replay guard */
 
         if (vlcf->decide != NULL) {
             rc = ngx_http_v3xy_limit(r, vlcf, ctx);
@@ -203,7 +219,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         }
     }
 
-    /* 6. key */
+    /* 7. key */
 
     if (vlcf->api_key != NULL
         && ngx_http_v3xy_inject_key(r, vlcf->api_key, &hs) != NGX_OK)
@@ -211,7 +227,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* 7. failover */
+    /* 8. failover */
 
     if (vlcf->backup != NULL) {
         return ngx_http_v3xy_failover(r, vlcf, ctx);
