@@ -49,8 +49,10 @@
 /* a node whose hold is over and whose check is this old is dropped */
 #define NGX_HTTP_V3XY_HOLD_IDLE     60000
 
+/* a request's check: Redis asked, Redis answered (or not), passed */
 #define NGX_HTTP_V3XY_HOLD_WAITING  1
-#define NGX_HTTP_V3XY_HOLD_DONE     2
+#define NGX_HTTP_V3XY_HOLD_CHECKED  2
+#define NGX_HTTP_V3XY_HOLD_PASSED   3
 
 /* metrics: [role][source] */
 #define NGX_HTTP_V3XY_HOLD_API      0
@@ -465,14 +467,27 @@ ngx_http_v3xy_hold(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
             return NGX_AGAIN;
         }
 
+        /*
+         * Passed once: not judged again when a later step (a limit's
+         * Redis call) resumes the request, which may have been counted.
+         */
+
+        if (h->state == NGX_HTTP_V3XY_HOLD_PASSED) {
+            return NGX_OK;
+        }
+
         /* Redis has answered (or not): the zone knows what it said */
 
         until = ngx_http_v3xy_hold_touch(h->zone, h->digest, now, 0, 0, NULL,
                                          r->connection->log);
 
-        return (until > now)
-               ? ngx_http_v3xy_hold_refuse(r, ctx, key_id, until - now)
-               : NGX_OK;
+        if (until > now) {
+            return ngx_http_v3xy_hold_refuse(r, ctx, key_id, until - now);
+        }
+
+        h->state = NGX_HTTP_V3XY_HOLD_PASSED;
+
+        return NGX_OK;
     }
 
     h = ngx_pcalloc(r->pool, sizeof(ngx_http_v3xy_hold_ctx_t));
@@ -484,7 +499,7 @@ ngx_http_v3xy_hold(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     h->lcf = vlcf;
     h->zone = vmcf->hold_zone;
     h->max = vlcf->hold->max;
-    h->state = NGX_HTTP_V3XY_HOLD_DONE;
+    h->state = NGX_HTTP_V3XY_HOLD_PASSED;
 
     if (ngx_http_v3xy_hold_names(r, vlcf, key_id, h->digest, &area,
                                  vmcf->redis ? &rkey : NULL)
@@ -740,7 +755,7 @@ ngx_http_v3xy_hold_reply(void *data, redisReply *reply)
         ngx_http_v3xy_redis_error(ngx_cycle->log, reply);
     }
 
-    h->state = NGX_HTTP_V3XY_HOLD_DONE;
+    h->state = NGX_HTTP_V3XY_HOLD_CHECKED;
 
     if (h->ev.timer_set) {
         ngx_del_timer(&h->ev);
@@ -768,7 +783,7 @@ ngx_http_v3xy_hold_event(ngx_event_t *ev)
         if (h->state == NGX_HTTP_V3XY_HOLD_WAITING) {
             cmd = h->cmd;
             h->cmd = NULL;
-            h->state = NGX_HTTP_V3XY_HOLD_DONE;
+            h->state = NGX_HTTP_V3XY_HOLD_CHECKED;
 
             if (cmd != NULL) {
                 ngx_http_v3xy_redis_cancel(cmd);
