@@ -472,7 +472,35 @@ GET /v1/long/c
 
 
 
-=== TEST 13: Redis down: the hold of this nginx still applies; requests that would ask Redis go on; no 500
+=== TEST 13: Redis slow past its timeout: the check is given up and the request goes on at the timeout, not when Redis wakes
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=2s timeout=200ms;
+--- config eval: $main::FleetLocations
+--- init
+my (undef, $head) = main::req('/v1/now/warm');
+my ($id) = $head =~ /^X-Key-Id: (\S+)\r$/m;
+V3xy::redis('SET', "v3xy:{hold:$id}:/v1/now/", '1', 'PX', '400');
+V3xy::wait_until(sub { (main::req('/v1/now/up'))[0] == 429 }, 'A to learn from Redis');
+select undef, undef, undef, 0.5;
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1.5 >/dev/null &");
+select undef, undef, undef, 0.2;
+my $t0 = Time::HiRes::time();
+my ($st) = main::req('/v1/now/slow');
+my $took = Time::HiRes::time() - $t0;
+Test::More::is($st, 200, 'Redis asleep: the request went on to the API');
+Test::More::cmp_ok($took, '<', 1, "at the timeout ($took s)");
+select undef, undef, undef, 1.5;
+--- request
+GET /v1/now/after
+--- error_code: 200
+--- error_log eval
+qr/\[warn\] .*v3xy: redis 127\.0\.0\.1:\d+ unavailable: reply timed out/
+--- no_error_log
+[alert]
+
+
+
+=== TEST 14: Redis down: the hold of this nginx still applies; requests that would ask Redis go on; no 500
 --- http_config eval: $main::Fleet
 --- config eval: $main::FleetLocations
 --- init
