@@ -33,6 +33,9 @@ static ngx_int_t ngx_http_v3xy_limit_key(ngx_http_request_t *r,
     ngx_http_v3xy_zone_t *zone, ngx_str_t *key);
 static ngx_int_t ngx_http_v3xy_limit_judge(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t *ctx, ngx_int_t rc);
+static void ngx_http_v3xy_limit_log_dry(ngx_http_request_t *r,
+    ngx_http_v3xy_zone_t *zone, ngx_http_v3xy_zone_rate_t *zr,
+    v3xy_verdict_t *v);
 static ngx_http_v3xy_zone_rate_t *ngx_http_v3xy_zone_rate(
     ngx_http_v3xy_zone_t *zone, ngx_str_t *tier);
 
@@ -134,6 +137,8 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
 
         lctx->items[lctx->n].shm_zone = zones[i]->shm_zone;
         lctx->items[lctx->n].rate = zr->rate;
+        lctx->items[lctx->n].dry = vlcf->decide_dry ? vlcf->decide_dry[i]
+                                                    : 0;
         lctx->zones[lctx->n] = zones[i];
         lctx->rates[lctx->n] = zr;
         lctx->n++;
@@ -275,13 +280,16 @@ ngx_http_v3xy_limit_key(ngx_http_request_t *r, ngx_http_v3xy_zone_t *zone,
 /*
  * The verdicts of every zone are in: remember the tightest zone (the one
  * that refused with the longest wait, or the one with the fewest admissions
- * left) for the headers, and refuse with 429 if any zone refused.
+ * left) for the headers, and refuse with 429 if any zone refused.  A zone
+ * in dry run that refused is logged and counted as such and may be the
+ * tightest of a request that passes (RateLimit: r=0), never the one whose
+ * Retry-After a refused request gets.
  */
 
 ngx_int_t
 ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 {
-    ngx_uint_t                  i, t;
+    ngx_uint_t                  i, t, status;
     v3xy_verdict_t             *v, *tv;
     ngx_http_v3xy_zone_rate_t  *zr;
     ngx_http_v3xy_limit_ctx_t  *lctx;
@@ -314,6 +322,7 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 
     tv = NULL;
     t = 0;
+    status = 0;
 
     for (i = 0; i < lctx->n; i++) {
 
@@ -325,11 +334,34 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 
         v = &lctx->items[i].verdict;
 
-        /* admitted: the request was counted; refused: by this zone */
+        if (!v->admitted && lctx->items[i].dry) {
 
-        if (lctx->admitted || !v->admitted) {
+            /* v3xy_limit_dry_run: what this zone would do, the request on */
+
+            ngx_http_v3xy_count(lctx->rates[i]->metrics, 2);
+            status = ngx_max(status, NGX_HTTP_V3XY_LIMIT_REJECTED_DRY_RUN);
+
+            ngx_http_v3xy_limit_log_dry(r, lctx->zones[i], lctx->rates[i],
+                                        v);
+
+            if (!lctx->admitted) {
+                continue;
+            }
+
+        } else if (lctx->admitted || !v->admitted) {
+
+            /* admitted: the request was counted; refused: by this zone */
+
             ngx_http_v3xy_count(lctx->rates[i]->metrics,
                                 lctx->admitted ? 0 : 1);
+        }
+
+        if (status < NGX_HTTP_V3XY_LIMIT_PASSED) {
+            status = NGX_HTTP_V3XY_LIMIT_PASSED;
+        }
+
+        if (!v->admitted && !lctx->items[i].dry) {
+            status = NGX_HTTP_V3XY_LIMIT_REJECTED;
         }
 
         if (tv == NULL
@@ -340,6 +372,8 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
             tv = v;
         }
     }
+
+    ctx->limit_status = ngx_max(ctx->limit_status, status);
 
     if (tv == NULL) {
         return lctx->admitted ? NGX_DECLINED : NGX_DONE;
@@ -386,4 +420,31 @@ ngx_http_v3xy_limit_verdict(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
     }
 
     return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_RATE_LIMITED);
+}
+
+
+/* a refusal in dry run, logged as a refusal is */
+
+static void
+ngx_http_v3xy_limit_log_dry(ngx_http_request_t *r, ngx_http_v3xy_zone_t *zone,
+    ngx_http_v3xy_zone_rate_t *zr, v3xy_verdict_t *v)
+{
+    uint64_t  retry;
+
+    retry = ngx_max((v->retry_ms + 999) / 1000, 1);
+
+    if (zr == &zone->rates[0]) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "v3xy: rate_limited, dry run: zone \"%V\" (%uL per "
+                      "%uL s) would refuse the request, retry after %uL s",
+                      &zone->name, zr->rate.limit, zr->rate.window_ms / 1000,
+                      retry);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "v3xy: rate_limited, dry run: zone \"%V\" (tier \"%V\": "
+                  "%uL per %uL s) would refuse the request, retry after %uL s",
+                  &zone->name, &zr->tier, zr->rate.limit,
+                  zr->rate.window_ms / 1000, retry);
 }

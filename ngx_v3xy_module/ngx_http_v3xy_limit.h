@@ -13,6 +13,8 @@ char *ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_v3xy_limit_dry_run(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_v3xy_limit_init(ngx_conf_t *cf);
 char *ngx_http_v3xy_limit_merge(ngx_conf_t *cf,
     ngx_http_v3xy_loc_conf_t *conf);
@@ -35,6 +37,16 @@ ngx_int_t ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
 
 /* v3xy_limit_fail's values, NGX_HTTP_V3XY_FAIL_* */
 extern ngx_conf_enum_t  ngx_http_v3xy_limit_fail_modes[];
+
+/*
+ * $v3xy_limit_status, as nginx's $limit_req_status: what the limits said
+ * (the worst of the request's locations); 0: no limit decided
+ */
+#define NGX_HTTP_V3XY_LIMIT_PASSED            1
+#define NGX_HTTP_V3XY_LIMIT_REJECTED_DRY_RUN  2
+#define NGX_HTTP_V3XY_LIMIT_REJECTED          3
+
+extern ngx_str_t  ngx_http_v3xy_limit_status_names[];
 
 
 #endif /* _NGX_HTTP_V3XY_LIMIT_H_INCLUDED_ */

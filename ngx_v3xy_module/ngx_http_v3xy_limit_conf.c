@@ -22,6 +22,8 @@ static char *ngx_http_v3xy_limit_tier(ngx_conf_t *cf, ngx_str_t *zone,
     ngx_str_t *value, ngx_array_t *tiers);
 static ngx_int_t ngx_http_v3xy_zone_rate_init(ngx_conf_t *cf,
     ngx_http_v3xy_zone_t *zone, ngx_http_v3xy_zone_rate_t *zr);
+static ngx_http_v3xy_zone_t *ngx_http_v3xy_limit_find_zone(ngx_conf_t *cf,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
     ngx_array_t *zones, ngx_uint_t full, char *name, char *label);
 static ngx_int_t ngx_http_v3xy_limit_print_usage(ngx_http_v3xy_mout_t *out,
@@ -34,6 +36,15 @@ ngx_conf_enum_t  ngx_http_v3xy_limit_fail_modes[] = {
     { ngx_string("closed"), NGX_HTTP_V3XY_FAIL_CLOSED },
     { ngx_string("local"), NGX_HTTP_V3XY_FAIL_LOCAL },
     { ngx_null_string, 0 }
+};
+
+
+/* $v3xy_limit_status, by NGX_HTTP_V3XY_LIMIT_* */
+ngx_str_t  ngx_http_v3xy_limit_status_names[] = {
+    ngx_null_string,
+    ngx_string("PASSED"),
+    ngx_string("REJECTED_DRY_RUN"),
+    ngx_string("REJECTED")
 };
 
 
@@ -476,9 +487,8 @@ ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_v3xy_loc_conf_t *vlcf = conf;
 
     ngx_str_t                  *value;
-    ngx_uint_t                  i, j, k;
-    ngx_http_v3xy_zone_t      **zones, **zp;
-    ngx_http_v3xy_main_conf_t  *vmcf;
+    ngx_uint_t                  i, k;
+    ngx_http_v3xy_zone_t       *zone, **zp;
 
     if (vlcf->limits != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -491,36 +501,23 @@ ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_OK;
     }
 
-    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
-
     vlcf->limits = ngx_array_create(cf->pool, cf->args->nelts - 1,
                                     sizeof(ngx_http_v3xy_zone_t *));
     if (vlcf->limits == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    zones = vmcf->zones.elts;
-
     for (i = 1; i < cf->args->nelts; i++) {
 
-        for (j = 0; j < vmcf->zones.nelts; j++) {
-            if (zones[j]->name.len == value[i].len
-                && ngx_strncmp(zones[j]->name.data, value[i].data,
-                               value[i].len) == 0)
-            {
-                break;
-            }
-        }
+        zone = ngx_http_v3xy_limit_find_zone(cf, &value[i]);
 
-        if (j == vmcf->zones.nelts
-            && ngx_strcmp(value[i].data, "off") == 0)
-        {
+        if (zone == NULL && ngx_strcmp(value[i].data, "off") == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "v3xy_limit: \"off\" stands alone");
             return NGX_CONF_ERROR;
         }
 
-        if (j == vmcf->zones.nelts) {
+        if (zone == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown v3xy_limit_zone \"%V\" (declare it "
                                "at the http level, before its use)",
@@ -531,7 +528,7 @@ ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         zp = vlcf->limits->elts;
 
         for (k = 0; k < vlcf->limits->nelts; k++) {
-            if (zp[k] == zones[j]) {
+            if (zp[k] == zone) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "v3xy_limit zone \"%V\" is named twice",
                                    &value[i]);
@@ -544,10 +541,116 @@ ngx_http_v3xy_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        *zp = zones[j];
+        *zp = zone;
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * v3xy_limit_dry_run on | off | zone ...: "on" puts every zone of the
+ * location's v3xy_limit in dry run, zone names only those (a new limit
+ * beside enforced ones); the webhook replay guard never is: it is no
+ * limit to roll out, and a replay is refused whatever this says.
+ */
+
+char *
+ngx_http_v3xy_limit_dry_run(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_v3xy_loc_conf_t *vlcf = conf;
+
+    ngx_str_t              *value;
+    ngx_uint_t              i, k;
+    ngx_http_v3xy_zone_t   *zone, **zp;
+
+    if (vlcf->limit_dry != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        vlcf->limit_dry = NULL;
+        return NGX_CONF_OK;
+    }
+
+    /* "on": no zone named, every zone */
+
+    vlcf->limit_dry = ngx_array_create(cf->pool, cf->args->nelts,
+                                       sizeof(ngx_http_v3xy_zone_t *));
+    if (vlcf->limit_dry == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "on") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "on") == 0
+            || ngx_strcmp(value[i].data, "off") == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_limit_dry_run: \"%V\" stands alone",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        zone = ngx_http_v3xy_limit_find_zone(cf, &value[i]);
+
+        if (zone == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "v3xy_limit_dry_run: unknown v3xy_limit_zone "
+                               "\"%V\" (declare it at the http level, "
+                               "before its use)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        zp = vlcf->limit_dry->elts;
+
+        for (k = 0; k < vlcf->limit_dry->nelts; k++) {
+            if (zp[k] == zone) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "v3xy_limit_dry_run zone \"%V\" is "
+                                   "named twice", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        zp = ngx_array_push(vlcf->limit_dry);
+        if (zp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *zp = zone;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_v3xy_zone_t *
+ngx_http_v3xy_limit_find_zone(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t                  i;
+    ngx_http_v3xy_zone_t      **zones;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    zones = vmcf->zones.elts;
+
+    for (i = 0; i < vmcf->zones.nelts; i++) {
+        if (zones[i]->name.len == name->len
+            && ngx_strncmp(zones[i]->name.data, name->data, name->len) == 0)
+        {
+            return zones[i];
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -572,11 +675,12 @@ ngx_http_v3xy_limit_init(ngx_conf_t *cf)
 char *
 ngx_http_v3xy_limit_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
 {
-    ngx_uint_t               i, n;
-    ngx_http_v3xy_zone_t   **zones, **zp;
+    ngx_uint_t               i, j, n;
+    ngx_http_v3xy_zone_t   **zones, **zp, **dry;
 
     conf->body_email = 0;
     conf->decide = NULL;
+    conf->decide_dry = NULL;
 
     n = (conf->limits != NULL) ? conf->limits->nelts : 0;
 
@@ -606,6 +710,31 @@ ngx_http_v3xy_limit_merge(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *conf)
     if (conf->replay_zone != NULL) {
         zp = ngx_array_push(conf->decide);
         *zp = conf->replay_zone;
+    }
+
+    /* v3xy_limit_dry_run: "on" (none named) or the zones named */
+
+    if (n == 0 || conf->limit_dry == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    conf->decide_dry = ngx_pcalloc(cf->pool, n + 1);
+    if (conf->decide_dry == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    dry = conf->limit_dry->elts;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < conf->limit_dry->nelts; j++) {
+            if (dry[j] == zones[i]) {
+                break;
+            }
+        }
+
+        if (conf->limit_dry->nelts == 0 || j < conf->limit_dry->nelts) {
+            conf->decide_dry[i] = 1;
+        }
     }
 
     return NGX_CONF_OK;
@@ -688,7 +817,9 @@ ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
                               "Limit decisions by zone and tier (the rate "
                               "the zone applied: default for rate=): "
                               "admitted (the request passed every zone and "
-                              "was counted) or refused (by this zone).")
+                              "was counted), refused (by this zone) or "
+                              "refused_dry_run (this zone in "
+                              "v3xy_limit_dry_run would have refused it).")
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -764,9 +895,10 @@ ngx_http_v3xy_limit_metrics(ngx_http_v3xy_mout_t *out,
 
 
 /*
- * A family's two counters of each zone, [0] admitted, [1] refused: the
- * decisions by zone and tier (the rate the zone applied: "default" for
- * rate=, a tier that it names), the full zones by zone.
+ * A family's counters of each zone, [0] admitted, [1] refused (and, of
+ * the decisions, [2] refused in dry run): the decisions by zone and tier
+ * (the rate the zone applied: "default" for rate=, a tier that it names),
+ * the full zones by zone.
  */
 
 static ngx_int_t
@@ -811,21 +943,27 @@ ngx_http_v3xy_limit_print_zones(ngx_http_v3xy_mout_t *out,
                 continue;
             }
 
-            p = ngx_http_v3xy_mreserve(out, 2 * (80 + len + zp[i]->name.len
+            p = ngx_http_v3xy_mreserve(out, 3 * (80 + len + zp[i]->name.len
                                                  + zp[i]->rates[j].tier.len));
             if (p == NULL) {
                 return NGX_ERROR;
             }
 
+            /* the third: what v3xy_limit_dry_run let pass */
+
             out->b->last = ngx_sprintf(p,
                                        "%s{zone=\"%V\",tier=\"%V\","
                                        "%s=\"admitted\"} %uA\n"
                                        "%s{zone=\"%V\",tier=\"%V\","
-                                       "%s=\"refused\"} %uA\n",
+                                       "%s=\"refused\"} %uA\n"
+                                       "%s{zone=\"%V\",tier=\"%V\","
+                                       "%s=\"refused_dry_run\"} %uA\n",
                                        name, &zp[i]->name,
                                        &zp[i]->rates[j].tier, label, v[0],
                                        name, &zp[i]->name,
-                                       &zp[i]->rates[j].tier, label, v[1]);
+                                       &zp[i]->rates[j].tier, label, v[1],
+                                       name, &zp[i]->name,
+                                       &zp[i]->rates[j].tier, label, v[2]);
         }
     }
 

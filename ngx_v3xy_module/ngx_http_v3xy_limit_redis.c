@@ -58,16 +58,24 @@ static ngx_uint_t    ngx_http_v3xy_limit_npending;
 static ngx_uint_t    ngx_http_v3xy_limit_nkeys;
 static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
 
+/* a zone's last argument: in dry run or not */
+static ngx_str_t     ngx_http_v3xy_limit_dry[] = {
+    ngx_string("0"), ngx_string("1")
+};
+
 
 /*
  * The limiter in Redis.  One call decides a batch of requests, in order,
  * each against the state that the ones before it left: ARGV[1] is the
  * number of decisions; then, for each decision, the number of its zones n
- * and, for each zone, its limit, window (ms) and burst (0: exact rolling
- * window); KEYS holds the zones' states in the same order.  Returns, for
- * each decision, {admitted, then for each zone: remaining, reset ms,
- * retry ms}.  Within a decision every zone is checked first and counted
- * only if all admit, so a refused request costs no zone anything.
+ * and, for each zone, its limit, window (ms), burst (0: exact rolling
+ * window) and 1 if it is in dry run, else 0; KEYS holds the zones' states
+ * in the same order.  Returns, for each decision, {admitted, then for each
+ * zone: remaining, reset ms, retry ms}.  Within a decision every zone is
+ * checked first and counted only if all admit, so a refused request costs
+ * no zone anything; a zone in dry run (v3xy_limit_dry_run) takes no part
+ * in "all": its refusal (retry ms > 0) blocks no other, and it counts
+ * only what it admits, as ngx_http_v3xy_shm_decide() does.
  *
  * A Cluster's node gets the same body with another head: the keys are
  * not declared (ARGV[1] is their number, then the keys, then the numbers
@@ -140,7 +148,8 @@ static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
 "  local limit = tonumber(ARGV[ai])\n"                                        \
 "  local win = tonumber(ARGV[ai + 1])\n"                                      \
 "  local burst = tonumber(ARGV[ai + 2])\n"                                    \
-"  ki, ai = ki + 1, ai + 3\n"                                                 \
+"  local dry = ARGV[ai + 3] == '1'\n"                                         \
+"  ki, ai = ki + 1, ai + 4\n"                                                 \
 "  local rem, reset, retry = 0, 0, 0\n"                                       \
 "  local s = ok ~= 2 and call('GET', k)\n"                                    \
 "  if type(s) == 'table' then ok = 2 end\n"                                   \
@@ -192,7 +201,7 @@ static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
 "      rem = limit - sum - 1\n"                                               \
 "      todo[#todo + 1] = {k, 2, c, newest, S, n, nb, w, b}\n"                 \
 "    else\n"                                                                  \
-"      ok = 0\n"                                                              \
+"      if not dry then ok = 0 end\n"                                          \
 "      retry = reset\n"                                                       \
 "    end\n"                                                                   \
 "  elseif burst == 0 then\n"                                                  \
@@ -221,7 +230,7 @@ static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
 "      end\n"                                                                 \
 "      todo[#todo + 1] = {k, 0, s == nil, idx, tnow, limit, win}\n"           \
 "    else\n"                                                                  \
-"      ok = 0\n"                                                              \
+"      if not dry then ok = 0 end\n"                                          \
 "      retry = unpack('>d', s, 9 + 8 * (idx % limit)) + win - tnow\n"         \
 "      reset = retry\n"                                                       \
 "    end\n"                                                                   \
@@ -232,7 +241,7 @@ static ngx_event_t   ngx_http_v3xy_limit_flush_ev;
 "    local tat = tonumber(s or '0') or 0\n"                                   \
 "    if tat > nowu + bt + win * 1000 then tat = nowu + bt end\n"              \
 "    if tat > nowu + bt - tu then\n"                                          \
-"      ok = 0\n"                                                              \
+"      if not dry then ok = 0 end\n"                                          \
 "      retry = math.ceil((tat - (bt - tu) - nowu) / 1000)\n"                  \
 "      reset = retry\n"                                                       \
 "    else\n"                                                                  \
@@ -611,11 +620,11 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
     }
 
     /*
-     * KEYS, then ARGV: m, and per decision n and 3 per zone; to a node,
+     * KEYS, then ARGV: m, and per decision n and 4 per zone; to a node,
      * the number of keys first
      */
 
-    nargs = ((node != NULL) ? 1 : 0) + nkeys + 1 + m + 3 * nkeys;
+    nargs = ((node != NULL) ? 1 : 0) + nkeys + 1 + m + 4 * nkeys;
 
     size = sizeof(ngx_http_v3xy_limit_batch_t)
            + m * (sizeof(ngx_http_v3xy_limit_ctx_t *) + 3 * sizeof(ngx_uint_t))
@@ -671,6 +680,8 @@ ngx_http_v3xy_limit_send(ngx_http_v3xy_limit_part_t *parts, ngx_uint_t m,
             *argv++ = zr->args[0];
             *argv++ = zr->args[1];
             *argv++ = zr->args[2];
+            *argv++ = lctx->items[z].dry ? ngx_http_v3xy_limit_dry[1]
+                                         : ngx_http_v3xy_limit_dry[0];
         }
     }
 

@@ -222,12 +222,12 @@ ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         /* rate= under the zone's name (as before tiers), a tier's apart */
 
         zones[i]->rates[0].metrics = ngx_http_v3xy_metrics_group(shm_zone,
-                                         sh, "zone", &zones[i]->name, 2);
+                                         sh, "zone", &zones[i]->name, 3);
 
         for (j = 1; j < zones[i]->nrates; j++) {
             zones[i]->rates[j].metrics = ngx_http_v3xy_metrics_group(
                                              shm_zone, sh, "zone_tier",
-                                             &zones[i]->rates[j].group, 2);
+                                             &zones[i]->rates[j].group, 3);
         }
 
         zones[i]->full_metrics = ngx_http_v3xy_metrics_group(shm_zone, sh,

@@ -94,6 +94,13 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
       0,
       NULL },
 
+    { ngx_string("v3xy_limit_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_v3xy_limit_dry_run,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("v3xy_limit_fail"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -325,6 +332,7 @@ ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
     conf->browser = NGX_CONF_UNSET_UINT;
     conf->limits = NGX_CONF_UNSET_PTR;
     conf->limit_fail = NGX_CONF_UNSET_UINT;
+    conf->limit_dry = NGX_CONF_UNSET_PTR;
     conf->body_subaddress = NGX_CONF_UNSET_UINT;
     conf->webhook_secrets = NGX_CONF_UNSET_PTR;
     conf->webhook_tolerance = NGX_CONF_UNSET;
@@ -351,6 +359,7 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->limits, prev->limits, NULL);
     ngx_conf_merge_uint_value(conf->limit_fail, prev->limit_fail,
                               NGX_HTTP_V3XY_FAIL_LOCAL);
+    ngx_conf_merge_ptr_value(conf->limit_dry, prev->limit_dry, NULL);
     ngx_conf_merge_uint_value(conf->body_subaddress, prev->body_subaddress,
                               NGX_HTTP_V3XY_SUBADDRESS_FOLD);
 

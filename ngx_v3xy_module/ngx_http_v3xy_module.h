@@ -132,7 +132,8 @@ typedef struct {
     ngx_str_t                  policy;     /* RateLimit-Policy value */
     ngx_str_t                  args[3];    /* limit, window, burst: for
                                               the Redis script */
-    ngx_atomic_t              *metrics;    /* admitted, refused */
+    ngx_atomic_t              *metrics;    /* admitted, refused, refused
+                                              in dry run */
     ngx_str_t                  group;      /* a tier's: "zone:tier", the
                                               name of its counters */
 } ngx_http_v3xy_zone_rate_t;
@@ -214,6 +215,11 @@ typedef struct {
     ngx_uint_t                 body_email; /* a zone keyed on the body */
     ngx_uint_t                 body_subaddress;  /* ..._SUBADDRESS_* */
     ngx_array_t               *decide;     /* limits + replay guard */
+    u_char                    *decide_dry; /* of each: in dry run, or NULL
+                                              if none is */
+    ngx_array_t               *limit_dry;  /* v3xy_limit_dry_run: NULL
+                                              off, empty: on, else the
+                                              zones named */
 
     ngx_array_t               *webhook_secrets;   /* v3xy_sig_key_t, in
                                                      secret memory */
@@ -257,6 +263,7 @@ typedef struct {
 
     ngx_http_v3xy_limit_ctx_t *limit;      /* a decision under way */
     ngx_uint_t                 limit_fallback;  /* v3xy_limit_fail + 1 */
+    ngx_uint_t                 limit_status;   /* NGX_HTTP_V3XY_LIMIT_* */
 
     ngx_uint_t                 body_state;
     ngx_str_t                  body_email; /* $v3xy_body_email */

@@ -309,18 +309,22 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
         /* every node checks once, all before any counts */
 
         for (i = 0; i < n; i++) {
-            if (items[i].node == NULL
-                || ngx_http_v3xy_shm_first(items, i) != i)
-            {
+            if (items[i].node == NULL) {
                 continue;
             }
 
-            node = items[i].node;
+            j = ngx_http_v3xy_shm_first(items, i);
 
-            v3xy_limit_check(node->state, &items[i].rate, now_ms,
-                             &items[i].verdict);
+            if (j == i) {
+                node = items[i].node;
 
-            if (!items[i].verdict.admitted) {
+                v3xy_limit_check(node->state, &items[i].rate, now_ms,
+                                 &items[i].verdict);
+            }
+
+            /* a dry refusal blocks nothing; the key enforced does */
+
+            if (!items[j].verdict.admitted && !items[i].dry) {
                 rc = NGX_DECLINED;
             }
         }
@@ -339,7 +343,7 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
 
             node = items[i].node;
 
-            if (rc == NGX_OK) {
+            if (rc == NGX_OK && items[i].verdict.admitted) {
                 /* cannot refuse: checked at this now, under this lock */
                 (void) v3xy_limit_commit(node->state, &items[i].rate,
                                          now_ms);
@@ -347,9 +351,11 @@ ngx_http_v3xy_shm_decide(ngx_http_v3xy_shm_item_t *items, ngx_uint_t n,
                 ngx_http_v3xy_shm_admitted(items[i].shm_zone->data, node,
                                            now_ms);
 
-            } else {
+            } else if (rc != NGX_OK) {
                 v3xy_verdict_uncount(&items[i].verdict, &items[i].rate);
             }
+
+            /* else: a dry run's refusal, not counted, its verdict kept */
         }
     }
 

@@ -48,6 +48,8 @@ typedef struct {
     ngx_str_t                  key;       /* in: the request's key */
     ngx_uint_t                 pass_full; /* in: a zone with no room for
                                              the key lets it pass */
+    ngx_uint_t                 dry;       /* in: dry run: its refusal
+                                             blocks no other item */
     v3xy_verdict_t             verdict;   /* out */
     ngx_uint_t                 full;      /* out: 1 if this item's zone
                                              had no room for its key */
@@ -76,11 +78,18 @@ ngx_shm_zone_t *ngx_http_v3xy_shm_zone_add(ngx_conf_t *cf, ngx_str_t *name,
  * locked (in the order of their addresses, each once), every zone checks,
  * and only if all of them admit does every zone count the request.
  *
- *   NGX_OK        all admitted and counted; verdicts after the count;
- *   NGX_DECLINED  some zone refused, nothing was counted anywhere: the
- *                 refusing zones' verdicts say when to retry, the others'
- *                 are their state without this request
- *                 (v3xy_verdict_uncount());
+ * An item in dry run ("dry": v3xy_limit_dry_run) reports its verdict but
+ * blocks no other: the others decide as if it were absent, and it counts
+ * the request only where it admits it and the others count it too (as
+ * it would if it were enforced: a refusal costs a zone nothing).
+ *
+ *   NGX_OK        every item not in dry run admitted, and all were
+ *                 counted but the dry items that refused (verdicts after
+ *                 the count; a dry refusal's says when to retry);
+ *   NGX_DECLINED  some item not in dry run refused, nothing was counted
+ *                 anywhere: the refusing zones' verdicts say when to
+ *                 retry, the others' are their state without this
+ *                 request (v3xy_verdict_uncount());
  *   NGX_ERROR     a zone could not hold a new key without forgetting one
  *                 that still counts admissions (its item's "full" is 1;
  *                 logged at warn, once a minute per zone): nothing was

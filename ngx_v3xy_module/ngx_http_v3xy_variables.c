@@ -16,6 +16,8 @@
  *   $v3xy_limit_zone  the tightest zone: the one that refused, if any
  *   $v3xy_limit_fallback  the v3xy_limit_fail mode that decided, if Redis
  *                     could not
+ *   $v3xy_limit_status  PASSED | REJECTED | REJECTED_DRY_RUN, as nginx's
+ *                     $limit_req_status
  *   $v3xy_key_cache   hit | negative | miss | failed: the Redis key store
  *   $v3xy_tier        the tier of the key in use (the gateway's accepted
  *                     key's, the sidecar's tier=), if it has one
@@ -51,6 +53,7 @@ static ngx_int_t ngx_http_v3xy_var_str(ngx_http_variable_value_t *v,
 #define NGX_HTTP_V3XY_VAR_LIMIT_FALLBACK 2
 #define NGX_HTTP_V3XY_VAR_KEY_CACHE      3
 #define NGX_HTTP_V3XY_VAR_TIER           4
+#define NGX_HTTP_V3XY_VAR_LIMIT_STATUS   5
 
 
 static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
@@ -117,6 +120,10 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
 
     { ngx_string("v3xy_tier"), NULL,
       ngx_http_v3xy_decision_variable, NGX_HTTP_V3XY_VAR_TIER,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_limit_status"), NULL,
+      ngx_http_v3xy_decision_variable, NGX_HTTP_V3XY_VAR_LIMIT_STATUS,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -343,6 +350,11 @@ ngx_http_v3xy_decision_variable(ngx_http_request_t *r,
         s = (ctx != NULL && ctx->limit_fallback)
             ? &ngx_http_v3xy_limit_fail_modes[ctx->limit_fallback - 1].name
             : NULL;
+        break;
+
+    case NGX_HTTP_V3XY_VAR_LIMIT_STATUS:
+        s = (ctx != NULL && ctx->limit_status)
+            ? &ngx_http_v3xy_limit_status_names[ctx->limit_status] : NULL;
         break;
 
     case NGX_HTTP_V3XY_VAR_KEY_CACHE:
