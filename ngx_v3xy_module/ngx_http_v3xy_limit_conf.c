@@ -123,7 +123,8 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid rate \"%V\": use Nr/s, Nr/m, "
-                                   "Nr/h or Nr/d with N from 1 to 1000000",
+                                   "Nr/h or Nr/d with N from 1 to 1000000, "
+                                   "or k units (Nr/30d) up to 30 days",
                                    &value[i]);
                 return NGX_CONF_ERROR;
             }
@@ -308,7 +309,8 @@ ngx_http_v3xy_limit_tier(ngx_conf_t *cf, ngx_str_t *zone, ngx_str_t *value,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid rate of tier \"%V\" in \"%V\": use "
                            "Nr/s, Nr/m, Nr/h or Nr/d with N from 1 to "
-                           "1000000", &name, value);
+                           "1000000, or k units (Nr/30d) up to 30 days",
+                           &name, value);
         return NGX_CONF_ERROR;
     }
 

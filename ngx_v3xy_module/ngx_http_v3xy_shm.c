@@ -87,9 +87,14 @@ typedef struct ngx_http_v3xy_shm_node_s  ngx_http_v3xy_shm_node_t;
  * A node is 128 bytes, a slab class of its own with nothing lost to
  * rounding: 64 of bookkeeping and the state, at most 64 bytes
  * (src/v3xy_limiter.h), whatever the rate.  The rate its state was built
- * for fits 32-bit fields (limit and burst at most 10^6, window at most a
- * day); lru_s is in seconds, enough for an order kept to the second.
+ * for fits 32-bit fields (limit and burst at most 10^6, window at most 30
+ * days, 2,592,000,000 ms of the 4,294,967,295 a field holds); lru_s is in
+ * seconds, enough for an order kept to the second.
  */
+
+#if (V3XY_RATE_WINDOW_MAX > 0xffffffff)
+#error "a window must fit the 32 bits of a node's window_ms"
+#endif
 
 struct ngx_http_v3xy_shm_node_s {
     ngx_http_v3xy_shm_node_t  *next;     /* in its bucket */

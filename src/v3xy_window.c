@@ -36,7 +36,7 @@ v3xy_rate_parse(const unsigned char *s, size_t len, uint64_t *limit,
     uint64_t *window_ms)
 {
     size_t    i;
-    uint64_t  n;
+    uint64_t  n, k, unit;
 
     n = 0;
 
@@ -50,33 +50,61 @@ v3xy_rate_parse(const unsigned char *s, size_t len, uint64_t *limit,
 
     /* no digits leaves n at 0 */
 
-    if (n == 0 || len - i != 3 || s[i] != 'r' || s[i + 1] != '/') {
+    if (n == 0 || len - i < 3 || s[i] != 'r' || s[i + 1] != '/') {
         return -1;
     }
 
-    switch (s[i + 2]) {
+    /* k units: "30d"; none is one */
+
+    k = 0;
+
+    for (i += 2; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        k = k * 10 + (uint64_t) (s[i] - '0');
+
+        if (k > V3XY_RATE_WINDOW_MAX / 1000) {
+            return -1;
+        }
+    }
+
+    if (len - i != 1) {
+        return -1;
+    }
+
+    if (s[i - 1] == '/') {
+        k = 1;
+
+    } else if (k == 0) {
+        return -1;
+    }
+
+    switch (s[i]) {
 
     case 's':
-        *window_ms = 1000;
+        unit = 1000;
         break;
 
     case 'm':
-        *window_ms = 60000;
+        unit = 60000;
         break;
 
     case 'h':
-        *window_ms = 3600000;
+        unit = 3600000;
         break;
 
     case 'd':
-        *window_ms = 86400000;
+        unit = 86400000;
         break;
 
     default:
         return -1;
     }
 
+    if (k * unit > V3XY_RATE_WINDOW_MAX) {
+        return -1;
+    }
+
     *limit = n;
+    *window_ms = k * unit;
 
     return 0;
 }

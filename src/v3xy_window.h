@@ -64,7 +64,8 @@
  * can tell it from idle time.  A monotonic clock has neither kind.
  *
  * Overflow: rates must pass v3xy_rate_valid() (limit and burst at most
- * 1e6, window at most a day, and for GCRA B * T + W below 2^53 us: exact
+ * 1e6, window at most 30 days, below 2^32 ms as the shared-memory nodes
+ * keep it, and for GCRA B * T + W below 2^53 us: exact
  * in a Lua double as well, like now in us until the year 2255).  Time
  * arithmetic saturates instead of wrapping, and so does the ring's clock;
  * GCRA's clock stops at about 2^63 us.  Either way time stands still at
@@ -82,7 +83,7 @@
 
 #define V3XY_RATE_LIMIT_MAX    1000000
 #define V3XY_RATE_BURST_MAX    1000000
-#define V3XY_RATE_WINDOW_MAX   86400000       /* ms: one day */
+#define V3XY_RATE_WINDOW_MAX   2592000000ULL  /* ms: 30 days */
 #define V3XY_RATE_EXACT_MAX    ((uint64_t) 1 << 53)
 
 
@@ -102,8 +103,11 @@ typedef struct {
 
 
 /*
- * Parses "Nr/s", "Nr/m", "Nr/h" or "Nr/d" (N decimal, 1 to 1000000, nothing
- * else around it) from s[0..len).  Returns 0, or -1 if malformed.
+ * Parses "Nr/U" or "Nr/kU" from s[0..len): N admissions (decimal, 1 to
+ * 1000000) per k units U (s, m, h, d; k decimal, at least 1, one if
+ * absent), the window at most V3XY_RATE_WINDOW_MAX: "60r/m", "500r/d",
+ * "10000r/30d".  Nothing else around it.  Returns 0, or -1 if malformed
+ * or out of bounds (nothing written then).
  */
 int v3xy_rate_parse(const unsigned char *s, size_t len, uint64_t *limit,
     uint64_t *window_ms);

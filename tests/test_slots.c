@@ -95,7 +95,10 @@ run(uint64_t limit, uint64_t window, uint64_t max_gap, unsigned seed)
 
         /* refused: N admissions in the last B * w + w ms (W + w where B
          * divides W) */
-        assert_true(log_count(&log, now - (b + 1) * w, now) >= limit);
+        assert_true(log_count(&log, now > (b + 1) * w ? now - (b + 1) * w
+                                                      : 0,
+                              now)
+                    >= limit);
         assert_int_equal(v.remaining, 0);
         assert_true(v.retry_ms >= 1);
         assert_int_equal(v.retry_ms, v.reset_ms);
@@ -131,6 +134,11 @@ test_random_against_log(void **state)
 
     /* a day: slots of 53 minutes */
     run(1000, 86400000, 200000, 9);
+
+    /* 30 days: slots of 13 h 5 min, 26 h 40 min, 2 d 7 h 23 min */
+    run(200, 2592000000ULL, 3000000, 10);
+    run(1000, 2592000000ULL, 6000000, 11);
+    run(3000, 2592000000ULL, 1000000, 12);
 }
 
 
@@ -154,6 +162,15 @@ test_geometry(void **state)
     rate.window_ms = 10;
     rate.limit = 10;
     assert_int_equal(v3xy_slots_width(&rate), 1);
+
+    /* 30 days: each width below 2^32 ms, as Redis's state keeps it (I4) */
+    rate.window_ms = 2592000000ULL;
+    rate.limit = 200;
+    assert_int_equal(v3xy_slots_width(&rate), 47127273);
+    rate.limit = 1000;
+    assert_int_equal(v3xy_slots_width(&rate), 96000000);
+    rate.limit = 1000000;
+    assert_int_equal(v3xy_slots_width(&rate), 199384616);
 }
 
 

@@ -243,6 +243,76 @@ parse_accepts_seconds_minutes_hours(void **state)
 }
 
 
+/* k units: up to 30 days, a month's quota as a rolling window */
+static void
+parse_accepts_k_units_up_to_30_days(void **state)
+{
+    uint64_t  limit, window;
+
+    (void) state;
+
+    assert_int_equal(parse_lit("10000r/30d", &limit, &window), 0);
+    assert_int_equal(limit, 10000);
+    assert_int_equal(window, 2592000000ULL);
+
+    assert_int_equal(parse_lit("5r/2h", &limit, &window), 0);
+    assert_int_equal(limit, 5);
+    assert_int_equal(window, 7200000);
+
+    assert_int_equal(parse_lit("10r/15m", &limit, &window), 0);
+    assert_int_equal(window, 900000);
+
+    assert_int_equal(parse_lit("1r/1d", &limit, &window), 0);
+    assert_int_equal(window, 86400000);
+
+    assert_int_equal(parse_lit("1r/7d", &limit, &window), 0);
+    assert_int_equal(window, 604800000);
+
+    /* the same 30 days in any unit */
+    assert_int_equal(parse_lit("3r/720h", &limit, &window), 0);
+    assert_int_equal(window, 2592000000ULL);
+    assert_int_equal(parse_lit("3r/43200m", &limit, &window), 0);
+    assert_int_equal(window, 2592000000ULL);
+    assert_int_equal(parse_lit("3r/2592000s", &limit, &window), 0);
+    assert_int_equal(window, 2592000000ULL);
+    assert_int_equal(parse_lit("3r/030d", &limit, &window), 0);
+    assert_int_equal(window, 2592000000ULL);
+}
+
+
+static void
+parse_refuses_k_units_past_30_days_or_zero(void **state)
+{
+    size_t               i;
+    uint64_t             limit, window;
+    static const char   *bad[] = {
+        "1r/31d", "1r/721h", "1r/43201m", "1r/2592001s", "1r/0d", "1r/00m",
+        "1r/0s", "1r/30", "1r/d30", "1r/3 0d", "1r/-1d", "1r/+1d", "1r/1.5d",
+        "1r/30dd", "1r/30w", "1r/30D", "1r/ 30d",
+        /* k past any bound: no wrap to a small window */
+        "1r/18446744073709551617s", "1r/99999999999999999999999d"
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        limit = 12345;
+        window = 12345;
+
+        if (v3xy_rate_parse((const unsigned char *) bad[i], strlen(bad[i]),
+                            &limit, &window)
+            != -1)
+        {
+            print_error("accepted \"%s\"\n", bad[i]);
+            fail();
+        }
+
+        assert_int_equal(limit, 12345);
+        assert_int_equal(window, 12345);
+    }
+}
+
+
 static void
 parse_accepts_1_and_1000000(void **state)
 {
@@ -358,8 +428,12 @@ rate_valid_checks_every_bound(void **state)
     assert_false(v3xy_rate_valid(&r));
     r = rate_of(1, 86400000, 0);
     assert_true(v3xy_rate_valid(&r));
-    r = rate_of(1, 86400001, 0);
+    r = rate_of(1, 2592000000ULL, 0);
+    assert_true(v3xy_rate_valid(&r));
+    r = rate_of(1, 2592000001ULL, 0);
     assert_false(v3xy_rate_valid(&r));
+    r = rate_of(1000000, 2592000000ULL, 0);
+    assert_true(v3xy_rate_valid(&r));
 
     /* GCRA: B * T + W must stay below 2^53 us */
     r = rate_of(1, 86400000, 1000);
@@ -368,6 +442,64 @@ rate_valid_checks_every_bound(void **state)
     assert_false(v3xy_rate_valid(&r));
     r = rate_of(1, 1000, 1000001);
     assert_false(v3xy_rate_valid(&r));
+
+    /* 30 days: B * T + W is 2.6e12 us at B = N; 2^53 is 9.0e15 */
+    r = rate_of(1000000, 2592000000ULL, 1000000);
+    assert_true(v3xy_rate_valid(&r));
+    r = rate_of(1, 2592000000ULL, 3000);
+    assert_true(v3xy_rate_valid(&r));
+    r = rate_of(1, 2592000000ULL, 4000);
+    assert_false(v3xy_rate_valid(&r));
+}
+
+
+/* 30 days, exact: a month's quota waits for its oldest admission */
+static void
+window_30_days_is_exact_to_the_millisecond(void **state)
+{
+    uint64_t        *s, t0, w;
+    v3xy_rate_t      r;
+    v3xy_verdict_t   v;
+
+    (void) state;
+
+    w = 2592000000ULL;
+    r = rate_of(3, w, 0);
+    s = state_new(&r);
+
+    /* now in ms of a real clock: December 2026 */
+    t0 = 1796515200000ULL;
+
+    v = decide(s, &r, t0);
+    assert_verdict(v, 1, 2, w, 0);
+    v = decide(s, &r, t0 + 86400000);
+    assert_verdict(v, 1, 1, w - 86400000, 0);
+    v = decide(s, &r, t0 + 2 * 86400000);
+    assert_verdict(v, 1, 0, w - 2 * 86400000, 0);
+
+    /* day 29: still refused, until the first admission is 30 days old */
+    v = decide(s, &r, t0 + 29 * 86400000ULL);
+    assert_verdict(v, 0, 0, 86400000, 86400000);
+    v = decide(s, &r, t0 + w - 1);
+    assert_verdict(v, 0, 0, 1, 1);
+    v = decide(s, &r, t0 + w);
+    assert_verdict(v, 1, 0, 86400000, 0);
+
+    free(s);
+
+    /* GCRA over 30 days: one per 10 days with a burst of 1 */
+    r = rate_of(3, w, 1);
+    s = state_new(&r);
+
+    v = decide(s, &r, t0);
+    assert_true(v.admitted);
+    v = decide(s, &r, t0 + 1);
+    assert_false(v.admitted);
+    assert_int_equal(v.retry_ms, w / 3 - 1);
+    v = decide(s, &r, t0 + w / 3);
+    assert_true(v.admitted);
+
+    free(s);
 }
 
 
@@ -1832,11 +1964,14 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(parse_accepts_seconds_minutes_hours),
+        cmocka_unit_test(parse_accepts_k_units_up_to_30_days),
+        cmocka_unit_test(parse_refuses_k_units_past_30_days_or_zero),
         cmocka_unit_test(parse_accepts_1_and_1000000),
         cmocka_unit_test(parse_reads_only_len_bytes),
         cmocka_unit_test(parse_refuses_zero_and_over_1000000),
         cmocka_unit_test(parse_refuses_malformed),
         cmocka_unit_test(rate_valid_checks_every_bound),
+        cmocka_unit_test(window_30_days_is_exact_to_the_millisecond),
         cmocka_unit_test(
             window_state_size_is_header_and_8_bytes_per_admission),
         cmocka_unit_test(window_admits_limit_at_one_instant_then_refuses),

@@ -8,9 +8,10 @@ set -eu
 build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
        libhiredis-dev libjansson-dev libutf8proc-dev libidn2-dev
        ca-certificates"
-# util/check-docs.sh needs perl (Encode), util/shellcheck.sh shellcheck
+# util/check-docs.sh needs perl (Encode), util/shellcheck.sh shellcheck;
+# t/043 moves nginx's and Redis's clocks with libfaketime (LD_PRELOAD)
 test="$build libcmocka-dev redis-server curl openssl clang libclang-rt-14-dev
-      prometheus perl shellcheck
+      prometheus perl shellcheck libfaketime
       libtest-base-perl libtext-diff-perl libipc-run-perl
       liblist-moreutils-perl libtest-longstring-perl liburi-perl
       libwww-perl libhttp-message-perl"
