@@ -16,6 +16,10 @@ $ENV{TEST_NGINX_WHSEC} = key_file('whsec', "$Secret\n");
 
 our $Now = time;
 
+# a sidecar's key, of the tier "scale"
+$ENV{TEST_NGINX_SIDECAR_KEY} = key_file('sidecar',
+                                        "v3xy_dev_Dry_Run_Tier_0123456789abcdef\n");
+
 # a delivery of its own for each name: the replay guard remembers them
 sub body {
     my $n = shift;
@@ -246,7 +250,35 @@ GET /v1/nokey
 
 
 
-=== TEST 7: an unknown zone is a configuration error
+=== TEST 7: a tier's rate in dry run: its refusal logged with the tier, counted under its tier label
+--- http_config
+    v3xy_limit_zone side key=$v3xy_key_id rate=1r/m tier=scale:2r/m;
+--- config
+    location /side/ {
+        v3xy_api_key_file $TEST_NGINX_SIDECAR_KEY tier=scale;
+        v3xy_limit side;
+        v3xy_limit_dry_run on;
+        add_header X-Limit-Status $v3xy_limit_status always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my @st = map { V3xy::http_get('/side/a') } 1 .. 3;
+Test::More::is("@st", '200 200 200', 'TEST 7: three pass the 2r/m of tier scale');
+my (undef, undef, $body) = V3xy::http_req('GET', '/metrics');
+Test::More::like($body, qr/^v3xy_limit_decisions_total\{zone="side",tier="scale",decision="admitted"\} 2\nv3xy_limit_decisions_total\{zone="side",tier="scale",decision="refused"\} 0\nv3xy_limit_decisions_total\{zone="side",tier="scale",decision="refused_dry_run"\} 1$/m,
+                 'TEST 7: the tier\'s counters');
+--- request
+GET /side/a
+--- error_code: 200
+--- response_headers
+X-Limit-Status: REJECTED_DRY_RUN
+RateLimit-Policy: "side";q=2;w=60
+--- error_log eval
+qr/\[info\] .*v3xy: rate_limited, dry run: zone "side" \(tier "scale": 2 per 60 s\) would refuse the request, retry after (59|60) s/
+
+
+
+=== TEST 8: an unknown zone is a configuration error
 --- config
     location /v1/ {
         v3xy_limit quota;
@@ -258,7 +290,7 @@ qr/\[emerg\] .*v3xy_limit_dry_run: unknown v3xy_limit_zone "nosuch"/
 
 
 
-=== TEST 8: "on" with zone names is a configuration error
+=== TEST 9: "on" with zone names is a configuration error
 --- config
     location /v1/ {
         v3xy_limit quota;
@@ -270,7 +302,7 @@ qr/\[emerg\] .*v3xy_limit_dry_run: "on" stands alone/
 
 
 
-=== TEST 9: a 3r/m zone in dry run in Redis: five requests pass, PASSED three times then REJECTED_DRY_RUN, RateLimit r=0, counted in the metrics
+=== TEST 10: a 3r/m zone in dry run in Redis: five requests pass, PASSED three times then REJECTED_DRY_RUN, RateLimit r=0, counted in the metrics
 --- config eval: $::DryConfig
 --- pipelined_requests eval
 ["GET /v1/a", "GET /v1/b", "GET /v1/c", "GET /v1/d", "GET /v1/e", "GET /metrics"]
@@ -296,7 +328,7 @@ X-Merchant: r1
 
 
 
-=== TEST 10: a zone in dry run beside an enforced one in Redis: the dry one never blocks, the enforced one refuses at its limit
+=== TEST 11: a zone in dry run beside an enforced one in Redis: the dry one never blocks, the enforced one refuses at its limit
 --- config eval: $::BesideConfig
 --- pipelined_requests eval
 ["GET /v1/a", "GET /v1/b", "GET /v1/c", "GET /v1/d", "GET /v1/e", "GET /v1/f",
@@ -317,7 +349,7 @@ X-Merchant: r2
 
 
 
-=== TEST 11: the webhook replay guard in Redis still refuses a replay where the limits are in dry run
+=== TEST 12: the webhook replay guard in Redis still refuses a replay where the limits are in dry run
 --- config eval: $::HookConfig
 --- request eval
 ["POST /webhooks/v3xy\n" . main::body(101), "POST /webhooks/v3xy\n" . main::body(102),
