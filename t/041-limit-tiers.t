@@ -385,7 +385,7 @@ Test::More::is(main::count('/pay/a', 'gold', 3), '200=2 429=1',
 --- request
 GET /metrics
 --- response_body_like eval
-qr/\Q# HELP v3xy_limit_decisions_total\E[^\n]*\n# TYPE v3xy_limit_decisions_total counter\n\Qv3xy_limit_decisions_total{zone="mpay",tier="default",decision="admitted"} 2\E\n\Qv3xy_limit_decisions_total{zone="mpay",tier="default",decision="refused"} 1\E\n\Qv3xy_limit_decisions_total{zone="mpay",tier="scale",decision="admitted"} 4\E\n\Qv3xy_limit_decisions_total{zone="mpay",tier="scale",decision="refused"} 1\E\n/
+qr/\Q# HELP v3xy_limit_decisions_total\E[^\n]*\n# TYPE v3xy_limit_decisions_total counter\n\Qv3xy_limit_decisions_total{zone="mpay",tier="default",decision="admitted"} 2\E\n\Qv3xy_limit_decisions_total{zone="mpay",tier="default",decision="refused"} 1\E\n\Qv3xy_limit_decisions_total{zone="mpay",tier="default",decision="refused_dry_run"} 0\E\n\Qv3xy_limit_decisions_total{zone="mpay",tier="scale",decision="admitted"} 4\E\n\Qv3xy_limit_decisions_total{zone="mpay",tier="scale",decision="refused"} 1\E\n\Qv3xy_limit_decisions_total{zone="mpay",tier="scale",decision="refused_dry_run"} 0\E\n/
 --- no_error_log
 [error]
 
