@@ -398,6 +398,130 @@ v3xy_ks_account_valid(const unsigned char *s, size_t len)
 }
 
 
+v3xy_ks_status_e
+v3xy_ks_parse_session(const v3xy_ks_str_t *account,
+    const v3xy_ks_str_t *status, v3xy_ks_entry_t *e)
+{
+    memset(e, 0, sizeof(v3xy_ks_entry_t));
+
+    if (account->data == NULL && status->data == NULL) {
+        return V3XY_KS_UNKNOWN;
+    }
+
+    if (status->data == NULL) {
+        return V3XY_KS_NO_STATUS;
+    }
+
+    if (status->len == sizeof("revoked") - 1
+        && memcmp(status->data, "revoked", status->len) == 0)
+    {
+        e->revoked = 1;
+        return V3XY_KS_OK;
+    }
+
+    if (status->len != sizeof("active") - 1
+        || memcmp(status->data, "active", status->len) != 0)
+    {
+        return V3XY_KS_BAD_HASH_STATUS;
+    }
+
+    if (account->data == NULL
+        || !v3xy_ks_account_valid(account->data, account->len))
+    {
+        return V3XY_KS_BAD_ACCOUNT;
+    }
+
+    e->account = *account;
+
+    return V3XY_KS_OK;
+}
+
+
+v3xy_ks_bearer_e
+v3xy_ks_bearer(const unsigned char *value, size_t len, v3xy_ks_str_t *token)
+{
+    size_t               i, start;
+    unsigned char        c;
+    static const char    scheme[] = "bearer";
+
+    if (len < sizeof(scheme) - 1) {
+        return V3XY_KS_BEARER_NONE;
+    }
+
+    for (i = 0; i < sizeof(scheme) - 1; i++) {
+        c = value[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            c = (unsigned char) (c - 'A' + 'a');
+        }
+
+        if (c != (unsigned char) scheme[i]) {
+            return V3XY_KS_BEARER_NONE;
+        }
+    }
+
+    /* "Bearerx ...": another scheme */
+
+    if (i < len && value[i] != ' ') {
+        return V3XY_KS_BEARER_NONE;
+    }
+
+    while (i < len && value[i] == ' ') {
+        i++;
+    }
+
+    start = i;
+
+    while (i < len) {
+        c = value[i];
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+            || c == '~' || c == '+' || c == '/')
+        {
+            i++;
+            continue;
+        }
+
+        break;
+    }
+
+    if (i == start) {
+        return V3XY_KS_BEARER_MALFORMED;
+    }
+
+    while (i < len && value[i] == '=') {
+        i++;
+    }
+
+    if (i != len || i - start > V3XY_KS_TOKEN_MAX) {
+        return V3XY_KS_BEARER_MALFORMED;
+    }
+
+    token->data = value + start;
+    token->len = len - start;
+
+    return V3XY_KS_BEARER_OK;
+}
+
+
+void
+v3xy_ks_session_id(const unsigned char *digest, unsigned char *out)
+{
+    size_t               i;
+    static const char    hex[] = "0123456789abcdef";
+
+    memcpy(out, V3XY_KS_SESSION_ID_PREFIX,
+           sizeof(V3XY_KS_SESSION_ID_PREFIX) - 1);
+    out += sizeof(V3XY_KS_SESSION_ID_PREFIX) - 1;
+
+    for (i = 0; i < 6; i++) {
+        *out++ = (unsigned char) hex[digest[i] >> 4];
+        *out++ = (unsigned char) hex[digest[i] & 0x0f];
+    }
+}
+
+
 static int
 v3xy_ks_is_space(unsigned char c)
 {

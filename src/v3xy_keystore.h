@@ -23,6 +23,11 @@
  * "status" ("active" or "revoked") and, optionally, "tier" (absent or
  * empty: no tier).
  *
+ * A session (Authorization: Bearer <token>) is the hash
+ * v3xy:session:<sha256 hex of the token, lower case> with the fields
+ * "account" and "status" ("active" or "revoked"); it ends with the hash's
+ * TTL, which the auth service that writes it sets.
+ *
  * nginx-free: C99 only.
  */
 
@@ -38,6 +43,13 @@
 #define V3XY_KS_TIER_MAX      32
 #define V3XY_KS_SCOPES_JOINED_MAX                                             \
     (V3XY_KS_SCOPES_MAX * (V3XY_KS_SCOPE_MAX + 1) - 1)
+
+/* a session token: RFC 6750's b64token, at most this long */
+#define V3XY_KS_TOKEN_MAX     4096
+
+/* a session's fingerprint: "session..." and 12 hex digits of its SHA-256 */
+#define V3XY_KS_SESSION_ID_PREFIX  "session..."
+#define V3XY_KS_SESSION_ID_LEN     (sizeof(V3XY_KS_SESSION_ID_PREFIX) - 1 + 12)
 
 
 typedef struct {
@@ -103,6 +115,37 @@ v3xy_ks_status_e v3xy_ks_parse_line(const unsigned char *line, size_t len,
 v3xy_ks_status_e v3xy_ks_parse_hash(const v3xy_ks_str_t *account,
     const v3xy_ks_str_t *scopes, const v3xy_ks_str_t *status,
     const v3xy_ks_str_t *tier, v3xy_ks_entry_t *e);
+
+/*
+ * The fields of a session's hash (v3xy:session:<digest>): account and
+ * status, each with data NULL if the hash lacks it.  V3XY_KS_OK: "revoked"
+ * (e->revoked), or "active" with a valid account (e->account, no scopes);
+ * V3XY_KS_UNKNOWN: neither field (no such session, or it has expired);
+ * else malformed: V3XY_KS_NO_STATUS, V3XY_KS_BAD_HASH_STATUS,
+ * V3XY_KS_BAD_ACCOUNT.
+ */
+v3xy_ks_status_e v3xy_ks_parse_session(const v3xy_ks_str_t *account,
+    const v3xy_ks_str_t *status, v3xy_ks_entry_t *e);
+
+
+typedef enum {
+    V3XY_KS_BEARER_OK = 0,
+    V3XY_KS_BEARER_NONE,        /* no Authorization, or another scheme */
+    V3XY_KS_BEARER_MALFORMED    /* "Bearer" and no token of the form */
+} v3xy_ks_bearer_e;
+
+/*
+ * An Authorization header's value: the scheme "Bearer" (any case), one or
+ * more spaces, then a token of 1 to V3XY_KS_TOKEN_MAX characters of
+ * RFC 6750's b64token (A-Z a-z 0-9 - . _ ~ + / then "=" only at the end),
+ * nothing after it.  *token points into value.
+ */
+v3xy_ks_bearer_e v3xy_ks_bearer(const unsigned char *value, size_t len,
+    v3xy_ks_str_t *token);
+
+/* Writes V3XY_KS_SESSION_ID_LEN bytes: the fingerprint of a token's
+ * SHA-256 (32 bytes), which names a session in logs. */
+void v3xy_ks_session_id(const unsigned char *digest, unsigned char *out);
 
 /*
  * Writes e's scopes into out, separated by one space; returns the length,

@@ -3,6 +3,8 @@
  * fields of a key's hash in Redis, the scopes and the tier of a key.
  */
 
+#include <stdlib.h>
+
 #include "v3xy_test.h"
 #include "v3xy_keystore.h"
 
@@ -1157,6 +1159,156 @@ status_text_of_unknown_status_is_non_empty(void **state)
 }
 
 
+/* sessions: the hash, the Authorization header, the fingerprint */
+
+static v3xy_ks_status_e
+parse_session(const char *account, const char *status, v3xy_ks_entry_t *e)
+{
+    v3xy_ks_str_t  a, st;
+
+    a.data = (const unsigned char *) account;
+    a.len = account ? strlen(account) : 0;
+    st.data = (const unsigned char *) status;
+    st.len = status ? strlen(status) : 0;
+
+    return v3xy_ks_parse_session(&a, &st, e);
+}
+
+
+static v3xy_ks_bearer_e
+bearer(const char *value, v3xy_ks_str_t *token)
+{
+    token->data = NULL;
+    token->len = 0;
+
+    return v3xy_ks_bearer((const unsigned char *) value, strlen(value),
+                          token);
+}
+
+
+static void
+session_active_gives_account_and_no_scopes(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_session("acct_1001", "active", &e), V3XY_KS_OK);
+    assert_int_equal(e.revoked, 0);
+    assert_int_equal(e.account.len, 9);
+    assert_memory_equal(e.account.data, "acct_1001", 9);
+    assert_int_equal(e.nscopes, 0);
+}
+
+
+static void
+session_revoked_unknown_and_malformed(void **state)
+{
+    v3xy_ks_entry_t  e;
+
+    (void) state;
+
+    assert_int_equal(parse_session("acct_1", "revoked", &e), V3XY_KS_OK);
+    assert_int_equal(e.revoked, 1);
+    assert_int_equal(parse_session(NULL, "revoked", &e), V3XY_KS_OK);
+    assert_int_equal(e.revoked, 1);
+
+    assert_int_equal(parse_session(NULL, NULL, &e), V3XY_KS_UNKNOWN);
+    assert_int_equal(parse_session("acct_1", NULL, &e), V3XY_KS_NO_STATUS);
+    assert_int_equal(parse_session("acct_1", "Active", &e),
+                     V3XY_KS_BAD_HASH_STATUS);
+    assert_int_equal(parse_session("acct_1", "", &e),
+                     V3XY_KS_BAD_HASH_STATUS);
+    assert_int_equal(parse_session(NULL, "active", &e), V3XY_KS_BAD_ACCOUNT);
+    assert_int_equal(parse_session("", "active", &e), V3XY_KS_BAD_ACCOUNT);
+    assert_int_equal(parse_session("acct 1", "active", &e),
+                     V3XY_KS_BAD_ACCOUNT);
+}
+
+
+static void
+bearer_token_of_the_form_is_taken(void **state)
+{
+    v3xy_ks_str_t  t;
+
+    (void) state;
+
+    assert_int_equal(bearer("Bearer abc.DEF-_~+/09==", &t),
+                     V3XY_KS_BEARER_OK);
+    assert_int_equal(t.len, strlen("abc.DEF-_~+/09=="));
+    assert_memory_equal(t.data, "abc.DEF-_~+/09==", t.len);
+
+    assert_int_equal(bearer("bEARER   tok", &t), V3XY_KS_BEARER_OK);
+    assert_int_equal(t.len, 3);
+    assert_memory_equal(t.data, "tok", 3);
+}
+
+
+static void
+bearer_other_schemes_are_none(void **state)
+{
+    v3xy_ks_str_t  t;
+
+    (void) state;
+
+    assert_int_equal(bearer("", &t), V3XY_KS_BEARER_NONE);
+    assert_int_equal(bearer("Basic dXNlcjpwYXNz", &t), V3XY_KS_BEARER_NONE);
+    assert_int_equal(bearer("Bear", &t), V3XY_KS_BEARER_NONE);
+    assert_int_equal(bearer("Bearerx tok", &t), V3XY_KS_BEARER_NONE);
+    assert_int_equal(bearer("v3xy_dev_abc", &t), V3XY_KS_BEARER_NONE);
+}
+
+
+static void
+bearer_without_a_token_of_the_form_is_malformed(void **state)
+{
+    char           *big;
+    v3xy_ks_str_t   t;
+
+    (void) state;
+
+    assert_int_equal(bearer("Bearer", &t), V3XY_KS_BEARER_MALFORMED);
+    assert_int_equal(bearer("Bearer ", &t), V3XY_KS_BEARER_MALFORMED);
+    assert_int_equal(bearer("Bearer a b", &t), V3XY_KS_BEARER_MALFORMED);
+    assert_int_equal(bearer("Bearer a=b", &t), V3XY_KS_BEARER_MALFORMED);
+    assert_int_equal(bearer("Bearer ===", &t), V3XY_KS_BEARER_MALFORMED);
+    assert_int_equal(bearer("Bearer a\tb", &t), V3XY_KS_BEARER_MALFORMED);
+    assert_int_equal(bearer("Bearer a\"b", &t), V3XY_KS_BEARER_MALFORMED);
+    assert_int_equal(bearer("Bearer \xc3\xa9", &t),
+                     V3XY_KS_BEARER_MALFORMED);
+
+    /* 4096 characters pass, 4097 do not */
+
+    big = malloc(7 + V3XY_KS_TOKEN_MAX + 2);
+    assert_non_null(big);
+    memcpy(big, "Bearer ", 7);
+    memset(big + 7, 'a', V3XY_KS_TOKEN_MAX);
+    big[7 + V3XY_KS_TOKEN_MAX] = '\0';
+    assert_int_equal(bearer(big, &t), V3XY_KS_BEARER_OK);
+    assert_int_equal(t.len, V3XY_KS_TOKEN_MAX);
+
+    big[7 + V3XY_KS_TOKEN_MAX] = 'a';
+    big[7 + V3XY_KS_TOKEN_MAX + 1] = '\0';
+    assert_int_equal(bearer(big, &t), V3XY_KS_BEARER_MALFORMED);
+
+    free(big);
+}
+
+
+static void
+session_id_is_prefix_and_twelve_hex_digits(void **state)
+{
+    unsigned char  out[V3XY_KS_SESSION_ID_LEN];
+
+    (void) state;
+
+    v3xy_ks_session_id(ks_digest, out);
+
+    assert_int_equal(V3XY_KS_SESSION_ID_LEN, 22);
+    assert_memory_equal(out, "session...cf29d44cf503", 22);
+}
+
+
 int
 main(void)
 {
@@ -1212,6 +1364,12 @@ main(void)
         cmocka_unit_test(scopes_join_of_the_longest_list_fits_the_maximum),
         cmocka_unit_test(status_texts_are_non_empty_and_distinct),
         cmocka_unit_test(status_text_of_unknown_status_is_non_empty),
+        cmocka_unit_test(session_active_gives_account_and_no_scopes),
+        cmocka_unit_test(session_revoked_unknown_and_malformed),
+        cmocka_unit_test(bearer_token_of_the_form_is_taken),
+        cmocka_unit_test(bearer_other_schemes_are_none),
+        cmocka_unit_test(bearer_without_a_token_of_the_form_is_malformed),
+        cmocka_unit_test(session_id_is_prefix_and_twelve_hex_digits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
