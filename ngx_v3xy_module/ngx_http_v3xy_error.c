@@ -138,6 +138,26 @@ static ngx_http_v3xy_error_t  ngx_http_v3xy_errors[] = {
                  "try again shortly."),
       NGX_HTTP_V3XY_RETRY_REDIS },
 
+    /* NGX_HTTP_V3XY_ERR_SESSION_MISSING */
+    { NGX_HTTP_UNAUTHORIZED,
+      ngx_string("session_missing"),
+      ngx_string("No Authorization: Bearer session token."),
+      0 },
+
+    /* NGX_HTTP_V3XY_ERR_SESSION_INVALID */
+    { NGX_HTTP_UNAUTHORIZED,
+      ngx_string("session_invalid"),
+      ngx_string("The session is unknown, expired or revoked; "
+                 "sign in again."),
+      0 },
+
+    /* NGX_HTTP_V3XY_ERR_SESSION_STORE_UNAVAILABLE */
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("session_store_unavailable"),
+      ngx_string("Sessions cannot be checked right now; "
+                 "try again shortly."),
+      NGX_HTTP_V3XY_RETRY_REDIS },
+
     /* NGX_HTTP_V3XY_ERR_METHOD: v3xy_metrics answers GET and HEAD */
     { NGX_HTTP_NOT_ALLOWED,
       ngx_string("method_not_allowed"),
@@ -166,7 +186,7 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
     ngx_str_t              *msg;
     ngx_buf_t              *b;
     ngx_chain_t             out;
-    ngx_table_elt_t        *cc, *ra;
+    ngx_table_elt_t        *cc, *ra, *wa;
     ngx_http_v3xy_ctx_t       *ctx;
     ngx_http_v3xy_error_t     *e;
     ngx_http_v3xy_loc_conf_t  *vlcf;
@@ -230,6 +250,31 @@ ngx_http_v3xy_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err)
 #endif
     ngx_str_set(&cc->key, "Cache-Control");
     ngx_str_set(&cc->value, "no-store");
+
+    /* RFC 6750: a 401 for a Bearer token names the scheme */
+
+    if (err == NGX_HTTP_V3XY_ERR_SESSION_MISSING
+        || err == NGX_HTTP_V3XY_ERR_SESSION_INVALID)
+    {
+        wa = ngx_list_push(&r->headers_out.headers);
+        if (wa == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_DONE;
+        }
+
+        wa->hash = 1;
+#if (nginx_version >= 1023000)
+        wa->next = NULL;
+#endif
+        ngx_str_set(&wa->key, "WWW-Authenticate");
+
+        if (err == NGX_HTTP_V3XY_ERR_SESSION_MISSING) {
+            ngx_str_set(&wa->value, "Bearer");
+
+        } else {
+            ngx_str_set(&wa->value, "Bearer error=\"invalid_token\"");
+        }
+    }
 
     if (ctx->retry_after) {
         ra = ngx_list_push(&r->headers_out.headers);

@@ -21,6 +21,15 @@
  * answer is not in the cache is refused with 503 key_store_unavailable
  * while Redis is down, slow or answers wrongly: never a silent pass.
  *
+ * v3xy_session_store redis does the same for the session tokens of the
+ * API's Session endpoints (Authorization: Bearer <token>): the hash
+ * v3xy:session:<sha256 of the token> (account, status; its TTL is the
+ * session's end) gives the account, which the backend gets as for keys
+ * (X-V3XY-Account, besides the Authorization header, which goes on);
+ * 401 session_missing, session_invalid, 503 session_store_unavailable.
+ * Its answers have a cache of their own, and its lookups a tree of their
+ * own: a token and a key never share an answer.
+ *
  * The cache and what it costs: ngx_http_v3xy_key_cache.h.
  */
 
@@ -57,6 +66,7 @@ struct ngx_http_v3xy_key_store_s {
 
     ngx_http_v3xy_key_cache_t *cache;     /* redis: the cache, else NULL */
     ngx_msec_t                 valid;     /* cache=: an answer's life */
+    ngx_uint_t                 session;   /* a session store */
 };
 
 
@@ -68,7 +78,10 @@ typedef struct {
     ngx_queue_t                waiters;   /* of ngx_http_v3xy_gateway_ctx_t */
     ngx_http_v3xy_key_cache_t *cache;
     uint64_t                   started;   /* ms */
-    u_char                     key_id[V3XY_KEY_ID_LEN];
+    ngx_uint_t                 session;   /* of a session store */
+    size_t                     key_id_len;
+    u_char                     key_id[V3XY_KEY_ID_LEN];  /* or a
+                                              session's, which is shorter */
 } ngx_http_v3xy_key_lookup_t;
 
 
@@ -88,8 +101,8 @@ struct ngx_http_v3xy_gateway_ctx_s {
 };
 
 
-static char *ngx_http_v3xy_key_store_redis(ngx_conf_t *cf,
-    ngx_http_v3xy_loc_conf_t *vlcf);
+static ngx_http_v3xy_key_store_t *ngx_http_v3xy_key_store_redis(
+    ngx_conf_t *cf, ngx_uint_t session);
 static ngx_int_t ngx_http_v3xy_key_store_load(ngx_conf_t *cf,
     ngx_http_v3xy_key_store_t *ks);
 static int ngx_libc_cdecl ngx_http_v3xy_key_store_cmp(const void *a,
@@ -109,11 +122,17 @@ static ngx_int_t ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
     ngx_uint_t answer, ngx_uint_t why, v3xy_ks_entry_t *e,
     ngx_str_t *key_id);
 static void ngx_http_v3xy_key_cache_result(ngx_http_v3xy_ctx_t *ctx,
-    ngx_uint_t result);
+    ngx_uint_t session, ngx_uint_t result);
 static ngx_int_t ngx_http_v3xy_gateway_rescope(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx);
 static ngx_int_t ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r,
-    const char *failure, ngx_str_t *key_id);
+    ngx_uint_t session, const char *failure, ngx_str_t *key_id);
+static ngx_int_t ngx_http_v3xy_gateway_account(ngx_http_request_t *r,
+    ngx_str_t *account);
+static ngx_uint_t ngx_http_v3xy_session_preflight(ngx_http_request_t *r);
+static ngx_int_t ngx_http_v3xy_session_answer(ngx_http_request_t *r,
+    ngx_http_v3xy_ctx_t *ctx, ngx_uint_t answer, ngx_uint_t why,
+    ngx_str_t *account, ngx_str_t *session_id);
 static ngx_int_t ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r,
     ngx_http_v3xy_err_e err, const char *reason, ngx_str_t *key_id);
 
@@ -144,13 +163,19 @@ static v3xy_ks_str_t  ngx_http_v3xy_key_active = {
 
 static v3xy_ks_str_t  ngx_http_v3xy_key_no_tier = { NULL, 0 };
 
-/* the worker's lookups under way, by digest */
-static ngx_rbtree_t       ngx_http_v3xy_key_lookups;
-static ngx_rbtree_node_t  ngx_http_v3xy_key_lookups_sentinel;
+/* the worker's lookups under way, by digest: [0] keys, [1] sessions */
+static ngx_rbtree_t       ngx_http_v3xy_key_lookups[2];
+static ngx_rbtree_node_t  ngx_http_v3xy_key_lookups_sentinel[2];
 
-/* the outage for which key_store_unavailable was last logged */
-static ngx_uint_t  ngx_http_v3xy_key_fail_logged = (ngx_uint_t) -1;
-static uint64_t    ngx_http_v3xy_key_malformed_logged;
+/* the outage for which key_store_unavailable (or session_...) was logged */
+static ngx_uint_t  ngx_http_v3xy_key_fail_logged[2] = {
+    (ngx_uint_t) -1, (ngx_uint_t) -1
+};
+static uint64_t    ngx_http_v3xy_key_malformed_logged[2];
+
+/* what a key store and a session store say in their log lines */
+static char  *ngx_http_v3xy_store_what[2] = { "key", "session" };
+static char  *ngx_http_v3xy_store_id[2] = { "key ", "" };
 
 
 /* configuration */
@@ -170,7 +195,8 @@ ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "redis") == 0) {
-        return ngx_http_v3xy_key_store_redis(cf, vlcf);
+        vlcf->key_store = ngx_http_v3xy_key_store_redis(cf, 0);
+        return (vlcf->key_store != NULL) ? NGX_CONF_OK : NGX_CONF_ERROR;
     }
 
     if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
@@ -209,14 +235,48 @@ ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* v3xy_session_store redis [cache=TIME] [size=SIZE] | off */
+
+char *
+ngx_http_v3xy_session_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_v3xy_loc_conf_t *vlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (vlcf->session_store != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        vlcf->session_store = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "redis") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_session_store takes redis [cache=TIME] "
+                           "[size=SIZE], or off");
+        return NGX_CONF_ERROR;
+    }
+
+    vlcf->session_store = ngx_http_v3xy_key_store_redis(cf, 1);
+
+    return (vlcf->session_store != NULL) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
 /*
  * v3xy_key_store redis [cache=TIME] [size=SIZE]: every such store of the
- * http block shares one cache zone (ngx_http_v3xy_key_cache.c);
- * v3xy_redis is checked for once the http block is read.
+ * http block shares one cache zone (ngx_http_v3xy_key_cache.c), every
+ * v3xy_session_store redis another; v3xy_redis is checked for once the
+ * http block is read.
  */
 
-static char *
-ngx_http_v3xy_key_store_redis(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *vlcf)
+static ngx_http_v3xy_key_store_t *
+ngx_http_v3xy_key_store_redis(ngx_conf_t *cf, ngx_uint_t session)
 {
     size_t                      size;
     ngx_str_t                  *value, s;
@@ -225,8 +285,11 @@ ngx_http_v3xy_key_store_redis(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *vlcf)
     ngx_uint_t                  i;
     ngx_http_v3xy_key_cache_t  *kc;
     ngx_http_v3xy_key_store_t  *ks;
+    ngx_http_v3xy_main_conf_t  *vmcf;
 
     value = cf->args->elts;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
 
     valid = NGX_HTTP_V3XY_KEY_CACHE_TIME;
     size = 0;
@@ -243,7 +306,7 @@ ngx_http_v3xy_key_store_redis(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *vlcf)
                                    "invalid cache time \"%V\": more than 0 "
                                    "(every request would cost a Redis "
                                    "lookup)", &value[i]);
-                return NGX_CONF_ERROR;
+                return NULL;
             }
 
             continue;
@@ -258,7 +321,7 @@ ngx_http_v3xy_key_store_redis(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *vlcf)
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid size \"%V\": at least %uz",
                                    &value[i], 8 * ngx_pagesize);
-                return NGX_CONF_ERROR;
+                return NULL;
             }
 
             size = n;
@@ -267,26 +330,34 @@ ngx_http_v3xy_key_store_redis(ngx_conf_t *cf, ngx_http_v3xy_loc_conf_t *vlcf)
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
-    kc = ngx_http_v3xy_key_cache_add(cf, size);
+    if (session) {
+        kc = ngx_http_v3xy_key_cache_add(cf, &vmcf->session_cache,
+                                         "v3xy_session_cache",
+                                         "v3xy_session_store", size);
+
+    } else {
+        kc = ngx_http_v3xy_key_cache_add(cf, &vmcf->key_cache,
+                                         "v3xy_key_cache", "v3xy_key_store",
+                                         size);
+    }
     if (kc == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_key_store_t));
     if (ks == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     ngx_str_set(&ks->path, "redis");
     ks->cache = kc;
     ks->valid = valid;
+    ks->session = session;
 
-    vlcf->key_store = ks;
-
-    return NGX_CONF_OK;
+    return ks;
 }
 
 
@@ -335,25 +406,28 @@ ngx_http_v3xy_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_v3xy_gateway_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_http_v3xy_key_cache_t  *kc;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
     vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
 
-    kc = vmcf->key_cache;
+    for (i = 0; i < 2; i++) {
+        kc = i ? vmcf->session_cache : vmcf->key_cache;
 
-    if (kc == NULL) {
-        return NGX_OK;
+        if (kc == NULL) {
+            continue;
+        }
+
+        if (vmcf->redis == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%s redis\" in %V:%ui needs v3xy_redis in the "
+                          "http block", kc->what, &kc->file, kc->line);
+            return NGX_ERROR;
+        }
+
+        ngx_http_v3xy_key_cache_init(kc);
     }
-
-    if (vmcf->redis == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"v3xy_key_store redis\" in %V:%ui needs v3xy_redis "
-                      "in the http block", &kc->file, kc->line);
-        return NGX_ERROR;
-    }
-
-    ngx_http_v3xy_key_cache_init(kc);
 
     return NGX_OK;
 }
@@ -589,7 +663,7 @@ ngx_http_v3xy_gateway(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
         }
 
         if (g->answer == NGX_HTTP_V3XY_KEY_FAILED) {
-            return ngx_http_v3xy_gateway_unavailable(r, g->failure,
+            return ngx_http_v3xy_gateway_unavailable(r, 0, g->failure,
                                                      &g->key_id);
         }
 
@@ -705,7 +779,7 @@ ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "v3xy: key cache: miss, key %V", key_id);
 
-        ngx_http_v3xy_key_cache_result(ctx, NGX_HTTP_V3XY_KC_MISS);
+        ngx_http_v3xy_key_cache_result(ctx, 0, NGX_HTTP_V3XY_KC_MISS);
 
         return ngx_http_v3xy_key_lookup(r, ks, ctx, digest, key_id);
     }
@@ -713,9 +787,9 @@ ngx_http_v3xy_gateway_redis(ngx_http_request_t *r,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "v3xy: key cache: hit (%ui), key %V", answer, key_id);
 
-    ngx_http_v3xy_key_cache_result(ctx, answer == NGX_HTTP_V3XY_KEY_VALID
-                                        ? NGX_HTTP_V3XY_KC_HIT
-                                        : NGX_HTTP_V3XY_KC_NEGATIVE);
+    ngx_http_v3xy_key_cache_result(ctx, 0, answer == NGX_HTTP_V3XY_KEY_VALID
+                                           ? NGX_HTTP_V3XY_KC_HIT
+                                           : NGX_HTTP_V3XY_KC_NEGATIVE);
 
     if (answer == NGX_HTTP_V3XY_KEY_VALID) {
         /*
@@ -789,7 +863,6 @@ ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
 {
     u_char           *p;
     u_char            reason[128];
-    ngx_table_elt_t  *h;
     v3xy_ks_str_t    *scopes;
 
     switch (answer) {
@@ -843,21 +916,33 @@ ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
     ctx->account.len = e->account.len;
     ctx->tier.data = (u_char *) e->tier.data;
     ctx->tier.len = e->tier.len;
+    ctx->session_store = NULL;
 
-    /*
-     * The backend gets the account (never one the client sent: it would
-     * speak for another account), and the key only if told so.
-     */
+    /* the backend gets the key only if told so */
 
-    if (ngx_http_v3xy_remove_headers(r, (u_char *) "x-v3xy-account",
-                                     sizeof("x-v3xy-account") - 1, 0)
-        == NGX_ERROR)
+    if (!vlcf->key_forward
+        && ngx_http_v3xy_remove_key_headers(r) == NGX_ERROR)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!vlcf->key_forward
-        && ngx_http_v3xy_remove_key_headers(r) == NGX_ERROR)
+    return ngx_http_v3xy_gateway_account(r, &ctx->account);
+}
+
+
+/*
+ * The backend gets the account in X-V3XY-Account, never one the client
+ * sent: it would speak for another account.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_gateway_account(ngx_http_request_t *r, ngx_str_t *account)
+{
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_v3xy_remove_headers(r, (u_char *) "x-v3xy-account",
+                                     sizeof("x-v3xy-account") - 1, 0)
+        == NGX_ERROR)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -875,7 +960,7 @@ ngx_http_v3xy_gateway_decide(ngx_http_request_t *r,
     h->key = ngx_http_v3xy_account_header;
     h->lowcase_key = (u_char *) "x-v3xy-account";
     h->hash = ngx_http_v3xy_account_hash;
-    h->value = ctx->account;
+    h->value = *account;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
@@ -935,11 +1020,277 @@ forward:
 }
 
 
-/* what the cache said (NGX_HTTP_V3XY_KC_*): metrics, $v3xy_key_cache */
+/* sessions */
+
+/*
+ * The session step: NGX_OK with the session's account in ctx (and in
+ * X-V3XY-Account), NGX_AGAIN while Redis is asked, or a refusal
+ * (NGX_DONE).  A CORS preflight (OPTIONS with
+ * Access-Control-Request-Method) carries no credentials by the Fetch
+ * standard: it goes on without an account.
+ */
+
+ngx_int_t
+ngx_http_v3xy_session(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
+    ngx_http_v3xy_ctx_t *ctx, ngx_http_v3xy_headers_t *hs)
+{
+    u_char                       *p;
+    u_char                        digest[SHA256_DIGEST_LENGTH];
+    u_char                        buf[NGX_HTTP_V3XY_KEY_CACHE_BUF];
+    ngx_str_t                     account, scopes, tier, session_id;
+    ngx_uint_t                    answer, why;
+    v3xy_ks_str_t                 token;
+    ngx_table_elt_t              *h;
+    v3xy_ks_bearer_e              rc;
+    ngx_http_v3xy_key_store_t    *ks;
+    ngx_http_v3xy_gateway_ctx_t  *g;
+
+    ks = vlcf->session_store;
+
+    if (ctx->account.len) {
+
+        /* judged in another location (an internal redirect) */
+
+        if (ctx->session_store == ks) {
+            return NGX_OK;
+        }
+
+        ngx_str_null(&ctx->account);
+        ngx_str_null(&ctx->tier);
+        ctx->session = NULL;
+    }
+
+    g = ctx->session;
+
+    if (g != NULL) {
+        /* resumed: the lookup has answered */
+
+        if (g->lookup != NULL) {
+            return NGX_AGAIN;
+        }
+
+        if (g->answer == NGX_HTTP_V3XY_KEY_FAILED) {
+            return ngx_http_v3xy_gateway_unavailable(r, 1, g->failure,
+                                                     &g->key_id);
+        }
+
+        return ngx_http_v3xy_session_answer(r, ctx, g->answer, g->why,
+                                            &g->account, &g->key_id);
+    }
+
+    h = r->headers_in.authorization;
+
+    if (r->method == NGX_HTTP_OPTIONS && h == NULL && !hs->key_headers
+        && ngx_http_v3xy_session_preflight(r))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: session store: a CORS preflight goes on");
+        return NGX_OK;
+    }
+
+    rc = (h != NULL) ? v3xy_ks_bearer(h->value.data, h->value.len, &token)
+                     : V3XY_KS_BEARER_NONE;
+
+    if (hs->key_headers) {
+        if (rc != V3XY_KS_BEARER_NONE) {
+            return ngx_http_v3xy_gateway_refuse(r,
+                                        NGX_HTTP_V3XY_ERR_CREDENTIALS_MIXED,
+                                        "a developer key and a session "
+                                        "token", NULL);
+        }
+
+        return ngx_http_v3xy_gateway_refuse(r,
+                                        NGX_HTTP_V3XY_ERR_SESSION_MISSING,
+                                        "a developer key where a session "
+                                        "is needed", NULL);
+    }
+
+    if (rc == V3XY_KS_BEARER_NONE) {
+        return ngx_http_v3xy_gateway_refuse(r,
+                                        NGX_HTTP_V3XY_ERR_SESSION_MISSING,
+                                        (h == NULL)
+                                        ? "no Authorization"
+                                        : "Authorization of another scheme "
+                                          "than Bearer", NULL);
+    }
+
+    if (rc == V3XY_KS_BEARER_MALFORMED) {
+        return ngx_http_v3xy_gateway_refuse(r,
+                                        NGX_HTTP_V3XY_ERR_SESSION_INVALID,
+                                        "a Bearer token not of RFC 6750's "
+                                        "form", NULL);
+    }
+
+    /* one SHA-256: the store's digest and the fingerprint for the logs */
+
+    if (ngx_http_v3xy_sha256((u_char *) token.data, token.len, digest)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    session_id.data = ngx_pnalloc(r->pool, V3XY_KS_SESSION_ID_LEN);
+    if (session_id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    session_id.len = V3XY_KS_SESSION_ID_LEN;
+    v3xy_ks_session_id(digest, session_id.data);
+
+    ctx->session_id = session_id;
+
+    ngx_str_null(&account);
+    ngx_str_null(&scopes);
+    ngx_str_null(&tier);
+
+    answer = ngx_http_v3xy_key_cache_get(ks->cache, digest, ks->valid, buf,
+                                         &account, &scopes, &tier, &why);
+
+    if (answer == NGX_HTTP_V3XY_KEY_WAITING) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: session cache: miss, %V", &session_id);
+
+        ngx_http_v3xy_key_cache_result(ctx, 1, NGX_HTTP_V3XY_KC_MISS);
+
+        return ngx_http_v3xy_key_lookup(r, ks, ctx, digest, &session_id);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "v3xy: session cache: hit (%ui), %V", answer,
+                   &session_id);
+
+    ngx_http_v3xy_key_cache_result(ctx, 1, answer == NGX_HTTP_V3XY_KEY_VALID
+                                           ? NGX_HTTP_V3XY_KC_HIT
+                                           : NGX_HTTP_V3XY_KC_NEGATIVE);
+
+    if (answer == NGX_HTTP_V3XY_KEY_VALID) {
+        /* the account outlives buf: $v3xy_account, X-V3XY-Account */
+
+        p = ngx_pnalloc(r->pool, account.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(p, account.data, account.len);
+        account.data = p;
+    }
+
+    return ngx_http_v3xy_session_answer(r, ctx, answer, why, &account,
+                                        &session_id);
+}
+
+
+/* OPTIONS with Access-Control-Request-Method: a CORS preflight */
+
+static ngx_uint_t
+ngx_http_v3xy_session_preflight(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Access-Control-Request-Method") - 1
+            && ngx_strncasecmp(h[i].key.data,
+                               (u_char *) "Access-Control-Request-Method",
+                               h[i].key.len) == 0)
+        {
+            return 1;
+        }
+    }
+}
+
+
+/*
+ * What the session store's answer means; a valid session's account is in
+ * r's memory.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_session_answer(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx,
+    ngx_uint_t answer, ngx_uint_t why, ngx_str_t *account,
+    ngx_str_t *session_id)
+{
+    u_char                     *p;
+    u_char                      reason[128];
+    ngx_http_v3xy_loc_conf_t   *vlcf;
+
+    switch (answer) {
+
+    case NGX_HTTP_V3XY_KEY_VALID:
+        break;
+
+    case NGX_HTTP_V3XY_KEY_REVOKED:
+        return ngx_http_v3xy_gateway_refuse(r,
+                                         NGX_HTTP_V3XY_ERR_SESSION_INVALID,
+                                         "revoked session", session_id);
+
+    case NGX_HTTP_V3XY_KEY_MALFORMED:
+        p = ngx_snprintf(reason, sizeof(reason) - 1,
+                         "malformed session store entry (%s)",
+                         v3xy_ks_status_text((v3xy_ks_status_e) why));
+        *p = '\0';
+
+        return ngx_http_v3xy_gateway_refuse(r,
+                                         NGX_HTTP_V3XY_ERR_SESSION_INVALID,
+                                         (const char *) reason, session_id);
+
+    default: /* NGX_HTTP_V3XY_KEY_UNKNOWN */
+        return ngx_http_v3xy_gateway_refuse(r,
+                                         NGX_HTTP_V3XY_ERR_SESSION_INVALID,
+                                         "unknown or expired session",
+                                         session_id);
+    }
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
+
+    /* a session has no tier: its account's zones take their default */
+
+    ctx->account = *account;
+    ngx_str_null(&ctx->tier);
+    ctx->session_store = vlcf->session_store;
+
+    /* another location's key store judges again after a redirect */
+    ctx->gateway_store = NULL;
+    ctx->gateway_lcf = NULL;
+
+    return ngx_http_v3xy_gateway_account(r, &ctx->account);
+}
+
+
+/*
+ * What the cache said (NGX_HTTP_V3XY_KC_*): metrics, $v3xy_key_cache (of
+ * a key; of a session, its metrics only)
+ */
 
 static void
-ngx_http_v3xy_key_cache_result(ngx_http_v3xy_ctx_t *ctx, ngx_uint_t result)
+ngx_http_v3xy_key_cache_result(ngx_http_v3xy_ctx_t *ctx, ngx_uint_t session,
+    ngx_uint_t result)
 {
+    if (session) {
+        ngx_http_v3xy_count(ngx_http_v3xy_metrics.session_cache, result);
+
+        if (ctx != NULL) {
+            ctx->session_cache = result + 1;
+        }
+
+        return;
+    }
+
     ngx_http_v3xy_count(ngx_http_v3xy_metrics.key_cache, result);
 
     if (ctx != NULL) {
@@ -951,28 +1302,33 @@ ngx_http_v3xy_key_cache_result(ngx_http_v3xy_ctx_t *ctx, ngx_uint_t result)
 /* Redis failed for a key not in the cache: 503, logged once an outage */
 
 static ngx_int_t
-ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r, const char *failure,
-    ngx_str_t *key_id)
+ngx_http_v3xy_gateway_unavailable(ngx_http_request_t *r, ngx_uint_t session,
+    const char *failure, ngx_str_t *key_id)
 {
     ngx_uint_t  outage;
 
     outage = ngx_http_v3xy_redis_outage();
 
-    ngx_http_v3xy_key_cache_result(ngx_http_v3xy_find_ctx(r),
+    ngx_http_v3xy_key_cache_result(ngx_http_v3xy_find_ctx(r), session,
                                    NGX_HTTP_V3XY_KC_FAILED);
 
-    if (ngx_http_v3xy_key_fail_logged != outage) {
-        ngx_http_v3xy_key_fail_logged = outage;
+    if (ngx_http_v3xy_key_fail_logged[session] != outage) {
+        ngx_http_v3xy_key_fail_logged[session] = outage;
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "v3xy: redis unavailable for the key store (%s): keys "
-                      "not in the cache are refused with 503 "
-                      "key_store_unavailable", failure);
+                      "v3xy: redis unavailable for the %s store (%s): %ss "
+                      "not in the cache are refused with 503 %s",
+                      ngx_http_v3xy_store_what[session], failure,
+                      ngx_http_v3xy_store_what[session],
+                      session ? "session_store_unavailable"
+                              : "key_store_unavailable");
     }
 
     return ngx_http_v3xy_gateway_refuse(r,
-                                    NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE,
-                                    failure, key_id);
+                           session
+                           ? NGX_HTTP_V3XY_ERR_SESSION_STORE_UNAVAILABLE
+                           : NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE,
+                           failure, key_id);
 }
 
 
@@ -980,9 +1336,17 @@ static ngx_int_t
 ngx_http_v3xy_gateway_refuse(ngx_http_request_t *r, ngx_http_v3xy_err_e err,
     const char *reason, ngx_str_t *key_id)
 {
+    /* a session's fingerprint says "session..." itself */
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "v3xy: %V: %s, key %V", ngx_http_v3xy_error_code(err),
-                  reason, (key_id != NULL) ? key_id : &ngx_http_v3xy_no_key);
+                  "v3xy: %V: %s, %s%V", ngx_http_v3xy_error_code(err),
+                  reason,
+                  (key_id != NULL && key_id->len == V3XY_KS_SESSION_ID_LEN
+                   && ngx_strncmp(key_id->data, V3XY_KS_SESSION_ID_PREFIX,
+                                  sizeof(V3XY_KS_SESSION_ID_PREFIX) - 1)
+                      == 0)
+                  ? "" : "key ",
+                  (key_id != NULL) ? key_id : &ngx_http_v3xy_no_key);
 
     return ngx_http_v3xy_refuse(r, err);
 }
@@ -1000,34 +1364,39 @@ static ngx_int_t
 ngx_http_v3xy_key_lookup(ngx_http_request_t *r, ngx_http_v3xy_key_store_t *ks,
     ngx_http_v3xy_ctx_t *ctx, u_char *digest, ngx_str_t *key_id)
 {
+    ngx_rbtree_t                 *tree;
     ngx_pool_cleanup_t           *cln;
     ngx_http_v3xy_key_lookup_t   *lk;
     ngx_http_v3xy_gateway_ctx_t  *g;
 
-    if (ngx_http_v3xy_key_lookups.root == NULL) {
-        ngx_rbtree_init(&ngx_http_v3xy_key_lookups,
-                        &ngx_http_v3xy_key_lookups_sentinel,
+    tree = &ngx_http_v3xy_key_lookups[ks->session];
+
+    if (tree->root == NULL) {
+        ngx_rbtree_init(tree, &ngx_http_v3xy_key_lookups_sentinel[ks->session],
                         ngx_http_v3xy_key_tree_insert);
     }
 
     lk = (ngx_http_v3xy_key_lookup_t *)
-             ngx_http_v3xy_key_tree_find(&ngx_http_v3xy_key_lookups, digest);
+             ngx_http_v3xy_key_tree_find(tree, digest);
 
     if (lk != NULL) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "v3xy: key store: waits for the lookup under way, "
-                       "key %V", key_id);
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "v3xy: %s store: waits for the lookup under way, "
+                       "%s%V",
+                       ngx_http_v3xy_store_what[ks->session],
+                       ngx_http_v3xy_store_id[ks->session], key_id);
 
     } else {
         if (!ngx_http_v3xy_redis_ready()) {
-            return ngx_http_v3xy_gateway_unavailable(r, "not connected",
+            return ngx_http_v3xy_gateway_unavailable(r, ks->session,
+                                                     "not connected",
                                                      key_id);
         }
 
         lk = ngx_http_v3xy_key_lookup_start(r, ks, digest, key_id);
         if (lk == NULL) {
-            return ngx_http_v3xy_gateway_unavailable(r, "cannot send",
-                                                     key_id);
+            return ngx_http_v3xy_gateway_unavailable(r, ks->session,
+                                                     "cannot send", key_id);
         }
     }
 
@@ -1053,7 +1422,12 @@ ngx_http_v3xy_key_lookup(ngx_http_request_t *r, ngx_http_v3xy_key_store_t *ks,
     cln->handler = ngx_http_v3xy_gateway_cleanup;
     cln->data = g;
 
-    ctx->gateway = g;
+    if (ks->session) {
+        ctx->session = g;
+
+    } else {
+        ctx->gateway = g;
+    }
 
     /* a client that goes away while we wait ends the request */
     r->read_event_handler = ngx_http_test_reading;
@@ -1063,15 +1437,20 @@ ngx_http_v3xy_key_lookup(ngx_http_request_t *r, ngx_http_v3xy_key_store_t *ks,
 }
 
 
-/* HMGET v3xy:key:<digest> account scopes status tier */
+/*
+ * HMGET v3xy:key:<digest> account scopes status tier, or
+ * HMGET v3xy:session:<digest> account status
+ */
 
 static ngx_http_v3xy_key_lookup_t *
 ngx_http_v3xy_key_lookup_start(ngx_http_request_t *r,
     ngx_http_v3xy_key_store_t *ks, u_char *digest, ngx_str_t *key_id)
 {
-    u_char                      name[sizeof("v3xy:key:") - 1
+    u_char                      name[sizeof("v3xy:session:") - 1
                                      + 2 * SHA256_DIGEST_LENGTH];
+    u_char                     *p;
     ngx_str_t                   args[6];
+    ngx_uint_t                  n;
     ngx_http_v3xy_key_lookup_t *lk;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
@@ -1084,21 +1463,35 @@ ngx_http_v3xy_key_lookup_start(ngx_http_request_t *r,
 
     ngx_memzero(lk, sizeof(ngx_http_v3xy_key_lookup_t));
 
-    ngx_memcpy(name, "v3xy:key:", sizeof("v3xy:key:") - 1);
-    ngx_hex_dump(name + sizeof("v3xy:key:") - 1, digest,
-                 SHA256_DIGEST_LENGTH);
+    if (ks->session) {
+        p = ngx_cpymem(name, "v3xy:session:", sizeof("v3xy:session:") - 1);
+
+    } else {
+        p = ngx_cpymem(name, "v3xy:key:", sizeof("v3xy:key:") - 1);
+    }
+
+    p = ngx_hex_dump(p, digest, SHA256_DIGEST_LENGTH);
 
     ngx_str_set(&args[0], "HMGET");
     args[1].data = name;
-    args[1].len = sizeof(name);
+    args[1].len = p - name;
     ngx_str_set(&args[2], "account");
-    ngx_str_set(&args[3], "scopes");
-    ngx_str_set(&args[4], "status");
-    ngx_str_set(&args[5], "tier");
+
+    if (ks->session) {
+        ngx_str_set(&args[3], "status");
+        n = 4;
+
+    } else {
+        ngx_str_set(&args[3], "scopes");
+        ngx_str_set(&args[4], "status");
+        ngx_str_set(&args[5], "tier");
+        n = 6;
+    }
 
     lk->started = ngx_http_v3xy_now_ms();
+    lk->session = ks->session;
 
-    lk->cmd = ngx_http_v3xy_redis_command(args, 6,
+    lk->cmd = ngx_http_v3xy_redis_command(args, n,
                                           ngx_http_v3xy_key_lookup_reply, lk);
     if (lk->cmd == NULL) {
         ngx_free(lk);
@@ -1107,7 +1500,8 @@ ngx_http_v3xy_key_lookup_start(ngx_http_request_t *r,
 
     ngx_memcpy(lk->tn.digest, digest, SHA256_DIGEST_LENGTH);
     ngx_memcpy(&lk->tn.rbnode.key, digest, sizeof(ngx_rbtree_key_t));
-    ngx_memcpy(lk->key_id, key_id->data, V3XY_KEY_ID_LEN);
+    lk->key_id_len = ngx_min(key_id->len, V3XY_KEY_ID_LEN);
+    ngx_memcpy(lk->key_id, key_id->data, lk->key_id_len);
 
     ngx_queue_init(&lk->waiters);
     lk->cache = ks->cache;
@@ -1119,10 +1513,13 @@ ngx_http_v3xy_key_lookup_start(ngx_http_request_t *r,
 
     ngx_add_timer(&lk->timer, vmcf->redis->timeout);
 
-    ngx_rbtree_insert(&ngx_http_v3xy_key_lookups, &lk->tn.rbnode);
+    ngx_rbtree_insert(&ngx_http_v3xy_key_lookups[ks->session],
+                      &lk->tn.rbnode);
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "v3xy: key store: HMGET in redis, key %V", key_id);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "v3xy: %s store: HMGET in redis, %s%V",
+                   ngx_http_v3xy_store_what[ks->session],
+                   ngx_http_v3xy_store_id[ks->session], key_id);
 
     return lk;
 }
@@ -1138,7 +1535,7 @@ ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply)
 {
     ngx_http_v3xy_key_lookup_t *lk = data;
 
-    ngx_uint_t        i, answer;
+    ngx_uint_t        i, n, answer;
     redisReply       *f;
     v3xy_ks_str_t     field[4];
     v3xy_ks_entry_t   e;
@@ -1152,11 +1549,13 @@ ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply)
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+    n = lk->session ? 2 : 4;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n) {
         goto wrong;
     }
 
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < n; i++) {
         f = reply->element[i];
 
         if (f->type == REDIS_REPLY_STRING) {
@@ -1172,8 +1571,13 @@ ngx_http_v3xy_key_lookup_reply(void *data, redisReply *reply)
         }
     }
 
-    status = v3xy_ks_parse_hash(&field[0], &field[1], &field[2], &field[3],
-                                &e);
+    if (lk->session) {
+        status = v3xy_ks_parse_session(&field[0], &field[1], &e);
+
+    } else {
+        status = v3xy_ks_parse_hash(&field[0], &field[1], &field[2],
+                                    &field[3], &e);
+    }
 
     if (status == V3XY_KS_UNKNOWN) {
         answer = NGX_HTTP_V3XY_KEY_UNKNOWN;
@@ -1288,7 +1692,8 @@ ngx_http_v3xy_key_lookup_finish(ngx_http_v3xy_key_lookup_t *lk,
         ngx_del_timer(&lk->timer);
     }
 
-    ngx_rbtree_delete(&ngx_http_v3xy_key_lookups, &lk->tn.rbnode);
+    ngx_rbtree_delete(&ngx_http_v3xy_key_lookups[lk->session],
+                      &lk->tn.rbnode);
 
     ngx_free(lk);
 }
@@ -1300,28 +1705,32 @@ static void
 ngx_http_v3xy_key_malformed(ngx_http_v3xy_key_lookup_t *lk,
     v3xy_ks_status_e why)
 {
-    u_char    hex[12];
-    uint64_t  now;
+    u_char     hex[12];
+    uint64_t   now, *logged;
 
     now = ngx_http_v3xy_now_ms();
+    logged = &ngx_http_v3xy_key_malformed_logged[lk->session];
 
-    if (ngx_http_v3xy_key_malformed_logged != 0
-        && now >= ngx_http_v3xy_key_malformed_logged
-        && now - ngx_http_v3xy_key_malformed_logged < NGX_HTTP_V3XY_KEY_LOG_MS)
+    if (*logged != 0 && now >= *logged
+        && now - *logged < NGX_HTTP_V3XY_KEY_LOG_MS)
     {
         return;
     }
 
-    ngx_http_v3xy_key_malformed_logged = now ? now : 1;
+    *logged = now ? now : 1;
 
     ngx_hex_dump(hex, lk->tn.digest, sizeof(hex) / 2);
 
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                  "v3xy: key store: the hash v3xy:key:%*s... in redis is "
-                  "malformed (%s): key %*s is refused with api_key_invalid "
-                  "(such warnings at most once a minute)",
+                  "v3xy: %s store: the hash v3xy:%s:%*s... in redis is "
+                  "malformed (%s): %s%*s is refused with %s (such "
+                  "warnings at most once a minute)",
+                  ngx_http_v3xy_store_what[lk->session],
+                  ngx_http_v3xy_store_what[lk->session],
                   sizeof(hex), hex, v3xy_ks_status_text(why),
-                  (size_t) V3XY_KEY_ID_LEN, lk->key_id);
+                  ngx_http_v3xy_store_id[lk->session],
+                  lk->key_id_len, lk->key_id,
+                  lk->session ? "session_invalid" : "api_key_invalid");
 }
 
 

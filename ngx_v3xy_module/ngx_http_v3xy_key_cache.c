@@ -62,15 +62,13 @@ static void ngx_http_v3xy_key_cache_free(ngx_http_v3xy_key_cache_t *kc,
 
 
 ngx_http_v3xy_key_cache_t *
-ngx_http_v3xy_key_cache_add(ngx_conf_t *cf, size_t size)
+ngx_http_v3xy_key_cache_add(ngx_conf_t *cf, ngx_http_v3xy_key_cache_t **kcp,
+    char *zone, const char *what, size_t size)
 {
     ngx_str_t                   name;
     ngx_http_v3xy_key_cache_t  *kc;
-    ngx_http_v3xy_main_conf_t  *vmcf;
 
-    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
-
-    kc = vmcf->key_cache;
+    kc = *kcp;
 
     if (kc == NULL) {
         kc = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_key_cache_t));
@@ -78,7 +76,8 @@ ngx_http_v3xy_key_cache_add(ngx_conf_t *cf, size_t size)
             return NULL;
         }
 
-        ngx_str_set(&name, "v3xy_key_cache");
+        name.data = (u_char *) zone;
+        name.len = ngx_strlen(zone);
 
         /* the size is known once the http block is read */
 
@@ -93,8 +92,9 @@ ngx_http_v3xy_key_cache_add(ngx_conf_t *cf, size_t size)
 
         kc->file = cf->conf_file->file.name;
         kc->line = cf->conf_file->line;
+        kc->what = what;
 
-        vmcf->key_cache = kc;
+        *kcp = kc;
     }
 
     if (size > kc->shm_zone->shm.size) {
@@ -185,14 +185,14 @@ ngx_http_v3xy_key_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_queue_insert_tail(&sh->free, &node->queue);
     }
 
-    len = sizeof(" in the v3xy_key_store cache") - 1;
+    len = sizeof(" in the  cache") - 1 + ngx_strlen(kc->what);
 
     kc->shpool->log_ctx = ngx_slab_alloc(kc->shpool, len + 1);
     if (kc->shpool->log_ctx == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf(kc->shpool->log_ctx, " in the v3xy_key_store cache%Z");
+    ngx_sprintf(kc->shpool->log_ctx, " in the %s cache%Z", kc->what);
 
     /* a full cache is ours to report, once a minute, not nginx's each time */
     kc->shpool->log_nomem = 0;
@@ -327,10 +327,10 @@ ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc, u_char *digest,
 
             if (full) {
                 ngx_log_error(NGX_LOG_WARN, log, 0,
-                              "v3xy: the v3xy_key_store cache has no room "
-                              "for a valid key: it is looked up in redis "
-                              "each time; a larger size= keeps more "
-                              "(logged at most once a minute)");
+                              "v3xy: the %s cache has no room for a valid "
+                              "entry: it is looked up in redis each time; "
+                              "a larger size= keeps more (logged at most "
+                              "once a minute)", kc->what);
             }
 
             return;
@@ -505,23 +505,14 @@ ngx_http_v3xy_key_tree_find(ngx_rbtree_t *tree, u_char *digest)
 
 /* the metrics: lookups by result */
 
-ngx_int_t
-ngx_http_v3xy_key_cache_metrics(ngx_http_v3xy_mout_t *out,
-    ngx_http_v3xy_main_conf_t *vmcf)
+static ngx_int_t
+ngx_http_v3xy_cache_metrics(ngx_http_v3xy_mout_t *out, ngx_atomic_t *v,
+    char *family, char *help)
 {
-    u_char        *p;
-    ngx_uint_t     i;
-    ngx_atomic_t  *v;
+    u_char      *p;
+    ngx_uint_t   i;
 
-    v = vmcf->metrics.key_cache;
-
-    if (ngx_http_v3xy_mfamily(out, "v3xy_key_lookups_total", "counter",
-                              "Developer keys looked up in the Redis key "
-                              "store's cache: hit, negative (a cached "
-                              "refusal), miss (asked Redis), failed (Redis "
-                              "could not answer).")
-        != NGX_OK)
-    {
+    if (ngx_http_v3xy_mfamily(out, family, "counter", help) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -531,11 +522,37 @@ ngx_http_v3xy_key_cache_metrics(ngx_http_v3xy_mout_t *out,
             return NGX_ERROR;
         }
 
-        out->b->last = ngx_sprintf(p,
-                                   "v3xy_key_lookups_total{result=\"%V\"} "
-                                   "%uA\n", &ngx_http_v3xy_key_cache_names[i],
-                                   v[i]);
+        out->b->last = ngx_sprintf(p, "%s{result=\"%V\"} %uA\n", family,
+                                   &ngx_http_v3xy_key_cache_names[i], v[i]);
     }
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_v3xy_key_cache_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf)
+{
+    return ngx_http_v3xy_cache_metrics(out, vmcf->metrics.key_cache,
+                                       "v3xy_key_lookups_total",
+                                       "Developer keys looked up in the "
+                                       "Redis key store's cache: hit, "
+                                       "negative (a cached refusal), miss "
+                                       "(asked Redis), failed (Redis could "
+                                       "not answer).");
+}
+
+
+ngx_int_t
+ngx_http_v3xy_session_cache_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf)
+{
+    return ngx_http_v3xy_cache_metrics(out, vmcf->metrics.session_cache,
+                                       "v3xy_session_lookups_total",
+                                       "Session tokens looked up in the "
+                                       "Redis session store's cache: hit, "
+                                       "negative (a cached refusal), miss "
+                                       "(asked Redis), failed (Redis could "
+                                       "not answer).");
 }

@@ -3,7 +3,9 @@
  * Redis (v3xy_key_store redis), in shared memory.
  *
  * One zone, "v3xy_key_cache", for every v3xy_key_store redis of the http
- * block, shared by the workers of one machine.  It holds answers, valid
+ * block, shared by the workers of one machine; another of the same kind,
+ * "v3xy_session_cache", for every v3xy_session_store redis (a session
+ * holds an account and no scopes).  It holds answers, valid
  * keys and refusals alike, by the key's SHA-256 (never the key), with the
  * time their lookup began: each location takes an answer for as long as
  * its own cache= says, so that a revocation counts within that time.
@@ -53,6 +55,7 @@ struct ngx_http_v3xy_key_cache_s {
     ngx_slab_pool_t               *shpool;
     ngx_str_t                      file;  /* the first v3xy_key_store */
     ngx_uint_t                     line;  /* redis, for errors */
+    const char                    *what;  /* its directive */
 };
 
 
@@ -64,10 +67,12 @@ typedef struct {
 
 
 /*
- * The http block's cache (made at its first call, with the place of the
- * directive), at least size bytes; 0: the default if no call gives one.
+ * The http block's cache *kcp (made at its first call, with the place of
+ * the directive what, in a zone of that name), at least size bytes; 0:
+ * the default if no call gives one.
  */
 ngx_http_v3xy_key_cache_t *ngx_http_v3xy_key_cache_add(ngx_conf_t *cf,
+    ngx_http_v3xy_key_cache_t **kcp, char *zone, const char *what,
     size_t size);
 
 /* Once the http block is read: the size, if none was given. */
@@ -100,7 +105,9 @@ void ngx_http_v3xy_key_cache_put(ngx_http_v3xy_key_cache_t *kc,
     u_char *digest, uint64_t fetched, ngx_uint_t answer, ngx_uint_t why,
     v3xy_ks_entry_t *e, ngx_log_t *log);
 
-/* the metrics: lookups by result */
+/* the metrics: lookups by result, of keys and of sessions */
+ngx_int_t ngx_http_v3xy_session_cache_metrics(ngx_http_v3xy_mout_t *out,
+    ngx_http_v3xy_main_conf_t *vmcf);
 ngx_int_t ngx_http_v3xy_key_cache_metrics(ngx_http_v3xy_mout_t *out,
     ngx_http_v3xy_main_conf_t *vmcf);
 

@@ -193,6 +193,8 @@ ngx_http_v3xy_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                                                NULL, 4);
     m->upstream_429 = ngx_http_v3xy_metrics_group(shm_zone, sh,
                                                   "upstream_429", NULL, 4 * 2);
+    m->session_cache = ngx_http_v3xy_metrics_group(shm_zone, sh,
+                                                   "session_cache", NULL, 4);
     m->upstream = ngx_http_v3xy_metrics_group(shm_zone, sh, "upstream", NULL,
                                               2 * (NGX_HTTP_V3XY_UP_BUCKETS
                                                    + 1));

@@ -53,6 +53,7 @@ static ngx_http_v3xy_mprint_pt  ngx_http_v3xy_metrics_families[] = {
     ngx_http_v3xy_hold_metrics,
     ngx_http_v3xy_webhook_metrics,
     ngx_http_v3xy_key_cache_metrics,
+    ngx_http_v3xy_session_cache_metrics,
     NULL
 };
 
@@ -146,6 +147,13 @@ static ngx_command_t  ngx_http_v3xy_commands[] = {
     { ngx_string("v3xy_scope"),
       NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_v3xy_scope,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("v3xy_session_store"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_v3xy_session_store,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -340,6 +348,7 @@ ngx_http_v3xy_create_loc_conf(ngx_conf_t *cf)
     conf->key_store = NGX_CONF_UNSET_PTR;
     conf->scopes = NGX_CONF_UNSET_PTR;
     conf->key_forward = NGX_CONF_UNSET;
+    conf->session_store = NGX_CONF_UNSET_PTR;
     conf->backup = NGX_CONF_UNSET_PTR;
     conf->hold = NGX_CONF_UNSET_PTR;
 
@@ -371,6 +380,7 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->key_store, prev->key_store, NULL);
     ngx_conf_merge_ptr_value(conf->scopes, prev->scopes, NULL);
     ngx_conf_merge_value(conf->key_forward, prev->key_forward, 0);
+    ngx_conf_merge_ptr_value(conf->session_store, prev->session_store, NULL);
 
     /* not inherited: it belongs to the location of its proxy_pass */
     if (conf->backup == NGX_CONF_UNSET_PTR) {
@@ -382,6 +392,21 @@ ngx_http_v3xy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "v3xy_key_store and v3xy_api_key_file cannot "
                            "both apply to one location: a gateway checks "
                            "keys, a sidecar injects its own");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->session_store != NULL
+        && (conf->key_store != NULL || conf->api_key != NULL))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "v3xy_session_store cannot apply to a location "
+                           "of %s: a location takes a person's session or "
+                           "a developer key (\"%s off\" where the other "
+                           "is inherited)",
+                           conf->key_store ? "v3xy_key_store"
+                                           : "v3xy_api_key_file",
+                           conf->key_store ? "v3xy_key_store"
+                                           : "v3xy_session_store");
         return NGX_CONF_ERROR;
     }
 
@@ -413,7 +438,9 @@ ngx_http_v3xy_role(ngx_http_v3xy_loc_conf_t *conf)
         return NGX_HTTP_V3XY_ROLE_WEBHOOK;
     }
 
-    if (conf->key_store != NULL || conf->decide != NULL) {
+    if (conf->key_store != NULL || conf->session_store != NULL
+        || conf->decide != NULL)
+    {
         return NGX_HTTP_V3XY_ROLE_GATEWAY;
     }
 

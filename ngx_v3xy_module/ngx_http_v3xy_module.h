@@ -60,7 +60,8 @@
 #define NGX_HTTP_V3XY_REDIS_ERRORS      1
 #define NGX_HTTP_V3XY_REDIS_TIMEOUTS    2
 
-/* the key store's cache: ngx_http_v3xy_metrics.key_cache[] */
+/* the key store's and the session store's caches: ...metrics.key_cache[],
+ * ...metrics.session_cache[] */
 #define NGX_HTTP_V3XY_KC_HIT        0
 #define NGX_HTTP_V3XY_KC_NEGATIVE   1
 #define NGX_HTTP_V3XY_KC_MISS       2
@@ -86,6 +87,9 @@ typedef enum {
     NGX_HTTP_V3XY_ERR_UPSTREAM_UNAVAILABLE,
     NGX_HTTP_V3XY_ERR_UPSTREAM_UNANSWERED,
     NGX_HTTP_V3XY_ERR_KEY_STORE_UNAVAILABLE,
+    NGX_HTTP_V3XY_ERR_SESSION_MISSING,
+    NGX_HTTP_V3XY_ERR_SESSION_INVALID,
+    NGX_HTTP_V3XY_ERR_SESSION_STORE_UNAVAILABLE,
     NGX_HTTP_V3XY_ERR_METHOD,
     NGX_HTTP_V3XY_ERR_LAST
 } ngx_http_v3xy_err_e;
@@ -170,6 +174,7 @@ typedef struct {
     ngx_atomic_t              *failover;   /* [reason] */
     ngx_atomic_t              *webhook;    /* [err] */
     ngx_atomic_t              *key_cache;
+    ngx_atomic_t              *session_cache;
     ngx_atomic_t              *redis;
     ngx_atomic_t              *redis_up;   /* [worker] */
     ngx_atomic_t              *redis_rtt;  /* a histogram */
@@ -198,6 +203,7 @@ struct ngx_http_v3xy_main_conf_s {
     ngx_shm_zone_t             *breaker_zone;
     ngx_uint_t                  breakers;  /* distinct breakers */
     ngx_http_v3xy_key_cache_t   *key_cache;  /* v3xy_key_store redis */
+    ngx_http_v3xy_key_cache_t   *session_cache;  /* v3xy_session_store */
     ngx_shm_zone_t             *hold_zone;  /* the API's 429s */
     ngx_http_v3xy_redis_script_t hold_script;
     ngx_shm_zone_t             *metrics_zone;  /* v3xy_metrics, or NULL */
@@ -230,6 +236,7 @@ typedef struct {
     ngx_http_v3xy_key_store_t *key_store;  /* v3xy_key_store, or NULL */
     ngx_array_t               *scopes;     /* v3xy_scope: v3xy_ks_str_t */
     ngx_flag_t                 key_forward;
+    ngx_http_v3xy_key_store_t *session_store;  /* v3xy_session_store */
 
     ngx_http_v3xy_backup_t    *backup;     /* v3xy_backup, or NULL */
     ngx_uint_t                 backup_child;  /* the backup's location */
@@ -284,6 +291,11 @@ typedef struct {
     ngx_http_v3xy_key_store_t *gateway_store;  /* the store that judged */
     void                      *gateway_lcf;    /* the location that did */
     unsigned                   key_digested:1;
+
+    ngx_str_t                  session_id; /* the Bearer token's */
+    ngx_uint_t                 session_cache;  /* NGX_HTTP_V3XY_KC_* + 1 */
+    ngx_http_v3xy_key_store_t *session_store;  /* the store that judged */
+    ngx_http_v3xy_gateway_ctx_t *session;  /* its lookup in Redis */
 
     ngx_uint_t                 upstream;   /* NGX_HTTP_V3XY_UPSTREAM_* */
     ngx_uint_t                 failover;   /* NGX_HTTP_V3XY_FAILOVER_* */

@@ -10,7 +10,10 @@
  *      checked (401 api_key_missing, 403 api_key_invalid, api_key_scope,
  *      400 credentials_mixed) and replaced by its account; a key store in
  *      Redis is asked for a key its cache does not hold (503
- *      key_store_unavailable if Redis fails);
+ *      key_store_unavailable if Redis fails); where v3xy_session_store
+ *      applies, the Bearer token's session is found in Redis (or its
+ *      cache) and gives the account (401 session_missing,
+ *      session_invalid; 503 session_store_unavailable);
  *   3. the API's 429: a key that the API answered 429 with Retry-After
  *      (here or, through Redis, anywhere in the fleet) is answered here,
  *      429 rate_limited, until then, without calling the API and before
@@ -113,7 +116,7 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
 
     if (vlcf->api_key == NULL && vlcf->decide == NULL
         && vlcf->webhook_secrets == NULL && vlcf->key_store == NULL
-        && vlcf->backup == NULL)
+        && vlcf->session_store == NULL && vlcf->backup == NULL)
     {
         return NGX_DECLINED;
     }
@@ -131,7 +134,8 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
     /* with metrics on, the context says that the module saw the request */
 
     if (vlcf->webhook_secrets != NULL || vlcf->decide != NULL
-        || vlcf->key_store != NULL || vlcf->backup != NULL
+        || vlcf->key_store != NULL || vlcf->session_store != NULL
+        || vlcf->backup != NULL
         || ngx_http_v3xy_hold_applies(vlcf)
         || ngx_http_v3xy_metrics.requests != NULL)
     {
@@ -154,6 +158,14 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
             }
 
             ctx->gateway_lcf = vlcf;
+        }
+
+        if (vlcf->session_store != NULL) {
+            rc = ngx_http_v3xy_session(r, vlcf, ctx, &hs);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
         }
 
         /* 3. the API's 429 */

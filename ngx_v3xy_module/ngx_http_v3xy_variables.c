@@ -9,7 +9,9 @@
  *   $v3xy_webhook_signature  the v1 that matched (not secret: a MAC)
  *   $v3xy_webhook_delivery   SHA-256 of "<t>.<body>": the replay guard's
  *                            key (with v3xy_webhook_replay on)
- *   $v3xy_account     the account of the key the gateway accepted
+ *   $v3xy_account     the account of the key or session the gateway
+ *                     accepted
+ *   $v3xy_session_id  fingerprint of the Bearer token (never the token)
  *   $v3xy_upstream    primary | backup
  *   $v3xy_failover    why the request went to the backup
  *   $v3xy_role        sidecar | webhook | gateway, as the metrics say
@@ -92,6 +94,11 @@ static ngx_http_variable_t  ngx_http_v3xy_vars[] = {
     { ngx_string("v3xy_account"), NULL,
       ngx_http_v3xy_ctx_str_variable,
       offsetof(ngx_http_v3xy_ctx_t, account),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("v3xy_session_id"), NULL,
+      ngx_http_v3xy_ctx_str_variable,
+      offsetof(ngx_http_v3xy_ctx_t, session_id),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("v3xy_upstream"), NULL,
