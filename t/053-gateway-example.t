@@ -71,8 +71,10 @@ sub start_instance {
     print $keys sha256_hex($key) . " acct_keys payments:read\n";
     close $keys;
 
-    system($bin, '-p', "$prefix/", '-c', 'conf/nginx.conf') == 0
-        or die "instance $name did not start:\n" . slurp("$prefix/logs/error.log");
+    system($bin, '-p', "$prefix/", '-e', "$prefix/logs/error.log",
+           '-c', 'conf/nginx.conf') == 0
+        or die "instance $name did not start:\n"
+               . slurp("$prefix/logs/error.log");
 
     push @instances, $prefix;
 
