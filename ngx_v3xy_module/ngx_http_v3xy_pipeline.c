@@ -258,7 +258,8 @@ ngx_http_v3xy_browser(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     if (hs->browser_mark != NULL
         && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT
         && (vlcf->api_key != NULL
-            || (vlcf->key_store != NULL && hs->key_headers)))
+            || ((vlcf->key_store != NULL || vlcf->session_store != NULL)
+                && hs->key_headers)))
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "v3xy: api_key_origin: browser request (\"%V\" header) "

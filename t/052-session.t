@@ -288,6 +288,24 @@ main::bearer('mixed') . "\nX-V3XY-API-Key: v3xy_dev_SomeKey_0123456789abcdef"
 
 
 
+=== TEST 9a: a browser that sends a developer key to a Session route: 403 api_key_origin, as on the key routes; a browser with a session passes
+--- init
+V3xy::wait_ready('/ready');
+main::active('browser', 'acct_9090');
+my ($status) = V3xy::http_req('GET', '/v1/developer/wallets', undef,
+    Origin => 'https://v3xyservices.com',
+    Authorization => 'Bearer ' . main::token('browser'));
+Test::More::is($status, 200, 'TEST 9a: a browser with a session: 200');
+--- request
+GET /v1/developer/wallets
+--- more_headers
+Origin: https://evil.example
+X-V3XY-API-Key: v3xy_dev_SomeKey_0123456789abcdef
+--- error_code: 403
+--- response_body: {"success":false,"error":"Developer API keys are for server-side use only; this request was sent by a browser.","code":"api_key_origin"}
+
+
+
 === TEST 10: malformed hashes: 401 session_invalid, a warning (at most once a minute) that names no token
 --- init
 V3xy::wait_ready('/ready');
