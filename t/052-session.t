@@ -592,6 +592,53 @@ main::bearer('d_valid')
 
 
 
+=== TEST 21a: a client that goes away while its session is looked up: nothing breaks, the answer is cached
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=10s timeout=3s;
+--- init
+V3xy::wait_ready('/ready');
+main::active('gone', 'acct_2110');
+main::reset_stats();
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
+select undef, undef, undef, 0.1;
+my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+    or die $!;
+print $c "GET /v1/developer/wallets HTTP/1.0\r\nHost: x\r\n"
+       . main::bearer('gone') . "\r\n\r\n";
+select undef, undef, undef, 0.1;
+close $c;
+sleep 1;
+V3xy::wait_ready('/ready');
+--- request
+GET /v1/developer/wallets
+--- more_headers eval
+main::bearer('gone')
+--- error_code: 200
+--- response_body_filters eval
+sub { "hmget " . main::hmgets() . "\n" }
+--- response_body
+hmget 1
+--- error_log eval
+qr/client prematurely closed connection|499/
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 21b: two Authorization headers: nginx refuses the request (400), it never reaches the backend
+--- request
+GET /v1/developer/wallets
+--- more_headers eval
+main::bearer('one') . "\n" . main::bearer('two')
+--- error_code: 400
+--- response_body_like: 400 Bad Request
+--- error_log
+client sent duplicate header line
+
+
+
 === TEST 22: v3xy_session_store redis needs v3xy_redis
 --- http_config
 --- config
