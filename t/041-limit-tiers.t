@@ -46,10 +46,17 @@ sub store {
 # connection; "status=count ..."
 sub count {
     my ($path, $name, $n) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
-        or die "count: $!";
-    my $req = '';
+    my ($s, $req) = (undef, '');
+
+    # nginx may still be starting (under valgrind it takes seconds)
+    for (1 .. 400) {
+        $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                   PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+            and last;
+        select undef, undef, undef, 0.05;
+    }
+
+    $s or die "count: $!";
 
     for my $i (1 .. $n) {
         $req .= "GET $path HTTP/1.1\r\nHost: localhost\r\n"
@@ -120,6 +127,7 @@ workers(2);
 add_block_preprocessor(sub {
     my $block = shift;
 
+    $block->set_value('timeout', 60) if $ENV{TEST_NGINX_USE_VALGRIND};
     $block->set_value('request', 'GET /t') unless defined $block->request;
     $block->set_value('config', ($block->config // '') . <<'_EOC_');
     location = /t {
