@@ -82,7 +82,7 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx)
 {
     ngx_str_t                  *tier;
-    ngx_uint_t                  i, j, n;
+    ngx_uint_t                  i, j, n, dry;
     ngx_http_v3xy_zone_t      **zones;
     ngx_http_v3xy_zone_rate_t  *zr;
     ngx_http_v3xy_limit_ctx_t  *lctx, *prev;
@@ -110,13 +110,20 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
 
     /*
      * A zone whose key is empty for this request does not count it, nor
-     * does one that an earlier location of the request counted.
+     * does one that an earlier location of the request decided; but a
+     * refusal in dry run there counted nothing and refused nothing, so a
+     * location that enforces the zone decides it again.
      */
 
     for (i = 0; i < n; i++) {
+        dry = vlcf->decide_dry ? vlcf->decide_dry[i] : 0;
+
         for (prev = lctx->prev; prev; prev = prev->prev) {
             for (j = 0; j < prev->n; j++) {
-                if (prev->zones[j] == zones[i]) {
+                if (prev->zones[j] == zones[i]
+                    && (dry || !prev->items[j].dry
+                        || prev->items[j].verdict.admitted))
+                {
                     goto next;
                 }
             }
@@ -137,8 +144,7 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
 
         lctx->items[lctx->n].shm_zone = zones[i]->shm_zone;
         lctx->items[lctx->n].rate = zr->rate;
-        lctx->items[lctx->n].dry = vlcf->decide_dry ? vlcf->decide_dry[i]
-                                                    : 0;
+        lctx->items[lctx->n].dry = dry;
         lctx->zones[lctx->n] = zones[i];
         lctx->rates[lctx->n] = zr;
         lctx->n++;
