@@ -187,6 +187,7 @@ ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t                  *value;
     ngx_http_v3xy_key_store_t  *ks;
+    ngx_http_v3xy_main_conf_t  *vmcf;
 
     if (vlcf->key_store != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -230,6 +231,9 @@ ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     vlcf->key_store = ks;
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+    vmcf->stores++;
 
     return NGX_CONF_OK;
 }
@@ -290,6 +294,7 @@ ngx_http_v3xy_key_store_redis(ngx_conf_t *cf, ngx_uint_t session)
     value = cf->args->elts;
 
     vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+    vmcf->stores++;
 
     valid = NGX_HTTP_V3XY_KEY_CACHE_TIME;
     size = 0;
@@ -940,8 +945,11 @@ ngx_http_v3xy_gateway_account(ngx_http_request_t *r, ngx_str_t *account)
 {
     ngx_table_elt_t  *h;
 
+    /* a subrequest's list head is a copy of its parent's: built anew */
+
     if (ngx_http_v3xy_remove_headers(r, (u_char *) "x-v3xy-account",
-                                     sizeof("x-v3xy-account") - 1, 0)
+                                     sizeof("x-v3xy-account") - 1,
+                                     r != r->main)
         == NGX_ERROR)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -276,13 +276,14 @@ ngx_http_v3xy_postconfiguration(ngx_conf_t *cf)
     *h = ngx_http_v3xy_access_handler;
 
     /*
-     * Where a request or subrequest enters a location: the key's seams.
-     * Without a key to inject, no request pays for the call.
+     * Where a request or subrequest enters a location: the key's seams,
+     * and a subrequest's credentials where a store judges them.  Without
+     * a key to inject nor a store, no request pays for the call.
      */
 
     vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
 
-    if (vmcf->keys == 0) {
+    if (vmcf->keys == 0 && vmcf->stores == 0) {
         return NGX_OK;
     }
 

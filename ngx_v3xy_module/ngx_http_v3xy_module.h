@@ -195,6 +195,7 @@ typedef ngx_int_t (*ngx_http_v3xy_mprint_pt)(ngx_http_v3xy_mout_t *out,
 struct ngx_http_v3xy_main_conf_s {
     ngx_http_v3xy_redis_conf_t *redis;     /* v3xy_redis, or NULL */
     ngx_uint_t                  keys;      /* v3xy_api_key_file lines */
+    ngx_uint_t                  stores;    /* key and session stores */
     ngx_array_t                 zones;     /* of ngx_http_v3xy_zone_t * */
     ngx_array_t                 replay_zones;  /* one per tolerance */
     ngx_http_v3xy_redis_script_t limit_script;

@@ -61,6 +61,8 @@
 
 static ngx_int_t ngx_http_v3xy_browser(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_headers_t *hs);
+static ngx_int_t ngx_http_v3xy_enter_store(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf);
 
 
 ngx_int_t
@@ -80,6 +82,12 @@ ngx_http_v3xy_enter_handler(ngx_http_request_t *r)
     if (vlcf->api_key == NULL) {
         if (ngx_http_v3xy_key_leave(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (r != r->main
+            && (vlcf->key_store != NULL || vlcf->session_store != NULL))
+        {
+            return ngx_http_v3xy_enter_store(r, vlcf);
         }
 
         return NGX_DECLINED;
@@ -246,6 +254,91 @@ ngx_http_v3xy_access_handler(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * A subrequest (SSI, auth_request, mirror, ...) enters a location of the
+ * key store or the session store.  nginx runs no access phase for it: a
+ * parent that this store accepted passes its decision on (its headers,
+ * which the subrequest copies, carry the account); any other subrequest
+ * (its parent judged by no store, or by another) is judged here, in its
+ * own context, as the access phase judges a request, else it would reach
+ * the store's backend unchecked, with a client's X-V3XY-Account.  The
+ * limits and the API's 429 stay the main request's, as nginx's limit_req.
+ * While Redis is asked the subrequest waits (NGX_DONE) and the lookup
+ * resumes its phases here.
+ */
+
+static ngx_int_t
+ngx_http_v3xy_enter_store(ngx_http_request_t *r,
+    ngx_http_v3xy_loc_conf_t *vlcf)
+{
+    ngx_int_t                 rc;
+    ngx_http_v3xy_ctx_t      *ctx, *pctx;
+    ngx_http_v3xy_headers_t   hs;
+
+    pctx = ngx_http_v3xy_find_ctx(r->parent);
+
+    if (pctx != NULL && pctx->account.len
+        && ((vlcf->key_store != NULL
+             && pctx->gateway_store == vlcf->key_store)
+            || (vlcf->session_store != NULL
+                && pctx->session_store == vlcf->session_store)))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_v3xy_scan_headers(r, &hs);
+
+    if (ngx_http_v3xy_browser(r, vlcf, &hs) != NGX_OK) {
+        return ngx_http_v3xy_refuse(r, NGX_HTTP_V3XY_ERR_API_KEY_ORIGIN);
+    }
+
+    ctx = ngx_http_v3xy_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->role == NGX_HTTP_V3XY_ROLE_NONE) {
+        ctx->role = vlcf->role;
+    }
+
+    /* a key that another store judged for the parent: by its digest */
+
+    if (pctx != NULL && pctx->key_digested && !ctx->key_digested) {
+        ngx_memcpy(ctx->key_digest, pctx->key_digest,
+                   sizeof(ctx->key_digest));
+        ctx->key_id = pctx->key_id;
+        ctx->key_digested = 1;
+    }
+
+    rc = NGX_OK;
+
+    if (vlcf->key_store != NULL && ctx->gateway_lcf != vlcf) {
+        rc = ngx_http_v3xy_gateway(r, vlcf, ctx, &hs);
+
+        if (rc == NGX_OK) {
+            ctx->gateway_lcf = vlcf;
+        }
+    }
+
+    if (rc == NGX_OK && vlcf->session_store != NULL) {
+        rc = ngx_http_v3xy_session(r, vlcf, ctx, &hs);
+    }
+
+    switch (rc) {
+
+    case NGX_OK:
+        return NGX_DECLINED;
+
+    case NGX_AGAIN:
+        /* the lookup resumes the subrequest's phases: this handler again */
+        return NGX_DONE;
+
+    default:
+        return rc;
+    }
 }
 
 

@@ -51,6 +51,16 @@ sub active {
     V3xy::redis('HSET', $h, account => $account, status => 'active');
 }
 
+# the body's credential headers (echo), or the code of a refusal
+our $SeenOrCode = sub {
+    my $b = shift;
+    return $b =~ /"code":"(\w+)"/ ? "$1\n" : $::Seen->($b);
+};
+
+# a token or a key in a line of ours (nginx's own debug lines of the
+# request's headers are nginx's: they carry whatever a client sent)
+sub ours { my $s = quotemeta shift; return qr/\bv3xy[: ][^\n]*$s/ }
+
 our $Missing = '{"success":false,"error":"No Authorization: Bearer session '
     . 'token.","code":"session_missing"}';
 our $Invalid = '{"success":false,"error":"The session is unknown, expired '
@@ -219,3 +229,428 @@ v3xy_limit_zone ez2 rate=1r/m key=$remote_addr;'
 [200, 429]
 --- response_headers eval
 ["X-Status: PASSED", "X-Status: REJECTED"]
+
+
+
+=== TEST 6: session: an X-Accel-Redirect from a location without the store into a Session route is checked there: no token, 401 session_missing, a client's X-V3XY-Account never reaches the backend
+--- http_config eval: $::Api . $::Redis
+--- config
+    location /open/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/v1/developer/wallets;
+    }
+
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT;
+    }
+
+    location = /recorded {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT/__recorded;
+    }
+--- request eval
+["GET /open/x", "GET /recorded"]
+--- more_headers
+X-V3XY-Account: acct_victim
+--- error_code eval
+[401, 200]
+--- response_body eval
+[$::Missing, ""]
+
+
+
+=== TEST 7: session: error_page to a named location with the store: an invalid token is refused there
+--- http_config eval: $::Api . $::Redis
+--- config
+    location /open/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/missing;
+        proxy_intercept_errors on;
+        error_page 404 = @session;
+    }
+
+    location @session {
+        v3xy_session_store redis;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /open/x
+--- more_headers eval
+main::bearer('unknown-7')
+--- error_code: 401
+--- response_body eval: $::Invalid
+--- no_error_log eval
+[main::ours(main::token('unknown-7')), main::ours('Zm9vYmFy')]
+
+
+
+=== TEST 8: session: try_files to a named location with the store checks the session; a valid one passes with its account, the token in no log line (debug included)
+--- http_config eval: $::Api . $::Redis
+--- init
+V3xy::wait_ready('/ready');
+main::active('valid-8', 'acct_8008');
+--- config
+    location /open/ {
+        root html;
+        try_files $uri @session;
+    }
+
+    location @session {
+        v3xy_session_store redis;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /open/x", "GET /open/x"]
+--- more_headers eval
+[main::bearer('valid-8'), "X-V3XY-Account: acct_victim"]
+--- error_code eval
+[200, 401]
+--- response_body_filters eval: $::SeenOrCode
+--- response_body eval
+["Authorization: Bearer " . main::token('valid-8') . "\r\nX-V3XY-Account: acct_8008\r\n", "session_missing\n"]
+--- no_error_log eval
+[main::ours(main::token('valid-8')), main::ours('Zm9vYmFy')]
+
+
+
+=== TEST 9: session: rewrite ... last into the Session route: checked there
+--- http_config eval: $::Api . $::Redis
+--- config
+    location /open/ {
+        rewrite ^/open/(.*)$ /v1/developer/$1 last;
+    }
+
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /open/wallets
+--- error_code: 401
+--- response_body eval: $::Missing
+
+
+
+=== TEST 10: session: a valid session's account is not taken by a key-store location that an X-Accel-Redirect finds: it needs a key (401 api_key_missing)
+--- http_config eval: $::Api . $::Redis
+--- init
+V3xy::wait_ready('/ready');
+main::active('valid-10', 'acct_1010');
+--- config
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/gw/payments;
+    }
+
+    location /gw/ {
+        internal;
+        v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /v1/developer/wallets
+--- more_headers eval
+main::bearer('valid-10')
+--- error_code: 401
+--- response_body_like: "code":"api_key_missing"
+
+
+
+=== TEST 11: session: a gateway key's account and tier are not taken by a Session route that an X-Accel-Redirect finds: it needs a session (401 session_missing)
+--- http_config eval: $::Api . $::Redis
+--- config
+    location /gw/ {
+        v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/v1/developer/wallets;
+    }
+
+    location /v1/developer/ {
+        internal;
+        v3xy_key_store off;
+        v3xy_session_store redis;
+        add_header X-Account "$v3xy_account" always;
+        add_header X-Tier "$v3xy_tier" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /gw/payments
+--- more_headers eval
+"X-V3XY-API-Key: $::Gw"
+--- error_code: 401
+--- response_headers
+X-Account:
+X-Tier:
+--- response_body eval: $::Missing
+
+
+
+=== TEST 12: session: a valid session crossing two Session routes (X-Accel-Redirect) passes both, its account sent once, its per-account zone counted once
+--- http_config eval
+$::Api . $::Redis . 'v3xy_limit_zone per_acct rate=2r/m key=$v3xy_account;'
+--- init
+V3xy::wait_ready('/ready');
+main::active('valid-12', 'acct_1212');
+--- config
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        v3xy_limit per_acct;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/s2/;
+    }
+
+    location /s2/ {
+        internal;
+        v3xy_session_store redis;
+        v3xy_limit per_acct;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /v1/developer/wallets", "GET /v1/developer/wallets", "GET /v1/developer/wallets"]
+--- more_headers eval
+main::bearer('valid-12')
+--- error_code eval
+[200, 200, 429]
+--- response_body_filters eval: $::SeenOrCode
+--- response_body eval
+["Authorization: Bearer " . main::token('valid-12') . "\r\nX-V3XY-Account: acct_1212\r\n",
+ "Authorization: Bearer " . main::token('valid-12') . "\r\nX-V3XY-Account: acct_1212\r\n",
+ "rate_limited\n"]
+
+
+
+=== TEST 13: session: an SSI include of a Session route from a page without the store: the subrequest's session is checked (no token: refused), the backend never sees it
+--- http_config eval: $::Api . $::Redis
+--- config
+    location = /page {
+        ssi on;
+        default_type text/html;
+        return 200 '[<!--# include virtual="/v1/developer/wallets" -->]';
+    }
+
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT;
+    }
+
+    location = /recorded {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT/__recorded;
+    }
+--- request eval
+["GET /page", "GET /recorded"]
+--- more_headers
+X-V3XY-Account: acct_victim
+--- response_body eval
+["[$::Missing]", ""]
+
+
+
+=== TEST 14: session: auth_request to a Session route as the check of another location: no token, no access
+--- http_config eval: $::Api . $::Redis
+--- config
+    location /private/ {
+        auth_request /v1/developer/session-check;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- request
+GET /private/data
+--- more_headers
+X-V3XY-Account: acct_victim
+--- error_code: 401
+
+
+
+=== TEST 15: session: a mirror subrequest into a Session route is checked: no token, the backend never sees it
+--- http_config eval: $::Api . $::Redis
+--- config
+    location /open/ {
+        mirror /v1/developer/wallets;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT;
+    }
+
+    location = /recorded {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT/__recorded;
+    }
+--- request eval
+["GET /open/x", "GET /recorded"]
+--- more_headers
+X-V3XY-Account: acct_victim
+--- response_body eval
+["api\n", ""]
+
+
+
+=== TEST 16: gateway: an SSI include of a key-store location from a page without the store: the subrequest's key is checked (none: refused), the backend never sees it
+--- config
+    location = /page {
+        ssi on;
+        default_type text/html;
+        return 200 '[<!--# include virtual="/gw/payments" -->]';
+    }
+
+    location /gw/ {
+        v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT;
+    }
+
+    location = /recorded {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT/__recorded;
+    }
+--- request eval
+["GET /page", "GET /recorded"]
+--- more_headers
+X-V3XY-Account: acct_victim
+--- response_body_like eval
+[qr/^\[\{"success":false.*"code":"api_key_missing"\}\]$/, qr/^$/]
+
+
+
+=== TEST 17: session: an SSI include of a Session route with a valid session: looked up in Redis while the page waits, passes with its account (once), the client's account dropped
+--- http_config eval: $::Api . $::Redis
+--- init
+V3xy::wait_ready('/ready');
+main::active('valid-17', 'acct_1717');
+--- config
+    location = /page {
+        ssi on;
+        default_type text/html;
+        return 200 '[<!--# include virtual="/v1/developer/wallets" -->]';
+    }
+
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /page
+--- more_headers eval
+main::bearer('valid-17') . "\nX-V3XY-Account: acct_victim"
+--- response_body_filters eval: $::Seen
+--- response_body eval
+"Authorization: Bearer " . main::token('valid-17') . "\r\nX-V3XY-Account: acct_1717\r\n"
+--- no_error_log eval
+[main::ours(main::token('valid-17')), '[alert]', '[error]']
+
+
+
+=== TEST 18: session: auth_request to a Session route: a valid session grants access, an unknown one is refused (401 and its WWW-Authenticate), the main request's headers untouched by the subrequest's account
+--- http_config eval: $::Api . $::Redis
+--- init
+V3xy::wait_ready('/ready');
+main::active('valid-18', 'acct_1818');
+--- config
+    location /private/ {
+        auth_request /v1/developer/session-check;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- request eval
+["GET /private/data", "GET /private/data"]
+--- more_headers eval
+[main::bearer('valid-18'), main::bearer('unknown-18')]
+--- error_code eval
+[200, 401]
+--- response_body_filters eval: $::Seen
+--- response_body_like eval
+["\\AAuthorization: Bearer " . main::token('valid-18') . "\r\n\\z", "\\A\\z"]
+--- no_error_log eval
+[main::ours(main::token('valid-18')), main::ours(main::token('unknown-18')), '[alert]']
+
+
+
+=== TEST 19: gateway: an SSI include of a key-store location with a valid key passes with its account, without the key; a scope it lacks is refused
+--- config
+    location = /page {
+        ssi on;
+        default_type text/html;
+        return 200 '[<!--# include virtual="/gw/read" -->][<!--# include virtual="/gw/hooks" -->]';
+    }
+
+    location /gw/ {
+        v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+        v3xy_scope payments:read;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+
+        location /gw/hooks {
+            v3xy_scope webhooks:manage;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+        }
+    }
+--- request
+GET /page
+--- more_headers eval
+"X-V3XY-API-Key: $::Gw"
+--- response_body_filters eval
+sub { my $b = shift; $b =~ s/\A\[(.*?)\]\[(.*)\]\z/$::Seen->($1) . "|" . ($2 =~ m{"code":"(\w+)"} ? $1 : $2)/se; $b }
+--- response_body eval
+"X-V3XY-Account: acct_3003\r\n|api_key_scope"
+
+
+
+=== TEST 20: gateway: a mirror into a location of the key store that the main request's key passed inherits the decision (the key is gone from the copied headers, the account is there): the shadow gets the request with the account, once
+--- config
+    v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+
+    location /gw/ {
+        mirror /shadow;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+
+    location = /shadow {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT/shadow;
+    }
+
+    location = /recorded {
+        v3xy_key_store off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RECORDER_PORT/__recorded;
+    }
+--- request eval
+["GET /gw/payments", "GET /recorded"]
+--- more_headers eval
+["X-V3XY-API-Key: $::Gw\nX-V3XY-Account: acct_victim", ""]
+--- response_body eval
+["api\n", "GET /shadow HTTP/1.0\r\n"]
+
+
+
+=== TEST 21: gateway: a subrequest into a location of another key store is judged by that store, by the key's digest (the key itself is gone from the copied headers)
+--- config
+    location = /gw/page {
+        v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+        ssi on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/ssi;
+    }
+
+    location /plain/ {
+        v3xy_key_store file=$TEST_NGINX_STORE_PLAIN;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- http_config eval
+$::Api =~ s{(location / \{)}{location = /ssi {
+            default_type text/html;
+            return 200 '[<!--# include virtual="/plain/x" -->]';
+        }
+
+        $1}r
+--- request
+GET /gw/page
+--- more_headers eval
+"X-V3XY-API-Key: $::Gw"
+--- response_body_filters eval: $::Seen
+--- response_body eval
+"X-V3XY-Account: acct_3003\r\n"
