@@ -833,8 +833,15 @@ ngx_http_v3xy_hold_header_filter(ngx_http_request_t *r)
     ngx_http_v3xy_ctx_t       *ctx;
     ngx_http_v3xy_loc_conf_t  *vlcf;
 
+    /*
+     * The upstream's own 429: r->upstream outlives an internal redirect
+     * (error_page after the API's 404), and a 429 that the location then
+     * answers itself (return 429) is not the API's.
+     */
+
     if (r != r->main || r->upstream == NULL
-        || r->headers_out.status != NGX_HTTP_TOO_MANY_REQUESTS)
+        || r->headers_out.status != NGX_HTTP_TOO_MANY_REQUESTS
+        || r->upstream->headers_in.status_n != NGX_HTTP_TOO_MANY_REQUESTS)
     {
         return ngx_http_next_header_filter(r);
     }

@@ -14,6 +14,7 @@
 
 use lib 't/lib';
 use Digest::SHA qw(sha256_hex);
+use IO::Socket::INET;
 use Test::Nginx::Socket 'no_plan';
 use V3xy qw(key_file start_echo start_recorder start_redis header_lines
             free_port);
@@ -61,6 +62,52 @@ our $SeenOrCode = sub {
 # request's headers are nginx's: they carry whatever a client sent)
 sub ours { my $s = quotemeta shift; return qr/\bv3xy[: ][^\n]*$s/ }
 
+# HMGETs that Redis ran since the last CONFIG RESETSTAT
+sub hmgets {
+    my $s = V3xy::redis('INFO', 'commandstats');
+    return $s =~ /cmdstat_hmget:calls=(\d+)/ ? $1 : 0;
+}
+
+# reload_with(FROM => TO, ...): nginx.conf edited, nginx sent HUP, and
+# waited for until /gen (a location each reloading block has) answers the
+# new generation (every block's conf says "gen-0", the reload "gen-1") and
+# the old workers have exited (nginx runs with a master for this)
+sub reload_with {
+    my %edit = (@_, 'gen-0' => 'gen-1');
+    my $conf = "$ENV{TEST_NGINX_SERVER_ROOT}/conf/nginx.conf";
+    my $pidfile = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid";
+
+    open my $fh, '<', $conf or die "$conf: $!";
+    my $c = do { local $/; <$fh> };
+    close $fh;
+
+    for my $from (keys %edit) {
+        $c =~ s/\Q$from\E/$edit{$from}/g or die "reload_with: no $from";
+    }
+
+    open $fh, '>', $conf or die "$conf: $!";
+    print $fh $c;
+    close $fh;
+
+    open $fh, '<', $pidfile or die "$pidfile: $!";
+    chomp(my $pid = <$fh>);
+    close $fh;
+    my @old = split ' ', `ps -o pid= --ppid $pid`;
+    kill 'HUP', $pid or die "HUP $pid: $!";
+
+    # the new generation answers and the old workers are gone
+    for (1 .. 200) {
+        my (undef, undef, $body) = V3xy::http_req('GET', '/gen');
+        return if $body eq "gen-1\n" && !grep { kill 0, $_ } @old;
+        select undef, undef, undef, 0.05;
+    }
+
+    my $log = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
+    die "reload_with: the new configuration never answered: "
+        . join '', grep { /\[(?:emerg|alert|crit|notice)\]/ } do {
+            open my $l, '<', $log; <$l> };
+}
+
 our $Missing = '{"success":false,"error":"No Authorization: Bearer session '
     . 'token.","code":"session_missing"}';
 our $Invalid = '{"success":false,"error":"The session is unknown, expired '
@@ -102,6 +149,7 @@ add_block_preprocessor(sub {
 
 log_level('debug');
 no_long_string();
+master_on();
 no_shuffle();
 run_tests();
 
@@ -654,3 +702,425 @@ GET /gw/page
 --- response_body_filters eval: $::Seen
 --- response_body eval
 "X-V3XY-Account: acct_3003\r\n"
+
+
+
+=== TEST 22: session: a client that goes away while its auth_request subrequest waits for Redis: no crash, the answer cached (one HMGET), the next request granted
+--- http_config eval
+$::Api . 'v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=10s timeout=3s;'
+--- init
+V3xy::wait_ready('/ready');
+main::active('gone-22', 'acct_2222');
+V3xy::redis('CONFIG', 'RESETSTAT');
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
+select undef, undef, undef, 0.1;
+my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+    or die $!;
+print $c "GET /private/data HTTP/1.0\r\nHost: x\r\n"
+       . main::bearer('gone-22') . "\r\n\r\n";
+select undef, undef, undef, 0.1;
+close $c;
+sleep 1;
+V3xy::wait_ready('/ready');
+--- config
+    location /private/ {
+        auth_request /v1/developer/session-check;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /v1/developer/ {
+        v3xy_session_store redis;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- request
+GET /private/data
+--- more_headers eval
+main::bearer('gone-22')
+--- error_code: 200
+--- response_body_filters eval
+sub { "hmget " . main::hmgets() . "\n" }
+--- response_body
+hmget 1
+--- error_log eval
+qr/client prematurely closed connection|499/
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 23: hold: the API's 429 holds the key in its area only; another key of the area is not held; an X-Accel-Redirect from another area into the held area is held there
+--- config
+    v3xy_api_key_file $TEST_NGINX_KEY;
+
+    location /v1/pay {
+        v3xy_upstream_429 hold area=pay;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/busy;
+    }
+
+    location /v1/status {
+        v3xy_upstream_429 hold area=status;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/v1/pay-int;
+    }
+
+    location /v1/status-plain {
+        v3xy_upstream_429 hold area=status;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /v1/pay-int {
+        internal;
+        v3xy_upstream_429 hold area=pay;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /v1/pay-other {
+        v3xy_api_key_file $TEST_NGINX_OTHER_KEY;
+        v3xy_upstream_429 hold area=pay;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /v1/pay", "GET /v1/pay", "GET /v1/status-plain", "GET /v1/pay-other", "GET /v1/status"]
+--- error_code eval
+[429, 429, 200, 200, 429]
+--- response_body_like eval
+['\A\{"success":false,"code":"rate_limited"\}\z',
+ '"error":"The API rate-limited this key',
+ '^GET /v1/status-plain ',
+ '^GET /v1/pay-other ',
+ '"error":"The API rate-limited this key']
+--- log_level: info
+--- no_error_log eval
+[qr/SeamsNewSidecar_0123/, qr/"status" are held/]
+
+
+
+=== TEST 23b: hold: the API's 429 is logged by the key's fingerprint and its area, never the key (debug included)
+--- config
+    v3xy_api_key_file $TEST_NGINX_KEY;
+
+    location /v1/pay {
+        v3xy_upstream_429 hold area=pay;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/busy;
+    }
+--- request
+GET /v1/pay
+--- error_code: 429
+--- error_log eval
+qr/v3xy: the API answered 429 for key v3xy_dev_\.\.\.[0-9a-f]{12}: its requests to "pay" are held for 30000 ms/
+--- no_error_log eval
+[main::ours($::Key), main::ours('SeamsNewSidecar_0123')]
+
+
+
+=== TEST 24: hold: a third party's 429 after X-Accel-Redirect or error_page (locations without the key) holds nothing
+--- config
+    v3xy_api_key_file $TEST_NGINX_KEY;
+
+    location /v1/x {
+        v3xy_upstream_429 hold area=ax;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/third;
+    }
+
+    location /v1/e {
+        v3xy_upstream_429 hold area=ax;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/missing;
+        proxy_intercept_errors on;
+        error_page 404 = @third;
+    }
+
+    location /v1/x2 {
+        v3xy_upstream_429 hold area=ax;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /third {
+        internal;
+        v3xy_api_key_file off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/busy;
+    }
+
+    location @third {
+        v3xy_api_key_file off;
+        rewrite ^ /busy break;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- request eval
+["GET /v1/x", "GET /v1/e", "GET /v1/x2"]
+--- error_code eval
+[429, 429, 200]
+--- response_body_like eval
+['\A\{"success":false,"code":"rate_limited"\}\z',
+ '\A\{"success":false,"code":"rate_limited"\}\z',
+ '^GET /v1/x2 ']
+--- log_level: info
+--- no_error_log
+the API answered 429
+
+
+
+=== TEST 25: hold: an auth_request target's 429 holds nothing (auth_request's own 500 for an unexpected status)
+--- config
+    v3xy_api_key_file $TEST_NGINX_KEY;
+
+    location /v1/guarded {
+        v3xy_upstream_429 hold area=ag;
+        auth_request /auth429;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /v1/ag2 {
+        v3xy_upstream_429 hold area=ag;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /auth429 {
+        internal;
+        v3xy_api_key_file off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/busy;
+    }
+--- request eval
+["GET /v1/guarded", "GET /v1/ag2"]
+--- error_code eval
+[500, 200]
+--- log_level: info
+--- no_error_log
+the API answered 429
+
+
+
+=== TEST 26: hold: a 429 that nginx's own configuration answers (error_page after the API's 404, into a page of the key's location) is not the API's: it holds nothing, even with default=
+--- config
+    v3xy_api_key_file $TEST_NGINX_KEY;
+
+    location /v1/s {
+        v3xy_upstream_429 hold area=as;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/missing;
+        proxy_intercept_errors on;
+        error_page 404 = /v1/s-page;
+    }
+
+    location = /v1/s-page {
+        v3xy_upstream_429 hold area=as default=30s;
+        add_header Retry-After 30 always;
+        return 429 "busy\n";
+    }
+
+    location /v1/s2 {
+        v3xy_upstream_429 hold area=as;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /v1/s", "GET /v1/s2"]
+--- error_code eval
+[429, 200]
+--- log_level: info
+--- no_error_log
+the API answered 429
+
+
+
+=== TEST 27: tiers: a sidecar's tier is the key of the location that counts: after X-Accel-Redirect into a location of another key (no tier), its rate is the default; into the tiered key's location, the tier's
+--- http_config eval
+$::Api . 'v3xy_limit_zone t27 rate=1r/m tier=scale:3r/m key=$v3xy_key_id;'
+--- config
+    location /v1/a {
+        v3xy_api_key_file $TEST_NGINX_KEY tier=scale;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/v1/b;
+    }
+
+    location /v1/b {
+        internal;
+        v3xy_api_key_file $TEST_NGINX_OTHER_KEY;
+        v3xy_limit t27;
+        add_header X-Tier "[$v3xy_tier]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /v1/c {
+        v3xy_api_key_file $TEST_NGINX_OTHER_KEY;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/v1/d;
+    }
+
+    location /v1/d {
+        internal;
+        v3xy_api_key_file $TEST_NGINX_KEY tier=scale;
+        v3xy_limit t27;
+        add_header X-Tier "[$v3xy_tier]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /v1/a", "GET /v1/a", "GET /v1/c", "GET /v1/c", "GET /v1/c", "GET /v1/c"]
+--- error_code eval
+[200, 429, 200, 200, 200, 429]
+--- response_headers eval
+["X-Tier: []", "X-Tier: []", "X-Tier: [scale]", "X-Tier: [scale]", "X-Tier: [scale]", "X-Tier: [scale]"]
+
+
+
+=== TEST 28: tiers: a gateway key judged again by another store after X-Accel-Redirect takes that store's tier (none there: the default rate; scale there: the tier's)
+--- http_config eval
+$::Api . 'v3xy_limit_zone t28 rate=1r/m tier=scale:3r/m key=$v3xy_key_id;
+v3xy_limit_zone t28b rate=1r/m tier=scale:3r/m key=$v3xy_key_id;'
+--- config
+    location /gw/a {
+        v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/plain/b;
+    }
+
+    location /plain/b {
+        internal;
+        v3xy_key_store file=$TEST_NGINX_STORE_PLAIN;
+        v3xy_limit t28;
+        add_header X-Tier "[$v3xy_tier]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /plain/c {
+        v3xy_key_store file=$TEST_NGINX_STORE_PLAIN;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/gw/d;
+    }
+
+    location /gw/d {
+        internal;
+        v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+        v3xy_limit t28b;
+        add_header X-Tier "[$v3xy_tier]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /gw/a", "GET /gw/a", "GET /plain/c", "GET /plain/c", "GET /plain/c", "GET /plain/c"]
+--- more_headers eval
+"X-V3XY-API-Key: $::Gw"
+--- error_code eval
+[200, 429, 200, 200, 200, 429]
+--- response_headers eval
+["X-Tier: []", "X-Tier: []", "X-Tier: [scale]", "X-Tier: [scale]", "X-Tier: [scale]", "X-Tier: [scale]"]
+
+
+
+=== TEST 29: 30-day windows: a zone of 2r/30d crossed by two locations (error_page to a named location) counts each request once; the refusal waits 30 days
+--- http_config eval
+$::Api . 'v3xy_limit_zone m30 rate=2r/30d key=$remote_addr;'
+--- config
+    location /v1/q {
+        v3xy_api_key_file $TEST_NGINX_KEY;
+        v3xy_limit m30;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/missing;
+        proxy_intercept_errors on;
+        error_page 404 = @q;
+    }
+
+    location @q {
+        v3xy_api_key_file $TEST_NGINX_KEY;
+        v3xy_limit m30;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /v1/q", "GET /v1/q", "GET /v1/q"]
+--- error_code eval
+[200, 200, 429]
+--- response_headers_like eval
+["RateLimit: \"m30\";r=1;t=\\d+", "RateLimit: \"m30\";r=0;t=259\\d{4}", "Retry-After: 259\\d{4}"]
+
+
+
+=== TEST 30: reload: a tier's rate raised by a reload: the key keeps what it used at the old rate and gets exactly the difference
+--- http_config eval
+$::Api . 'v3xy_limit_zone r30 rate=1r/m tier=scale:2r/m key=$v3xy_key_id;'
+--- config
+    location = /gen {
+        return 200 "gen-0\n";
+    }
+
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY tier=scale;
+        v3xy_limit r30;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my @s = map { (V3xy::http_req('GET', '/v1/x'))[0] } 1 .. 3;
+"@s" eq "200 200 429" or die "before the reload: @s";
+main::reload_with('tier=scale:2r/m' => 'tier=scale:4r/m');
+--- request eval
+["GET /v1/x", "GET /v1/x", "GET /v1/x"]
+--- error_code eval
+[200, 200, 429]
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 31: reload: a dry run turned off by a reload enforces the zone at once on what it counted (its dry refusals were not counted)
+--- http_config eval
+$::Api . 'v3xy_limit_zone r31 rate=2r/m key=$remote_addr;'
+--- config
+    location = /gen {
+        return 200 "gen-0\n";
+    }
+
+    location /v1/ {
+        v3xy_limit r31;
+        v3xy_limit_dry_run on;
+        add_header X-Status $v3xy_limit_status always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my @s = map { (V3xy::http_req('GET', '/v1/x'))[0] } 1 .. 4;
+"@s" eq "200 200 200 200" or die "before the reload: @s";
+main::reload_with('v3xy_limit_dry_run on;' => 'v3xy_limit_dry_run off;');
+--- request
+GET /v1/x
+--- error_code: 429
+--- response_headers
+X-Status: REJECTED
+
+
+
+=== TEST 32: reload: a hold outlives a reload (the API's word does not change with the configuration)
+--- config
+    location = /gen {
+        return 200 "gen-0\n";
+    }
+
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY;
+        v3xy_upstream_429 hold area=r32;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/busy;
+    }
+--- init
+my ($s) = V3xy::http_req('GET', '/v1/x');
+$s == 429 or die "before the reload: $s";
+main::reload_with('area=r32;' => 'area=r32 max=1h;');
+--- request
+GET /v1/x
+--- error_code: 429
+--- response_body_like: "error":"The API rate-limited this key
+
+
+
+=== TEST 33: reload: a zone's window changed from 2r/m to 2r/30d by a reload keeps the two admissions: the next request waits about 30 days
+--- http_config eval
+$::Api . 'v3xy_limit_zone r33 rate=2r/m key=$remote_addr;'
+--- config
+    location = /gen {
+        return 200 "gen-0\n";
+    }
+
+    location /v1/ {
+        v3xy_limit r33;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- init
+my @s = map { (V3xy::http_req('GET', '/v1/x'))[0] } 1 .. 2;
+"@s" eq "200 200" or die "before the reload: @s";
+main::reload_with('rate=2r/m' => 'rate=2r/30d');
+--- request
+GET /v1/x
+--- error_code: 429
+--- response_headers_like
+Retry-After: 259\d{4}
