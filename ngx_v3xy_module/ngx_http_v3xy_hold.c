@@ -834,13 +834,13 @@ ngx_http_v3xy_hold_header_filter(ngx_http_request_t *r)
     ngx_http_v3xy_loc_conf_t  *vlcf;
 
     /*
-     * The upstream's own 429: r->upstream outlives an internal redirect
-     * (error_page after the API's 404), and a 429 that the location then
-     * answers itself (return 429) is not the API's.
+     * The upstream's own 429, whatever the response became: r->upstream
+     * outlives an internal redirect, so a 429 that nginx answers itself
+     * after the API's 404 (error_page, return 429) is not the API's, and
+     * the API's 429 that error_page replaced (proxy_intercept_errors) is.
      */
 
     if (r != r->main || r->upstream == NULL
-        || r->headers_out.status != NGX_HTTP_TOO_MANY_REQUESTS
         || r->upstream->headers_in.status_n != NGX_HTTP_TOO_MANY_REQUESTS)
     {
         return ngx_http_next_header_filter(r);
@@ -884,8 +884,10 @@ ngx_http_v3xy_hold_seen(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     ngx_http_v3xy_count(ngx_http_v3xy_metrics.upstream_429,
                         ctx->role * 2 + NGX_HTTP_V3XY_HOLD_API);
 
+    /* the API's Retry-After, also where error_page replaced its answer */
+
     ra = NULL;
-    part = &r->headers_out.headers.part;
+    part = &r->upstream->headers_in.headers.part;
     hd = part->elts;
 
     for (i = 0; /* void */; i++) {

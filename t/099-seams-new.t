@@ -1124,3 +1124,59 @@ GET /v1/x
 --- error_code: 429
 --- response_headers_like
 Retry-After: 259\d{4}
+
+
+
+=== TEST 34: hold: the API's 429 intercepted by error_page into a named location of the key still holds the key (the API's word, its Retry-After)
+--- config
+    v3xy_api_key_file $TEST_NGINX_KEY;
+
+    location /v1/i {
+        v3xy_upstream_429 hold area=ai;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/busy;
+        proxy_intercept_errors on;
+        error_page 429 = @page;
+    }
+
+    location @page {
+        v3xy_upstream_429 hold area=ai;
+        return 429 "custom\n";
+    }
+
+    location /v1/i2 {
+        v3xy_upstream_429 hold area=ai;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /v1/i", "GET /v1/i2"]
+--- error_code eval
+[429, 429]
+--- response_body_like eval
+["\\Acustom\\n\\z", '"error":"The API rate-limited this key']
+
+
+
+=== TEST 35: hold: the API's 429 replaced by a 200 page (error_page 429 =200) still holds the key in the area of the page's location
+--- config
+    v3xy_api_key_file $TEST_NGINX_KEY;
+    v3xy_upstream_429 hold area=ai5;
+
+    location /v1/i5 {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/busy;
+        proxy_intercept_errors on;
+        error_page 429 =200 /sorry;
+    }
+
+    location = /sorry {
+        return 200 "sorry\n";
+    }
+
+    location /v1/i5b {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /v1/i5", "GET /v1/i5b"]
+--- error_code eval
+[200, 429]
+--- response_body_like eval
+["\\Asorry\\n\\z", '"error":"The API rate-limited this key']
