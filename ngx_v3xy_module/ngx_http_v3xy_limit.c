@@ -181,8 +181,9 @@ ngx_http_v3xy_limit_start(ngx_http_request_t *r,
 
 
 /*
- * The tier of the key in use: the gateway's accepted key's, else the
- * sidecar's; NULL if it has none.
+ * The tier of the key in use: the sidecar's where the location injects its
+ * own (also after an internal redirect from a gateway's location), else
+ * the gateway's accepted key's; NULL if it has none.
  */
 
 ngx_str_t *
@@ -190,14 +191,14 @@ ngx_http_v3xy_tier(ngx_http_request_t *r, ngx_http_v3xy_ctx_t *ctx)
 {
     ngx_http_v3xy_loc_conf_t  *vlcf;
 
-    if (ctx != NULL && ctx->account.len) {
-        return ctx->tier.len ? &ctx->tier : NULL;
-    }
-
     vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
 
-    if (vlcf->api_key != NULL && vlcf->api_key->tier.len) {
-        return &vlcf->api_key->tier;
+    if (vlcf->api_key != NULL) {
+        return vlcf->api_key->tier.len ? &vlcf->api_key->tier : NULL;
+    }
+
+    if (ctx != NULL && ctx->account.len && ctx->tier.len) {
+        return &ctx->tier;
     }
 
     return NULL;

@@ -163,28 +163,32 @@ ngx_http_v3xy_key_id_variable(ngx_http_request_t *r,
     ngx_http_v3xy_ctx_t       *ctx;
     ngx_http_v3xy_loc_conf_t  *vlcf;
 
-    /* the gateway's presented key, or the sidecar's own */
+    /*
+     * The sidecar's own where the location injects it (also after an
+     * internal redirect from a gateway's location), else the gateway's
+     * presented key.
+     */
 
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
     ctx = ngx_http_v3xy_find_ctx(r);
 
-    if (ctx != NULL && ctx->key_id.len) {
+    if (vlcf->api_key != NULL) {
+        v->len = vlcf->api_key->key_id.len;
+        v->data = vlcf->api_key->key_id.data;
+
+    } else if (ctx != NULL && ctx->key_id.len) {
         v->len = ctx->key_id.len;
         v->data = ctx->key_id.data;
 
     } else {
-        vlcf = ngx_http_get_module_loc_conf(r, ngx_http_v3xy_module);
-
-        if (vlcf->api_key == NULL) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        v->len = vlcf->api_key->key_id.len;
-        v->data = vlcf->api_key->key_id.data;
+        v->not_found = 1;
+        return NGX_OK;
     }
 
+    /* not cached: the next location of an internal redirect may differ */
+
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;
     v->not_found = 0;
 
     return NGX_OK;
@@ -278,8 +282,10 @@ ngx_http_v3xy_webhook_status_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /* not cached: the next location of an internal redirect may differ */
+
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;
     v->not_found = 0;
 
     return NGX_OK;

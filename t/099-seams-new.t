@@ -1180,3 +1180,94 @@ Retry-After: 259\d{4}
 [200, 429]
 --- response_body_like eval
 ["\\Asorry\\n\\z", '"error":"The API rate-limited this key']
+
+
+
+=== TEST 36: tiers: a gateway key (tier scale) whose request an X-Accel-Redirect sends into a sidecar location: there the key in use is the sidecar's own ($v3xy_key_id, $v3xy_tier, its zone's rate), not the client's
+--- http_config eval
+$::Api . 'v3xy_limit_zone t36 rate=1r/m tier=scale:3r/m key=$v3xy_key_id;'
+--- config
+    location /gw/a {
+        v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/v1/side;
+    }
+
+    location /v1/side {
+        internal;
+        v3xy_api_key_file $TEST_NGINX_OTHER_KEY;
+        v3xy_limit t36;
+        add_header X-Tier "[$v3xy_tier]" always;
+        add_header X-Key-Id $v3xy_key_id always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /gw/a", "GET /gw/a"]
+--- more_headers eval
+"X-V3XY-API-Key: $::Gw"
+--- error_code eval
+[200, 429]
+--- response_headers eval
+my $id = 'v3xy_dev_...' . substr(Digest::SHA::sha256_hex($::Other), 0, 12);
+["X-Tier: []\nX-Key-Id: $id", "X-Tier: []\nX-Key-Id: $id"]
+
+
+
+=== TEST 37: tiers: the same after the gateway's location evaluated $v3xy_key_id itself (a zone of its own): the sidecar's location still counts its own key
+--- http_config eval
+$::Api . 'v3xy_limit_zone t37a rate=100r/m key=$v3xy_key_id;
+v3xy_limit_zone t37 rate=1r/m tier=scale:3r/m key=$v3xy_key_id;'
+--- config
+    location /gw/a {
+        v3xy_key_store file=$TEST_NGINX_STORE_SCALE;
+        v3xy_limit t37a;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT/accel/?to=/v1/side;
+    }
+
+    location /v1/side {
+        internal;
+        v3xy_api_key_file $TEST_NGINX_OTHER_KEY;
+        v3xy_limit t37;
+        add_header X-Key-Id $v3xy_key_id always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /gw/a", "GET /gw/a"]
+--- more_headers eval
+"X-V3XY-API-Key: $::Gw"
+--- error_code eval
+[200, 429]
+--- response_headers eval
+my $id = 'v3xy_dev_...' . substr(Digest::SHA::sha256_hex($::Other), 0, 12);
+["X-Key-Id: $id", "X-Key-Id: $id"]
+
+
+
+=== TEST 38: hold: a client that goes away while its hold is asked of Redis (PTTL pending, sync=0): no crash, the next request goes on
+--- http_config eval
+$::Api . 'v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=10s timeout=3s;'
+--- init
+V3xy::wait_ready('/ready');
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
+select undef, undef, undef, 0.1;
+my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+    or die $!;
+print $c "GET /v1/h38 HTTP/1.0\r\nHost: x\r\n\r\n";
+select undef, undef, undef, 0.1;
+close $c;
+sleep 1;
+V3xy::wait_ready('/ready');
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY;
+        v3xy_upstream_429 hold area=h38 sync=0;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request
+GET /v1/h38
+--- error_code: 200
+--- error_log eval
+qr/client prematurely closed connection|499/
+--- no_error_log
+[alert]
+[crit]
