@@ -19,7 +19,8 @@
 # signature).
 #
 # It prints every 10 s the workers' RSS (kB, both instances, the old
-# workers of a reload included), instance a's master's RSS, the keys in
+# workers of a reload included), instance a's master's RSS (all, and its
+# own memory without the shared zones' pages it touched), the keys in
 # Redis, the keys instance a's zones hold in shared memory and the
 # zone-full counter, then its verdict, and exits 1 if a promise broke:
 #   - a request not answered within 5 s, or with a status its class does
@@ -167,10 +168,13 @@ rss() {
     ps -o rss= --ppid "$master" | awk '{ s += $1 } END { print s + 0 }'
 }
 
-# the master's RSS, in kB: what every new worker starts from
+# the master's RSS, in kB (what every new worker starts from): FIELD of
+# /proc/PID/status, VmRSS (all) or RssAnon (its own memory, not the
+# shared zones' pages it touched)
 master_rss() {
-    ps -o rss= -p "$(cat "$dir/$1/nginx.pid" 2>/dev/null)" 2>/dev/null \
-        | awk '{ s += $1 } END { print s + 0 }'
+    awk -v f="$2:" '$1 == f { print $2 }' \
+        "/proc/$(cat "$dir/$1/nginx.pid" 2>/dev/null)/status" 2>/dev/null \
+        || echo 0
 }
 
 # metric PORT PATTERN: the sum of the series of an instance that match
@@ -181,8 +185,8 @@ metric() {
 
 echo "$("$nginx" -v 2>&1), $(redis-server --version | cut -d' ' -f3)," \
      "$(basename "$module"), $SOAK_MINUTES min, LIMIT $LIMIT/min"
-printf '%6s %9s %9s %9s %10s %9s %9s\n' second rss_a_kB rss_b_kB master_a \
-    redis_keys zone_keys zone_full
+printf '%6s %9s %9s %9s %9s %10s %9s %9s\n' second rss_a_kB rss_b_kB \
+    master_a m_anon_a redis_keys zone_keys zone_full
 
 python3 "$here/soak.py" traffic "$dir" "$seconds" "$p_a" "$p_b" &
 traffic=$!
@@ -223,8 +227,9 @@ while kill -0 "$traffic" 2>/dev/null; do
 
     if [ $((t % 10)) -eq 5 ]; then
         keys=$(redis-cli -p "$p_redis" dbsize 2>/dev/null || echo -)
-        line=$(printf '%6d %9d %9d %9d %10s %9d %9d' "$t" "$(rss a)" \
-                   "$(rss b)" "$(master_rss a)" "$keys" \
+        line=$(printf '%6d %9d %9d %9d %9d %10s %9d %9d' "$t" "$(rss a)" \
+                   "$(rss b)" "$(master_rss a VmRSS)" \
+                   "$(master_rss a RssAnon)" "$keys" \
                    "$(metric "$p_a" '^v3xy_limit_zone_keys.*"held"')" \
                    "$(( $(metric "$p_a" '^v3xy_limit_zone_full_total') \
                         + $(metric "$p_b" '^v3xy_limit_zone_full_total') ))")
