@@ -57,6 +57,7 @@
 #include "ngx_http_v3xy_key.h"
 #include "ngx_http_v3xy_limit.h"
 #include "ngx_http_v3xy_webhook.h"
+#include "v3xy_key.h"
 
 
 static ngx_int_t ngx_http_v3xy_browser(ngx_http_request_t *r,
@@ -342,26 +343,59 @@ ngx_http_v3xy_enter_store(ngx_http_request_t *r,
 }
 
 
-/* NGX_DECLINED: a browser sent the request where a key is involved */
+/*
+ * NGX_DECLINED: a browser sent the request where a key is involved.  The
+ * refusal names the key, by its fingerprint: the sidecar's own, or, on
+ * the gateway, the presented one (not verified yet: a browser that holds
+ * a developer key has it from a page or an app, and it may be leaked).
+ */
 
 static ngx_int_t
 ngx_http_v3xy_browser(ngx_http_request_t *r, ngx_http_v3xy_loc_conf_t *vlcf,
     ngx_http_v3xy_headers_t *hs)
 {
-    if (hs->browser_mark != NULL
-        && vlcf->browser == NGX_HTTP_V3XY_BROWSER_REJECT
-        && (vlcf->api_key != NULL
-            || ((vlcf->key_store != NULL || vlcf->session_store != NULL)
-                && hs->key_headers)))
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "v3xy: api_key_origin: browser request (\"%V\" header) "
-                      "refused where a developer key is %s",
-                      &hs->browser_mark->key,
-                      (vlcf->api_key != NULL) ? "injected" : "presented");
+    u_char                digest[32];
+    ngx_str_t            *key, key_id;
+    ngx_http_v3xy_ctx_t  *ctx;
 
-        return NGX_DECLINED;
+    if (hs->browser_mark == NULL
+        || vlcf->browser != NGX_HTTP_V3XY_BROWSER_REJECT
+        || (vlcf->api_key == NULL
+            && ((vlcf->key_store == NULL && vlcf->session_store == NULL)
+                || !hs->key_headers)))
+    {
+        return NGX_OK;
     }
 
-    return NGX_OK;
+    if (vlcf->api_key != NULL) {
+        key_id = vlcf->api_key->key_id;
+
+    } else {
+        /* the first presented key: $v3xy_key_id names it, as the gateway */
+
+        key = &hs->key_header->value;
+
+        key_id.data = ngx_pnalloc(r->pool, V3XY_KEY_ID_LEN);
+        ctx = ngx_http_v3xy_get_ctx(r);
+
+        if (key_id.data == NULL || ctx == NULL
+            || ngx_http_v3xy_sha256(key->data, key->len, digest) != NGX_OK)
+        {
+            ngx_str_null(&key_id);
+
+        } else {
+            key_id.len = V3XY_KEY_ID_LEN;
+            v3xy_key_id_from_digest(digest, key_id.data);
+            ctx->key_id = key_id;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "v3xy: api_key_origin: browser request (\"%V\" header) "
+                  "refused where a developer key is %s, key %V",
+                  &hs->browser_mark->key,
+                  (vlcf->api_key != NULL) ? "injected" : "presented",
+                  &key_id);
+
+    return NGX_DECLINED;
 }

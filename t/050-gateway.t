@@ -188,6 +188,50 @@ GET /v1/developer/payment-status?payment_ref=cp_1
 
 
 
+=== TEST 10a: that refusal names the presented key by its fingerprint in the info line, never the key
+--- request
+GET /v1/developer/payment-status?payment_ref=cp_1
+--- more_headers eval
+"X-V3XY-API-Key: $::Pay\nOrigin: https://shop.example.com"
+--- error_code: 403
+--- response_body_like: "code":"api_key_origin"
+--- error_log eval
+qr/\[info\] .*v3xy: api_key_origin: browser request \("Origin" header\) refused where a developer key is presented, key v3xy_dev_\.\.\.${\ substr(Digest::SHA::sha256_hex($::Pay), 0, 12)}/
+--- no_error_log
+GatewayPayments
+
+
+
+=== TEST 10b: and $v3xy_key_id names it in the access log, an unknown key too
+--- http_config
+    log_format kid '$status $v3xy_error_code $v3xy_key_id';
+--- config
+    access_log logs/kid.log kid;
+
+    location = /v1/developer/payment-status {
+        v3xy_key_store file=$TEST_NGINX_KEY_STORE;
+        v3xy_scope payments:read;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location = /kid {
+        access_log off;
+        alias $TEST_NGINX_SERVER_ROOT/logs/kid.log;
+    }
+--- request eval
+["GET /v1/developer/payment-status", "GET /v1/developer/payment-status",
+ "GET /kid"]
+--- more_headers eval
+["X-V3XY-API-Key: $::Pay\nOrigin: https://shop.example.com",
+ "X-V3XY-API-Key: $::Stranger\nSec-Fetch-Site: cross-site", ""]
+--- error_code eval
+[403, 403, 200]
+--- response_body_like eval
+[qr/"code":"api_key_origin"/, qr/"code":"api_key_origin"/,
+ qr/\A403 api_key_origin v3xy_dev_\.\.\.${\ substr(Digest::SHA::sha256_hex($::Pay), 0, 12)}\n403 api_key_origin v3xy_dev_\.\.\.${\ substr(Digest::SHA::sha256_hex($::Stranger), 0, 12)}\n\z/]
+
+
+
 === TEST 11: a browser without a key gets 401, not api_key_origin
 --- request
 GET /v1/developer/payment-status?payment_ref=cp_1

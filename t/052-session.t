@@ -306,6 +306,34 @@ X-V3XY-API-Key: v3xy_dev_SomeKey_0123456789abcdef
 
 
 
+=== TEST 9b: that refusal names the presented key by its fingerprint: $v3xy_key_id in the access log and the info line, never the key
+--- http_config
+    v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
+    log_format v3xy_session 'seen $request_uri key=$v3xy_key_id '
+                            'refused=$v3xy_error_code';
+    access_log logs/session.log v3xy_session;
+--- init
+V3xy::wait_ready('/ready');
+--- request
+GET /v1/developer/wallets?origin
+--- more_headers
+Origin: https://evil.example
+X-V3XY-API-Key: v3xy_dev_SomeKey_0123456789abcdef
+--- error_code: 403
+--- response_body_filters eval
+sub { main::access_line('/v1/developer/wallets?origin') }
+--- response_body eval
+"seen /v1/developer/wallets?origin key=v3xy_dev_..."
+. substr(Digest::SHA::sha256_hex('v3xy_dev_SomeKey_0123456789abcdef'), 0, 12)
+. " refused=api_key_origin\n"
+--- error_log eval
+my $id = substr(Digest::SHA::sha256_hex('v3xy_dev_SomeKey_0123456789abcdef'), 0, 12);
+qr/\[info\] .*v3xy: api_key_origin: .* presented, key v3xy_dev_\.\.\.$id/
+--- no_error_log
+SomeKey_0123
+
+
+
 === TEST 10: malformed hashes: 401 session_invalid, a warning (at most once a minute) that names no token
 --- init
 V3xy::wait_ready('/ready');
