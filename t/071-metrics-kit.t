@@ -267,6 +267,11 @@ GET /t
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
     }
 
+    location /session/ {
+        v3xy_session_store redis cache=60s;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
     location = /webhooks/v3xy {
         v3xy_webhook_secret_file $TEST_NGINX_WHSEC;
         proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
@@ -283,6 +288,8 @@ my ($dash, $vars) = main::dashboard_exprs($main::Dashboard);
 V3xy::redis('DEL', 'v3xy:key:' . Digest::SHA::sha256_hex($main::Key));
 V3xy::redis('HSET', 'v3xy:key:' . Digest::SHA::sha256_hex($main::Key), 'account', 'acct_kit',
             'scopes', 'payments:write', 'status', 'active');
+V3xy::redis('HSET', 'v3xy:session:' . Digest::SHA::sha256_hex('kit-session-token'),
+            'account', 'acct_kit', 'status', 'active');
 V3xy::wait_until(sub {
     (V3xy::http_req('GET', '/metrics'))[2] =~ /^v3xy_redis_up\{worker="0"\} 1$/m
 }, 'the Redis connection');
@@ -326,7 +333,9 @@ my @ok;
 push @ok, main::req('GET', '/v1/a', undef, 'X-Merchant' => "m$_") for 1 .. 5;
 push @ok, main::req('GET', '/gw/a', undef, 'X-V3XY-API-Key' => $main::Key) for 1 .. 3;
 push @ok, main::delivery($_, 1) for 1 .. 2;
-Test::More::is("@ok", join(' ', (200) x 10), 'healthy traffic');
+push @ok, main::req('GET', '/session/a', undef,
+                    Authorization => 'Bearer kit-session-token') for 1 .. 2;
+Test::More::is("@ok", join(' ', (200) x 12), 'healthy traffic');
 select undef, undef, undef, 4;
 Test::More::is(join(' ', main::alerts($prom)), '', 'no alert while healthy');
 
@@ -349,9 +358,12 @@ push @st, main::req('GET', '/v1/a', undef, 'X-Merchant' => "d$_") for 1 .. 5;
 push @st, main::req('GET', '/gw/a', undef,
                     'X-V3XY-API-Key' => "v3xy_dev_Kit_Unknown${_}_0123456789abcdef")
     for 1 .. 5;
+push @st, main::req('GET', '/session/a', undef,
+                    Authorization => "Bearer kit-unknown-session-$_")
+    for 1 .. 5;
 
 Test::More::is("@st", join(' ', 403, 503, (403) x 25, (503) x 5, (200) x 3,
-                                (401) x 5, (200) x 5, (503) x 5),
+                                (401) x 5, (200) x 5, (503) x 5, (503) x 5),
                'the faults: statuses');
 
 my (undef, undef, $scrape) = V3xy::http_req('GET', '/metrics');
@@ -371,6 +383,7 @@ Test::More::is("@unshown", '', 'every family on the dashboard');
 # each fault its alert (pending or firing: the rules' "for" is minutes)
 my @want = sort qw(V3xyBreakerOpen V3xyUpstreamUnavailable V3xyRedisDown
                    V3xyLimitsDecidedByFailMode V3xyKeyStoreUnavailable
+                   V3xySessionStoreUnavailable
                    V3xyBrowserRefusalsSurge V3xyWebhookSignaturesFailing);
 my @got;
 for (1 .. 300) {
