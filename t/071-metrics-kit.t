@@ -97,6 +97,30 @@ sub dashboard_exprs {
     return (\@exprs, \@vars);
 }
 
+# undocumented(DASHBOARD, DOC): the titles of the rows and panels that
+# DOC's "### Dashboard" section does not name (row: "* Title:", panel:
+# "Title" in quotes; line breaks as spaces)
+sub undocumented {
+    my ($file, $doc) = @_;
+
+    open my $fh, '<', $file or die "$file: $!";
+    my $dash = JSON::PP->new->decode(do { local $/; <$fh> });
+    close $fh;
+
+    open $fh, '<', $doc or die "$doc: $!";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+
+    my ($sec) = $text =~ /^### Dashboard\n(.*?)^##/ms or return ('no section');
+    $sec =~ s/\s+/ /g;
+
+    return map { $_->{title} } grep {
+        my $t = $_->{title};
+        $_->{type} eq 'row' ? index($sec, "* $t:") < 0
+                            : index($sec, qq("$t")) < 0;
+    } @{$dash->{panels}};
+}
+
 # selectors(EXPR): [metric, {label => value}] of each metric it names,
 # with the labels it matches by equality (Prometheus's own and Grafana's
 # variables left out)
@@ -234,6 +258,11 @@ Test::More::ok(!grep({ !/v3xy_/ } @r), 'each names a v3xy_ metric');
 my ($d, $v) = main::dashboard_exprs($main::Dashboard);
 Test::More::cmp_ok(scalar(@$d), '>=', 20, 'the dashboard: ' . scalar(@$d) . ' queries');
 Test::More::is(scalar(@$v), 2, 'and two template variables');
+Test::More::ok(grep({ /v3xy_limit_decisions_total/ && /by \([^)]*\btier\b/ } @$d),
+               'the limit decisions by tier');
+my @untold = main::undocumented($main::Dashboard, 'docs/operations.md');
+Test::More::is(join(' | ', @untold), '',
+               "docs/operations.md's Dashboard names every row and panel");
 --- request
 GET /t
 
