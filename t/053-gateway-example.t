@@ -223,6 +223,21 @@ like($body, qr/"code":"session_invalid"/, '... session_invalid');
 is($status, 200, 'a key route with a developer key: 200');
 like($body, qr/^X-V3XY-Account: acct_keys\r$/m, '... its account');
 
+# only the Session routes' paths take a session: a path that begins like
+# one is not proxied; any other path under /v1/developer/ is the API's
+# JSON 404 (answered before keys are checked: "return" runs first)
+
+for my $path ('/v1/developer/wallets-evil', '/v1/developer/api-keys.evil',
+              '/v1/developer/walletsx/w_1')
+{
+    my ($st, $hd, $bd) = http_req('GET', $path, undef, port => $pa,
+                                  Authorization => "Bearer $tok1");
+    is($st, 404, "$path with a session: 404, no Session route");
+    like($hd, qr{^Content-Type: application/json\r$}mi, '... as JSON');
+    is($bd, '{"success":false,"error":"Not found.","code":"not_found"}',
+       '... the API\'s body');
+}
+
 # no token in any log of either instance
 
 for my $prefix ($da, $db) {
