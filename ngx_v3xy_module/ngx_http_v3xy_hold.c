@@ -119,6 +119,8 @@ static void ngx_http_v3xy_hold_seen(ngx_http_request_t *r,
     ngx_http_v3xy_loc_conf_t *vlcf, ngx_http_v3xy_ctx_t *ctx,
     ngx_str_t *key_id);
 static void ngx_http_v3xy_hold_stored(void *data, redisReply *reply);
+static char *ngx_http_v3xy_hold_invalid(ngx_conf_t *cf, ngx_str_t *value,
+    const char *param, const char *range);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -151,8 +153,12 @@ ngx_http_v3xy_upstream_429(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_int_t                   n;
     ngx_str_t                  *value, s;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, p, seen;
     ngx_http_v3xy_hold_conf_t  *hc;
+
+    static const char          *params[] = {
+        "area=", "max=", "default=", "sync="
+    };
 
     if (vlcf->hold != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -183,76 +189,101 @@ ngx_http_v3xy_upstream_429(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     *hc = ngx_http_v3xy_hold_default;
 
+    seen = 0;
+
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "area=", 5) == 0) {
-            hc->area.data = value[i].data + 5;
-            hc->area.len = value[i].len - 5;
+        /* each parameter once: a second would silently win */
 
-            if (hc->area.len == 0 || hc->area.len > 128) {
-                goto invalid;
+        for (p = 0; p < 4; p++) {
+            if (ngx_strncmp(value[i].data, params[p], ngx_strlen(params[p]))
+                == 0)
+            {
+                break;
             }
-
-            continue;
         }
 
-        s.len = 0;
+        if (p == 4) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": use area=NAME, "
+                               "max=TIME, default=TIME or sync=TIME",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
 
-        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
-            s.data = value[i].data + 4;
-            s.len = value[i].len - 4;
+        if (seen & (1 << p)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate parameter \"%V\": %s given twice",
+                               &value[i], params[p]);
+            return NGX_CONF_ERROR;
+        }
 
+        seen |= 1 << p;
+
+        s.data = value[i].data + ngx_strlen(params[p]);
+        s.len = value[i].len - ngx_strlen(params[p]);
+
+        switch (p) {
+
+        case 0: /* area= */
+            if (s.len == 0 || s.len > 128) {
+                return ngx_http_v3xy_hold_invalid(cf, &value[i], params[p],
+                                                  "1 to 128 characters");
+            }
+
+            hc->area = s;
+            break;
+
+        case 1: /* max= */
             n = ngx_parse_time(&s, 0);
             if (n == NGX_ERROR || n < 1000 || n > 86400000) {
-                goto invalid;
+                return ngx_http_v3xy_hold_invalid(cf, &value[i], params[p],
+                                                  "a time of 1s to 24h");
             }
 
             hc->max = n;
-            continue;
-        }
+            break;
 
-        if (ngx_strncmp(value[i].data, "default=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            if (ngx_strcmp(s.data, "off") == 0) {
+        case 2: /* default= */
+            if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
                 hc->dflt = 0;
-                continue;
+                break;
             }
 
             n = ngx_parse_time(&s, 0);
             if (n == NGX_ERROR || n > 86400000) {
-                goto invalid;
+                return ngx_http_v3xy_hold_invalid(cf, &value[i], params[p],
+                                                  "off, or a time of 0 to "
+                                                  "24h");
             }
 
             hc->dflt = n;
-            continue;
-        }
+            break;
 
-        if (ngx_strncmp(value[i].data, "sync=", 5) == 0) {
-            s.data = value[i].data + 5;
-            s.len = value[i].len - 5;
-
+        default: /* sync= */
             n = ngx_parse_time(&s, 0);
             if (n == NGX_ERROR || n > 60000) {
-                goto invalid;
+                return ngx_http_v3xy_hold_invalid(cf, &value[i], params[p],
+                                                  "a time of 0 to 60s");
             }
 
             hc->sync = n;
-            continue;
         }
-
-        goto invalid;
     }
 
     vlcf->hold = hc;
 
     return NGX_CONF_OK;
+}
 
-invalid:
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                       &value[i]);
+static char *
+ngx_http_v3xy_hold_invalid(ngx_conf_t *cf, ngx_str_t *value,
+    const char *param, const char *range)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\": %s is %s", value, param,
+                       range);
     return NGX_CONF_ERROR;
 }
 

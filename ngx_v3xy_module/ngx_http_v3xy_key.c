@@ -39,6 +39,14 @@ typedef struct {
 } ngx_http_v3xy_secret_t;
 
 
+/* a v3xy_api_key_file ... tier=NAME, for the check against the zones */
+typedef struct {
+    ngx_str_t                  tier;
+    ngx_str_t                  file;       /* where it is configured */
+    ngx_uint_t                 line;
+} ngx_http_v3xy_key_tier_t;
+
+
 static u_char *ngx_http_v3xy_secret_alloc(ngx_conf_t *cf, size_t size);
 static void ngx_http_v3xy_secret_cleanup(void *data);
 static ngx_http_v3xy_key_t *ngx_http_v3xy_key_load(ngx_conf_t *cf,
@@ -57,6 +65,7 @@ ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_v3xy_loc_conf_t *vlcf = conf;
 
     ngx_str_t                  *value;
+    ngx_http_v3xy_key_tier_t   *kt;
     ngx_http_v3xy_main_conf_t  *vmcf;
 
     if (vlcf->api_key != NGX_CONF_UNSET_PTR) {
@@ -64,6 +73,14 @@ ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "tier=", 5) == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": the key file comes "
+                           "first: v3xy_api_key_file FILE [tier=NAME]",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
         if (cf->args->nelts > 2) {
@@ -89,6 +106,17 @@ ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* as v3xy_limit_zone's tier=default:: the default is no tier at all */
+
+    if (cf->args->nelts > 2 && value[2].len == sizeof("tier=default") - 1
+        && ngx_strncmp(value[2].data, "tier=default", value[2].len) == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": a key of the default "
+                           "tier has no tier=", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
     vlcf->api_key = ngx_http_v3xy_key_load(cf, &value[1]);
     if (vlcf->api_key == NULL) {
         return NGX_CONF_ERROR;
@@ -96,23 +124,86 @@ ngx_http_v3xy_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_null(&vlcf->api_key->tier);
 
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+    vmcf->keys++;
+
     if (cf->args->nelts > 2) {
         vlcf->api_key->tier.data = value[2].data + 5;
         vlcf->api_key->tier.len = value[2].len - 5;
-    }
 
-    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
-    vmcf->keys++;
+        if (vmcf->key_tiers == NULL) {
+            vmcf->key_tiers = ngx_array_create(cf->pool, 4,
+                                             sizeof(ngx_http_v3xy_key_tier_t));
+            if (vmcf->key_tiers == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        kt = ngx_array_push(vmcf->key_tiers);
+        if (kt == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        kt->tier = vlcf->api_key->tier;
+        kt->file = cf->conf_file->file.name;
+        kt->line = cf->conf_file->line;
+    }
 
     return NGX_CONF_OK;
 }
 
 
+/*
+ * Once every v3xy_limit_zone is known: a tier that no zone names gets the
+ * zones' rate= (a typo would otherwise pass unseen).  A warning, not an
+ * error: the tier still names the key in $v3xy_tier.
+ */
+
 ngx_int_t
 ngx_http_v3xy_key_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i, j, k, named;
+    ngx_http_v3xy_zone_t      **zones;
+    ngx_http_v3xy_key_tier_t   *kt;
+    ngx_http_v3xy_main_conf_t  *vmcf;
+
     ngx_http_v3xy_key_hash = ngx_hash_key((u_char *) NGX_HTTP_V3XY_KEY_LC,
                                           NGX_HTTP_V3XY_KEY_LC_LEN);
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_v3xy_module);
+
+    if (vmcf->key_tiers == NULL) {
+        return NGX_OK;
+    }
+
+    kt = vmcf->key_tiers->elts;
+    zones = vmcf->zones.elts;
+
+    for (i = 0; i < vmcf->key_tiers->nelts; i++) {
+        named = 0;
+
+        for (j = 0; j < vmcf->zones.nelts && !named; j++) {
+            for (k = 1; k < zones[j]->nrates; k++) {
+                if (zones[j]->rates[k].tier.len == kt[i].tier.len
+                    && ngx_strncmp(zones[j]->rates[k].tier.data,
+                                   kt[i].tier.data, kt[i].tier.len) == 0)
+                {
+                    named = 1;
+                    break;
+                }
+            }
+        }
+
+        if (!named) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "v3xy_api_key_file ... tier=%V in %V:%ui: no "
+                          "v3xy_limit_zone names tier \"%V\" "
+                          "(tier=%V:RATE): the key gets each zone's rate=",
+                          &kt[i].tier, &kt[i].file, kt[i].line, &kt[i].tier,
+                          &kt[i].tier);
+        }
+    }
+
     return NGX_OK;
 }
 

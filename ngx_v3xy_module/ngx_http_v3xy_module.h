@@ -196,6 +196,7 @@ struct ngx_http_v3xy_main_conf_s {
     ngx_http_v3xy_redis_conf_t *redis;     /* v3xy_redis, or NULL */
     ngx_uint_t                  keys;      /* v3xy_api_key_file lines */
     ngx_uint_t                  stores;    /* key and session stores */
+    ngx_array_t                *key_tiers;  /* their tier=, or NULL */
     ngx_array_t                 zones;     /* of ngx_http_v3xy_zone_t * */
     ngx_array_t                 replay_zones;  /* one per tolerance */
     ngx_http_v3xy_redis_script_t limit_script;

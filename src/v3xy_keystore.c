@@ -68,9 +68,14 @@ v3xy_ks_parse_line(const unsigned char *line, size_t len, v3xy_ks_entry_t *e)
 
     e->account = f[1];
 
-    /* the scopes, comma separated */
+    /* the scopes, comma separated ("revoked", tier=: they are missing) */
 
-    if (n < 3) {
+    if (n < 3
+        || (f[2].len == sizeof("revoked") - 1
+            && memcmp(f[2].data, "revoked", f[2].len) == 0)
+        || (f[2].len >= sizeof("tier=") - 1
+            && memcmp(f[2].data, "tier=", sizeof("tier=") - 1) == 0))
+    {
         return V3XY_KS_NO_SCOPES;
     }
 
@@ -275,7 +280,9 @@ v3xy_ks_status_text(v3xy_ks_status_e status)
                "A-Z a-z 0-9 _ . : -";
 
     case V3XY_KS_NO_SCOPES:
-        return "no scopes";
+        return "no scopes: the third field lists them, comma-separated "
+               "(\"payments:read,verify:send\"), before \"revoked\" and "
+               "tier=NAME";
 
     case V3XY_KS_BAD_SCOPE:
         return "a scope that is not 1 to 32 characters of a-z 0-9 _ : . -";

@@ -31,6 +31,10 @@ _EOS_
 $ENV{TEST_NGINX_BAD_TIER_STORE} = key_file('bad-tier-keys',
     sha256_hex(key('x')) . " acct_9 pay tier=Gold\n");
 
+$ENV{TEST_NGINX_NO_SCOPE_STORE} = key_file('no-scope-keys',
+    sha256_hex(key('x')) . " acct_9 pay\n"
+    . sha256_hex(key('y')) . " acct_9 tier=gold\n");
+
 $ENV{TEST_NGINX_SIDECAR_SCALE} = key_file('sidecar-scale', key('sc1') . "\n");
 $ENV{TEST_NGINX_SIDECAR_PLAIN} = key_file('sidecar-plain', key('sc2') . "\n");
 
@@ -472,6 +476,63 @@ qr/\[emerg\] .*invalid parameter "tier=Big!": use tier=NAME, the name 1 to 32 ch
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*v3xy_key_store: ".*bad-tier-keys" line 1: a tier that is not 1 to 32 characters of a-z 0-9 _ -/
+
+
+
+=== TEST 16a: the sidecar's tier=default is refused, as a zone's tier=default: is
+--- config
+    location /x/ {
+        v3xy_api_key_file $TEST_NGINX_SIDECAR_SCALE tier=default;
+    }
+--- must_die
+--- error_log
+invalid parameter "tier=default": a key of the default tier has no tier=
+
+
+
+=== TEST 16b: v3xy_api_key_file with tier= before the file says that the file comes first
+--- config
+    location /x/ {
+        v3xy_api_key_file tier=scale $TEST_NGINX_SIDECAR_SCALE;
+    }
+--- must_die
+--- error_log
+invalid parameter "tier=scale": the key file comes first: v3xy_api_key_file FILE [tier=NAME]
+
+
+
+=== TEST 16c: a sidecar's tier that no zone names (a typo): a warning that names where, and nginx runs; a tier that a zone names: none
+--- http_config
+    v3xy_limit_zone sc key=$v3xy_key_id rate=5r/m tier=scale:50r/m;
+--- config
+    location /typo/ {
+        v3xy_api_key_file $TEST_NGINX_SIDECAR_SCALE tier=sacle;
+        return 200 "$v3xy_tier\n";
+    }
+
+    location /right/ {
+        v3xy_api_key_file $TEST_NGINX_SIDECAR_PLAIN tier=scale;
+        return 200 "$v3xy_tier\n";
+    }
+--- request
+GET /typo/
+--- response_body
+sacle
+--- error_log eval
+qr/\[warn\] .*v3xy_api_key_file \.\.\. tier=sacle in \S+nginx\.conf:\d+: no v3xy_limit_zone names tier "sacle" \(tier=sacle:RATE\): the key gets each zone's rate=/
+--- no_error_log
+tier=scale in
+
+
+
+=== TEST 16d: a key store file line without scopes (a tier= in their place) says that the scopes are missing
+--- config
+    location /x/ {
+        v3xy_key_store file=$TEST_NGINX_NO_SCOPE_STORE;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*v3xy_key_store: ".*no-scope-keys" line 2: no scopes: the third field lists them, comma-separated \("payments:read,verify:send"\), before "revoked" and tier=NAME/
 
 
 

@@ -526,3 +526,107 @@ is held by this nginx only: redis cannot be asked now
 --- no_error_log
 [alert]
 [emerg]
+
+
+
+=== TEST 15: v3xy_upstream_429: max=25h is refused, saying the range
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        v3xy_upstream_429 hold max=25h;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- must_die
+--- error_log
+invalid parameter "max=25h": max= is a time of 1s to 24h
+
+
+
+=== TEST 16: v3xy_upstream_429: max=0 is refused, saying the range
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        v3xy_upstream_429 hold max=0;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- must_die
+--- error_log
+invalid parameter "max=0": max= is a time of 1s to 24h
+
+
+
+=== TEST 17: v3xy_upstream_429: sync=61s is refused, saying the range
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        v3xy_upstream_429 hold sync=61s;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- must_die
+--- error_log
+invalid parameter "sync=61s": sync= is a time of 0 to 60s
+
+
+
+=== TEST 18: v3xy_upstream_429: default=2d is refused, saying the range
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        v3xy_upstream_429 hold default=2d;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- must_die
+--- error_log
+invalid parameter "default=2d": default= is off, or a time of 0 to 24h
+
+
+
+=== TEST 19: v3xy_upstream_429: an area= of 129 characters is refused, saying the range
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        v3xy_upstream_429 hold area=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- must_die
+--- error_log
+invalid parameter "area=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": area= is 1 to 128 characters
+
+
+
+=== TEST 20: v3xy_upstream_429: a repeated area= is refused: the second would silently win
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        v3xy_upstream_429 hold area=payments area=status;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- must_die
+--- error_log
+duplicate parameter "area=status": area= given twice
+
+
+
+=== TEST 21: v3xy_upstream_429: a repeated max= is refused
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        v3xy_upstream_429 hold max=1m sync=2s max=5m;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- must_die
+--- error_log
+duplicate parameter "max=5m": max= given twice
+
+
+
+=== TEST 22: v3xy_upstream_429: an unknown parameter is refused, naming those there are
+--- config
+    location /v1/ {
+        v3xy_api_key_file $TEST_NGINX_KEY_FILE;
+        v3xy_upstream_429 hold maximum=5m;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_API_PORT;
+    }
+--- must_die
+--- error_log
+invalid parameter "maximum=5m": use area=NAME, max=TIME, default=TIME or sync=TIME

@@ -524,6 +524,11 @@ missing_scopes_are_refused(void **state)
 
     assert_int_equal(parse(KS_HEX " acct_42", &e), V3XY_KS_NO_SCOPES);
     assert_int_equal(parse(KS_HEX " acct_42 \t \r", &e), V3XY_KS_NO_SCOPES);
+    assert_int_equal(parse(KS_HEX " acct_42 tier=gold", &e),
+                     V3XY_KS_NO_SCOPES);
+    assert_int_equal(parse(KS_HEX " acct_42 revoked", &e), V3XY_KS_NO_SCOPES);
+    assert_int_equal(parse(KS_HEX " acct_42 tier= revoked", &e),
+                     V3XY_KS_NO_SCOPES);
 }
 
 
