@@ -116,6 +116,12 @@ ngx_http_v3xy_backup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    /* the URL (value[1]) may hold a "=" of its own */
+
+    if (ngx_http_v3xy_conf_once(cf, 2, NULL) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     b = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_backup_t));
     if (b == NULL) {
         return NGX_CONF_ERROR;

@@ -193,6 +193,10 @@ ngx_http_v3xy_key_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (ngx_http_v3xy_conf_once(cf, 1, NULL) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "redis") == 0) {
@@ -250,6 +254,10 @@ ngx_http_v3xy_session_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (vlcf->session_store != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
+    }
+
+    if (ngx_http_v3xy_conf_once(cf, 1, NULL) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     value = cf->args->elts;

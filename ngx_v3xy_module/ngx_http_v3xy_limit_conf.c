@@ -64,6 +64,12 @@ ngx_http_v3xy_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_v3xy_zone_t       *zone, **zp;
     ngx_http_v3xy_zone_rate_t  *zr;
 
+    /* tier= repeats, one per tier (each tier once: checked below) */
+
+    if (ngx_http_v3xy_conf_once(cf, 2, "tier=") != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     value = cf->args->elts;
 
     zp = vmcf->zones.elts;

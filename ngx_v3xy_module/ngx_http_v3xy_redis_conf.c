@@ -34,6 +34,10 @@ ngx_http_v3xy_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return "is duplicate";
     }
 
+    if (ngx_http_v3xy_conf_once(cf, 1, NULL) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     vmcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_v3xy_redis_conf_t));
     if (vmcf->redis == NULL) {
         return NGX_CONF_ERROR;

@@ -368,3 +368,62 @@ qr/\[emerg\] \d+#\d+: invalid parameter "master=v3xy" without sentinel= in \S+ng
 --- must_die
 --- error_log eval
 qr/\[emerg\] \d+#\d+: invalid parameter "master=v3xy": the first parameter is where Redis is \(host:port, unix:path, cluster= or sentinel=\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 27: v3xy_redis: a parameter given twice is refused (the second would silently win)
+--- http_config
+    v3xy_redis 127.0.0.1:1 timeout=1s connect_timeout=1s timeout=2s;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log
+duplicate parameter "timeout=2s": timeout= given twice
+
+
+
+=== TEST 28: v3xy_limit_zone: rate= or burst= twice is refused; tier= repeats (one per tier)
+--- http_config
+    v3xy_limit_zone ok rate=5r/m key=$remote_addr tier=a:6r/m tier=b:7r/m;
+    v3xy_limit_zone bad rate=5r/m key=$remote_addr burst=2 rate=6r/m;
+--- config
+    location /t {
+        return 200;
+    }
+--- must_die
+--- error_log
+duplicate parameter "rate=6r/m": rate= given twice
+
+
+
+=== TEST 29: v3xy_key_store: cache= twice is refused
+--- http_config
+    v3xy_redis 127.0.0.1:1;
+--- config
+    location /t {
+        v3xy_key_store redis cache=10s cache=20s;
+    }
+--- must_die
+--- error_log
+duplicate parameter "cache=20s": cache= given twice
+
+
+
+=== TEST 30: v3xy_backup: fails= twice is refused; a "=" in the URL is no parameter
+--- config
+    location /ok {
+        v3xy_api_key_file $TEST_NGINX_KEY;
+        proxy_pass http://127.0.0.1:1;
+        v3xy_backup http://127.0.0.1:2/?fails=1 fails=2;
+    }
+
+    location /t {
+        v3xy_api_key_file $TEST_NGINX_KEY;
+        proxy_pass http://127.0.0.1:1;
+        v3xy_backup http://127.0.0.1:2 fails=2 cooldown=5s fails=3;
+    }
+--- must_die
+--- error_log
+duplicate parameter "fails=3": fails= given twice
