@@ -35,6 +35,7 @@
 
 #include "ngx_http_v3xy_module.h"
 #include "ngx_http_v3xy_body.h"
+#include "ngx_http_v3xy_key.h"
 #include "ngx_http_v3xy_metrics.h"
 #include "ngx_http_v3xy_failover.h"
 #include "v3xy_breaker.h"

@@ -820,3 +820,50 @@ ngx_http_v3xy_sha256(u_char *data, size_t len, u_char *md)
 }
 
 #endif
+
+
+/*
+ * The directive's NAME=VALUE parameters from the first-th on, each at most
+ * once (a second would silently win): NGX_ERROR, logged, for one given
+ * twice.  "multi" (or NULL) is the one NAME= that may repeat.
+ */
+
+ngx_int_t
+ngx_http_v3xy_conf_once(ngx_conf_t *cf, ngx_uint_t first, const char *multi)
+{
+    u_char      *eq;
+    size_t       n;
+    ngx_str_t   *value;
+    ngx_uint_t   i, j;
+
+    value = cf->args->elts;
+
+    for (i = first; i < cf->args->nelts; i++) {
+        eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+
+        if (eq == NULL) {
+            continue;
+        }
+
+        n = eq - value[i].data + 1;
+
+        if (multi != NULL && ngx_strlen(multi) == n
+            && ngx_strncmp(value[i].data, multi, n) == 0)
+        {
+            continue;
+        }
+
+        for (j = first; j < i; j++) {
+            if (value[j].len >= n
+                && ngx_strncmp(value[j].data, value[i].data, n) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate parameter \"%V\": %*s given "
+                                   "twice", &value[i], n, value[i].data);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}

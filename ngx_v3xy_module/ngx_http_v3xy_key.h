@@ -30,6 +30,8 @@ ngx_int_t ngx_http_v3xy_remove_headers(ngx_http_request_t *r, u_char *lc,
     size_t len, ngx_uint_t rebuild);
 ngx_uint_t ngx_http_v3xy_header_is(u_char *lc, u_char *name, size_t len);
 ngx_int_t ngx_http_v3xy_key_leave(ngx_http_request_t *r);
+ngx_int_t ngx_http_v3xy_conf_once(ngx_conf_t *cf, ngx_uint_t first,
+    const char *multi);
 
 
 #endif /* _NGX_HTTP_V3XY_KEY_H_INCLUDED_ */

@@ -8,6 +8,7 @@
  */
 
 #include "ngx_http_v3xy_module.h"
+#include "ngx_http_v3xy_key.h"
 #include "ngx_http_v3xy_limit.h"
 #include "ngx_http_v3xy_limit_internal.h"
 #include "ngx_http_v3xy_metrics.h"

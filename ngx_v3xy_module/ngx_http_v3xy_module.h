@@ -323,10 +323,6 @@ typedef struct {
 ngx_http_v3xy_ctx_t *ngx_http_v3xy_get_ctx(ngx_http_request_t *r);
 ngx_http_v3xy_ctx_t *ngx_http_v3xy_find_ctx(ngx_http_request_t *r);
 
-/* ngx_http_v3xy_module.c */
-ngx_int_t ngx_http_v3xy_conf_once(ngx_conf_t *cf, ngx_uint_t first,
-    const char *multi);
-
 /* ngx_http_v3xy_error.c */
 ngx_int_t ngx_http_v3xy_refuse(ngx_http_request_t *r,
     ngx_http_v3xy_err_e err);
