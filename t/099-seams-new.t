@@ -145,6 +145,19 @@ add_block_preprocessor(sub {
     $block->set_value('http_config', $Api) unless defined $block->http_config;
 
     V3xy::redis_ready_block($block, wait => 1);
+
+    # under valgrind nginx takes seconds to listen: wait for it first
+    if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+        $block->set_value('timeout', 60);
+        $block->set_value('init', <<'_EOI_' . ($block->init // ''));
+for (1 .. 600) {
+    IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                          PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+        and last;
+    select undef, undef, undef, 0.05;
+}
+_EOI_
+    }
 });
 
 log_level('debug');
