@@ -183,7 +183,7 @@ restarted redis has 1
     }
 --- init
 V3xy::wait_ready('/ready');
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
 select undef, undef, undef, 0.2;
 --- request
 GET /v1/a
@@ -209,7 +209,7 @@ X-Merchant: f7
     }
 --- init
 V3xy::wait_ready('/ready');
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
 select undef, undef, undef, 0.2;
 Test::More::is(V3xy::http_get('/v1/a', 'X-Merchant' => 'f8'), 503,
                'TEST 7: Redis asleep: closed');
@@ -357,7 +357,7 @@ qr/\[warn\] .*v3xy: redis 127\.0\.0\.1:\d+ unavailable: connect timed out/
     }
 --- init
 V3xy::wait_ready('/ready');
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
 select undef, undef, undef, 0.1;
 my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $ENV{TEST_NGINX_SERVER_PORT})

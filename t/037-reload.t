@@ -77,7 +77,7 @@ sub traffic {
         if ($stall) {
             my $pid = fork // die "fork: $!";
             if ($pid == 0) {
-                exec 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT},
+                exec $V3xy::REDIS_CLI, '-p', $ENV{TEST_NGINX_REDIS_PORT},
                      'DEBUG', 'SLEEP', '0.3';
             }
             push @pids, $pid;

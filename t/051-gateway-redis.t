@@ -272,7 +272,7 @@ sub { "hmget " . main::hmgets() . "\n" }
 V3xy::wait_ready('/ready');
 main::active('shared', 'acct_4004', 'payments:read');
 main::reset_stats();
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
 select undef, undef, undef, 0.2;
 my @c;
 for (1 .. 5) {
@@ -414,7 +414,7 @@ GET /v1/developer/payment-status
 --- init
 V3xy::wait_ready('/ready');
 main::active('slow', 'acct_7007', 'payments:read');
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
 select undef, undef, undef, 0.2;
 --- request
 GET /v1/developer/payment-status
@@ -594,7 +594,7 @@ qr/\[emerg\] .*v3xy_key_store takes file=PATH, redis \[cache=TIME\] \[size=SIZE\
 V3xy::wait_ready('/ready');
 main::active('gone', 'acct_1010', 'payments:read');
 main::reset_stats();
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
 select undef, undef, undef, 0.1;
 my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $ENV{TEST_NGINX_SERVER_PORT})

@@ -499,7 +499,7 @@ my $before = main::scrape();
 # one reply that does not come within the timeout: Redis asleep (a PING
 # unanswered for 100 ms) before the request, however slow redis-cli starts
 my $pid = fork // die;
-if ($pid == 0) { exec 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT},
+if ($pid == 0) { exec $V3xy::REDIS_CLI, '-p', $ENV{TEST_NGINX_REDIS_PORT},
                       'DEBUG', 'SLEEP', '2'; }
 my $asleep = 0;
 for (1 .. 100) {

@@ -17,6 +17,16 @@ our @EXPORT_OK = qw(key_file start_echo header_lines start_redis stop_redis
                     redis_ready_block test_certs start_mute
                     start_blackhole http_req start_recorder wait_until);
 
+# The Redis under test: Debian's redis-server, redis-cli and a sentinel
+# (redis-server --sentinel), or another server of the protocol by its own
+# names, e.g. Valkey's: TEST_V3XY_REDIS_SERVER=valkey-server,
+# TEST_V3XY_REDIS_CLI=valkey-cli (the sentinel is the server's unless
+# TEST_V3XY_REDIS_SENTINEL names one).  The suites and V3xyCluster use
+# these, never the names themselves.
+our $REDIS_SERVER = $ENV{TEST_V3XY_REDIS_SERVER} || 'redis-server';
+our $REDIS_CLI = $ENV{TEST_V3XY_REDIS_CLI} || 'redis-cli';
+our $REDIS_SENTINEL = $ENV{TEST_V3XY_REDIS_SENTINEL} || $REDIS_SERVER;
+
 my $dir = tempdir('v3xy-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
 my @children;
@@ -295,7 +305,7 @@ sub http_req {
     return ($status // 0, $head // '', $rest // '');
 }
 
-# A real redis-server of Debian's on 127.0.0.1, no persistence; started
+# A real redis-server ($REDIS_SERVER) on 127.0.0.1, no persistence; started
 # again on the same port after stop_redis() when given that port.
 # Options: port => P, password => S.  Sets $ENV{TEST_NGINX_REDIS_PORT}.
 my %redis;
@@ -313,7 +323,7 @@ sub start_redis {
     die "fork: $!" unless defined $pid;
 
     if ($pid == 0) {
-        exec 'redis-server', @args or POSIX::_exit(127);
+        exec $REDIS_SERVER, @args or POSIX::_exit(127);
     }
 
     $redis{$port} = $pid;
@@ -330,7 +340,7 @@ sub start_redis {
         select undef, undef, undef, 0.05;
     }
 
-    die "redis-server on port $port did not start";
+    die "$REDIS_SERVER on port $port did not start";
 }
 
 sub stop_redis {
@@ -342,14 +352,15 @@ sub stop_redis {
     @children = grep { $_ != $pid } @children;
 }
 
-# redis(ARGS...): runs redis-cli against the test's Redis, returns its
+# redis(ARGS...): runs redis-cli ($REDIS_CLI) against the test's Redis,
+# returns its
 # output without the final newline.
 sub redis {
     my @auth = defined $ENV{TEST_V3XY_REDIS_PASSWORD}
              ? ('-a', $ENV{TEST_V3XY_REDIS_PASSWORD}, '--no-auth-warning') : ();
-    open my $fh, '-|', 'redis-cli', '-h', '127.0.0.1', '-p',
+    open my $fh, '-|', $REDIS_CLI, '-h', '127.0.0.1', '-p',
         $ENV{TEST_NGINX_REDIS_PORT}, @auth, @_
-        or die "redis-cli: $!";
+        or die "$REDIS_CLI: $!";
     local $/;
     my $out = <$fh>;
     close $fh;

@@ -29,17 +29,23 @@ my $dir = tempdir('v3xy-cluster-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $parent = $$;
 my (%server, %args, @cluster);
 
+# spawn(PORT, ARGS...): a server ($V3xy::REDIS_SERVER) on PORT;
+# spawn_bin(BIN, PORT, ARGS...): the same of another binary (the sentinel)
 sub spawn {
-    my ($port, @a) = @_;
+    return spawn_bin($V3xy::REDIS_SERVER, @_);
+}
 
-    $args{$port} = \@a;
+sub spawn_bin {
+    my ($bin, $port, @a) = @_;
+
+    $args{$port} = [$bin, @a];
 
     my $pid = fork;
     die "fork: $!" unless defined $pid;
 
     if ($pid == 0) {
         open STDOUT, '>', '/dev/null';
-        exec 'redis-server', @a or POSIX::_exit(127);
+        exec $bin, @a or POSIX::_exit(127);
     }
 
     $server{$port} = $pid;
@@ -54,7 +60,7 @@ sub spawn {
         Time::HiRes::sleep(0.02);
     }
 
-    die "redis-server on port $port did not start\n";
+    die "$bin on port $port did not start\n";
 }
 
 # keyslot(KEY): the Cluster slot of a Redis key (CRC16 of its hash tag)
@@ -90,8 +96,8 @@ sub name_in_slot {
 # node_cli(PORT, ARGS...): redis-cli against one server; its output
 sub node_cli {
     my ($port, @a) = @_;
-    open my $fh, '-|', 'redis-cli', '-h', '127.0.0.1', '-p', $port, @a
-        or die "redis-cli: $!";
+    open my $fh, '-|', $V3xy::REDIS_CLI, '-h', '127.0.0.1', '-p', $port, @a
+        or die "$V3xy::REDIS_CLI: $!";
     local $/;
     my $out = <$fh> // '';
     close $fh;
@@ -124,14 +130,14 @@ sub start_cluster {
 
     if ($pid == 0) {
         open STDOUT, '>', '/dev/null';
-        exec 'redis-cli', '--cluster', 'create',
+        exec $V3xy::REDIS_CLI, '--cluster', 'create',
              (map { "127.0.0.1:$_" } @ports), '--cluster-replicas', '0',
              '--cluster-yes'
             or POSIX::_exit(127);
     }
 
     waitpid $pid, 0;
-    die "redis-cli --cluster create: status $?\n" if $?;
+    die "$V3xy::REDIS_CLI --cluster create: status $?\n" if $?;
 
     wait_until(sub { cluster_ok(@ports) }, 'the cluster');
 
@@ -188,7 +194,8 @@ sub kill_node {
 # the same server again, with its nodes.conf: it takes its slots back
 sub restart_node {
     my ($port) = @_;
-    spawn($port, @{ $args{$port} });
+    my ($bin, @a) = @{ $args{$port} };
+    spawn_bin($bin, $port, @a);
 }
 
 # A primary, a replica of it and three sentinels (quorum 2, down after
@@ -231,7 +238,7 @@ sub start_sentinels {
                   . (defined $sentinel_pw ? "requirepass $sentinel_pw\n" : '');
         close $fh;
 
-        spawn($port, $conf, '--sentinel');
+        spawn_bin($V3xy::REDIS_SENTINEL, $port, $conf, '--sentinel');
         push @sentinels, $port;
     }
 
@@ -290,7 +297,7 @@ sub start_liar {
               . (defined $sentinel_pw ? "requirepass $sentinel_pw\n" : '');
     close $fh;
 
-    spawn($port, $conf, '--sentinel');
+    spawn_bin($V3xy::REDIS_SENTINEL, $port, $conf, '--sentinel');
 
     wait_until(sub { (sentinel_master($port) // 0) == $target }, 'the liar');
 
