@@ -1,20 +1,31 @@
 #!/bin/sh
-# Install with apt-get what "make" and "make run" (build), "make test"
-# (test), "make bench", "make valgrind", "make deb" (deb), "make test-deb"
-# (deb-test) or "make image" (image) need and this machine lacks.  Needs
-# root when something is missing; does nothing otherwise.
-set -eu
-
+# Install with apt-get what "make" and "make run" (build), the unit tests
+# and the Test::Nginx suites (suites), "make test" (test), "make bench",
+# "make valgrind", "make deb" (deb), "make test-deb" (deb-test), "make
+# image" (image) or the trixie leg's Valkey (valkey) need and this machine
+# lacks; one or more groups:
+#
+#   util/deps.sh GROUP...
+#
+# The same names on Debian 12 (bookworm) and 13 (trixie); valkey is
+# trixie's only.  Needs root when something is missing; does nothing
+# otherwise.
 build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
        libhiredis-dev libjansson-dev libutf8proc-dev libidn2-dev
        ca-certificates"
-# util/check-docs.sh needs perl (Encode), util/shellcheck.sh shellcheck;
-# t/043 moves nginx's and Redis's clocks with libfaketime (LD_PRELOAD)
-test="$build libcmocka-dev redis-server curl openssl clang libclang-rt-14-dev
-      prometheus perl shellcheck libfaketime
-      libtest-base-perl libtext-diff-perl libipc-run-perl
-      liblist-moreutils-perl libtest-longstring-perl liburi-perl
-      libwww-perl libhttp-message-perl"
+# the unit tests (cmocka) and the Test::Nginx suites: Redis, promtool
+# (prometheus) for t/070, libfaketime for t/043 (it moves nginx's and
+# Redis's clocks with LD_PRELOAD), Test::Nginx's own needs (it runs ps:
+# procps, which a minbase root lacks)
+suites="$build libcmocka-dev redis-server curl openssl prometheus perl procps
+        libfaketime
+        libtest-base-perl libtext-diff-perl libipc-run-perl
+        liblist-moreutils-perl libtest-longstring-perl liburi-perl
+        libwww-perl libhttp-message-perl"
+# the fuzzers (libclang-rt-dev: clang's runtime of either release, 14 on
+# bookworm, 19 on trixie), util/check-docs.sh (perl's Encode),
+# util/shellcheck.sh
+test="$suites clang libclang-rt-dev shellcheck"
 # dpkg-buildpackage (nginx-dev brings debhelper and dh-sequence-nginx)
 deb="$build build-essential dpkg-dev"
 # make bench: the OpenResty-way peer of bench/limits.sh (Debian's lua
@@ -26,19 +37,32 @@ bench="wrk python3 libnginx-mod-http-lua libnginx-mod-http-ndk
 # image, docker-compose (Compose v1, python) to validate docker/compose.yaml
 image="podman runc debootstrap docker-compose curl"
 
-case "${1:-build}" in
-build)    want=$build ;;
-test)     want=$test ;;
-bench)    want=$bench ;;
-valgrind) want=valgrind ;;
-deb)      want=$deb ;;
-deb-test) want="$deb lintian" ;;
-image)    want=$image ;;
-*)        echo "usage: $0 build|test|bench|valgrind|deb|deb-test|image" >&2; exit 2 ;;
-esac
+# the Redis suites against Valkey too (valkey-server brings valkey-tools:
+# valkey-cli)
+valkey="valkey-server"
+
+want=
+for group in "${@:-build}"; do
+    case "$group" in
+    build)    want="$want $build" ;;
+    suites)   want="$want $suites" ;;
+    test)     want="$want $test" ;;
+    bench)    want="$want $bench" ;;
+    valgrind) want="$want valgrind" ;;
+    deb)      want="$want $deb" ;;
+    deb-test) want="$want $deb lintian" ;;
+    image)    want="$want $image" ;;
+    valkey)   want="$want $valkey" ;;
+    *)        echo "usage: $0 GROUP...: build, suites, test, bench," \
+                   "valgrind, deb, deb-test, image, valkey" >&2
+              exit 2 ;;
+    esac
+done
 
 missing=
-for p in $want; do
+# $want: a list of package names, split on purpose; each once
+# shellcheck disable=SC2086
+for p in $(printf '%s\n' $want | sort -u); do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' \
         || missing="$missing $p"
 done
