@@ -1,24 +1,27 @@
 #!/bin/sh
-# Build docker/Dockerfile with podman, on a base image made by debootstrap
-# (no registry is reachable here):
+# Build docker/Dockerfile with podman, on a base image of a Debian release
+# made by debootstrap (no registry is reachable here):
 #
-#   util/build-image.sh BUILD_DIR BASE_IMAGE IMAGE
+#   util/build-image.sh BUILD_DIR BASE_IMAGE IMAGE SUITE
 #
+# SUITE: bookworm or trixie (util/base-image.sh makes BASE_IMAGE of it).
 # The podman flags that our machines need are in util/podman.sh; the
 # Dockerfile itself is what a Docker user builds.  podman's layer cache
 # makes a rebuild with unchanged sources quick.
 set -eu
 
-build=${1:?usage: $0 BUILD_DIR BASE_IMAGE IMAGE}
-base=${2:?usage: $0 BUILD_DIR BASE_IMAGE IMAGE}
-image=${3:?usage: $0 BUILD_DIR BASE_IMAGE IMAGE}
+usage="usage: $0 BUILD_DIR BASE_IMAGE IMAGE SUITE"
+build=${1:?$usage}
+base=${2:?$usage}
+image=${3:?$usage}
+suite=${4:?$usage}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/util/podman.sh"
 
-"$here/util/base-image.sh" "$build" "$base"
+"$here/util/base-image.sh" "$build" "$base" "$suite"
 
 mkdir -p "$build/image"
-log=$(cd "$build/image" && pwd)/build.log
+log=$(cd "$build/image" && pwd)/build-$suite.log
 start=$(date +%s)
 # $pm_build_flags: a list of flags, split on purpose
 # shellcheck disable=SC2086

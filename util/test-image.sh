@@ -2,8 +2,11 @@
 # Test the sidecar image from outside, with podman, on the host's network
 # (loopback addresses only, free ports):
 #
-#   util/test-image.sh IMAGE BASE_IMAGE BUILD_DIR
+#   util/test-image.sh IMAGE BASE_IMAGE BUILD_DIR SUITE
 #
+# SUITE: the Debian release of BASE_IMAGE (bookworm, trixie); the test kit
+# is built on the same base, as localhost/v3xy-testkit:SUITE, and the
+# image must be of that release.
 # Redis in a container (the test kit image, docker/testkit.Dockerfile),
 # two sidecar containers that share it, an echo server on the host as the
 # API.  Checks: the image's defaults pass "nginx -t"; no compiler or
@@ -19,16 +22,19 @@
 # in no log; "podman stop" ends nginx gracefully within seconds.
 set -eu
 
-image=${1:?usage: $0 IMAGE BASE_IMAGE BUILD_DIR}
-base=${2:?usage: $0 IMAGE BASE_IMAGE BUILD_DIR}
-build=${3:?usage: $0 IMAGE BASE_IMAGE BUILD_DIR}
+usage="usage: $0 IMAGE BASE_IMAGE BUILD_DIR SUITE"
+image=${1:?$usage}
+base=${2:?$usage}
+build=${3:?$usage}
+suite=${4:?$usage}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/util/podman.sh"
 
-testkit=localhost/v3xy-testkit:bookworm
-tmp=$(mkdir -p "$build/docker-test" && cd "$build/docker-test" && pwd)
+testkit=localhost/v3xy-testkit:$suite
+tmp=$(mkdir -p "$build/docker-test-$suite" && cd "$build/docker-test-$suite" \
+      && pwd)
 # V3XY_TEST_NAME: the containers' prefix, for runs side by side
-ctr=${V3XY_TEST_NAME:-v3xy-test}
+ctr=${V3XY_TEST_NAME:-v3xy-test-$suite}
 echo_pid=
 traffic_pid=
 upload_pid=
@@ -94,6 +100,17 @@ pm run --rm $pm_run_flags -v "$tmp/api_key:/run/secrets/v3xy_api_key:ro" \
     "$image" -q -t > "$tmp/nginx-t.log" 2>&1 || {
         cat "$tmp/nginx-t.log" >&2; fail "nginx -t with the defaults"; }
 ok "nginx -t of the image's configuration, default settings"
+
+# the release the image was asked for: its os-release and its nginx
+# $pm_run_flags: a list of flags, split on purpose; the script in single
+# quotes is expanded by the container's shell, not this one
+# shellcheck disable=SC2086,SC2016
+release=$(pm run --rm $pm_run_flags --entrypoint /bin/sh "$image" -c \
+    '. /etc/os-release; echo "$VERSION_CODENAME $(cat /etc/debian_version)" \
+        "$(nginx -v 2>&1)"' 2> "$tmp/release.err") || {
+        cat "$tmp/release.err" >&2; fail "the image's release"; }
+[ "${release%% *}" = "$suite" ] || fail "the image is not $suite: $release"
+ok "the image is Debian $release"
 
 # $pm_run_flags: a list of flags, split on purpose; the script in single
 # quotes is expanded by the container's shell, not this one
