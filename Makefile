@@ -3,7 +3,12 @@
 #   make                      build the module against Debian's nginx
 #   make NGINX_SRC=DIR        ... against another nginx source tree
 #   make run                  run the sidecar (examples/sidecar.conf)
-#   make test                 install what tests need, run every test
+#   make test                 install what tests need, run every test: on
+#                             this Debian 12, then "make test-trixie"
+#   make test-trixie          Debian 13's leg: the unit tests, the
+#                             Test::Nginx suites (and the Redis ones against
+#                             Valkey), make deb and test-deb in a trixie
+#                             container, then docker-test of a trixie image
 #   make check                the everyday subset: unit tests, 5 s of each
 #                             fuzzer, docs against code, the alert rules'
 #                             tests, shellcheck, the Test::Nginx suites
@@ -16,7 +21,9 @@
 #                             Redis kills, reloads and key rotations
 #   make deb                  the Debian package, in build/
 #   make test-deb             lintian, install, nginx -t, remove, purge
-#   make image                the container image (podman, debootstrap base)
+#   make test-valkey          the Redis suites against Valkey (Debian 13)
+#   make image                the container image (podman, debootstrap base
+#                             of SUITE: trixie, or SUITE=bookworm)
 #   make docker-test          run the image: Redis, sidecars, compose file
 #   make clean-image          remove the images from podman's storage
 
@@ -25,8 +32,10 @@ NGINX_BIN  ?= /usr/sbin/nginx
 BUILD      ?= build
 KEY_FILE   ?= /etc/v3xy/api_key
 JOBS       ?= 2
-IMAGE      ?= localhost/v3xy-sidecar:latest
-BASE_IMAGE ?= localhost/v3xy-base:bookworm
+# the image's Debian release (docker/Dockerfile's default is trixie's)
+SUITE      ?= trixie
+IMAGE      ?= localhost/v3xy-sidecar:$(SUITE)
+BASE_IMAGE ?= localhost/v3xy-base:$(SUITE)
 
 # Debian's build goes to build/; another nginx's stays in its own directory
 ifeq ($(abspath $(NGINX_SRC)),/usr/share/nginx/src)
@@ -45,7 +54,7 @@ UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 UNIT_FLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
               -Werror -pedantic -Isrc
 
-# libFuzzer (clang, libclang-rt-14-dev): make fuzz [FUZZ_SECONDS=60], each
+# libFuzzer (clang, libclang-rt-dev): make fuzz [FUZZ_SECONDS=60], each
 # target that long; the corpora grow in build/fuzz/sig and
 # build/fuzz/email, crashes are written to build/fuzz/
 FUZZ_SECONDS ?= 60
@@ -79,7 +88,7 @@ export TEST_NGINX_LOAD_MODULES ?= $(abspath $(MODULE))
         test-nodebug check check-docs check-alerts shellcheck check-imports \
         fuzz-short \
         valgrind bench bench-scale soak clean deb test-deb image docker-test \
-        clean-image
+        clean-image test-trixie test-valkey
 
 all: module
 
@@ -143,7 +152,24 @@ $(TN_STAMP):
 test-nginx-lib: $(TN_STAMP)
 
 test-nginx: module $(TN_STAMP)
+	@echo "test-nginx: $$(nginx -v 2>&1 | sed 's/.*: //'), $$($(REDIS_SERVER) \
+	    --version | cut -d' ' -f1-3)"
 	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} prove -j$(JOBS) -r t
+
+# the suites that use Redis, against another server of its protocol by that
+# server's own names (t/lib/V3xy.pm: TEST_V3XY_REDIS_SERVER, ..._CLI)
+REDIS_SERVER  ?= $(or $(TEST_V3XY_REDIS_SERVER),redis-server)
+VALKEY_SERVER ?= valkey-server
+VALKEY_CLI    ?= valkey-cli
+REDIS_SUITES  := $(shell grep -lE 'start_(redis|cluster|sentinels)' t/*.t)
+
+test-valkey: module $(TN_STAMP)
+	@echo "test-valkey: $$($(VALKEY_SERVER) --version | cut -d' ' -f1-3)," \
+	    "$(words $(REDIS_SUITES)) suites"
+	TEST_V3XY_REDIS_SERVER=$(VALKEY_SERVER) \
+	TEST_V3XY_REDIS_CLI=$(VALKEY_CLI) \
+	PERL5LIB=$(abspath $(TN_LIB))$${PERL5LIB:+:$$PERL5LIB} \
+	    prove -j$(JOBS) $(REDIS_SUITES)
 
 test-examples: module
 	@util/check-examples.sh $(NGINX_BIN) $(MODULE) $(BUILD)
@@ -165,15 +191,26 @@ test-deb: $(DEB)
 
 image:
 	@util/deps.sh image
-	util/build-image.sh $(BUILD) $(BASE_IMAGE) $(IMAGE)
+	util/build-image.sh $(BUILD) $(BASE_IMAGE) $(IMAGE) $(SUITE)
 
 docker-test: image
-	util/test-image.sh $(IMAGE) $(BASE_IMAGE) $(BUILD)
+	util/test-image.sh $(IMAGE) $(BASE_IMAGE) $(BUILD) $(SUITE)
 	util/test-compose.sh $(BUILD)
+
+# Debian 13's leg of "make test": in a container of a debootstrap base of
+# trixie (util/test-release.sh; the base and the tools stay in podman's
+# storage and build/, so that a second run is warm), then the image on
+# trixie from the host
+test-trixie: $(TN_STAMP)
+	@util/deps.sh image
+	util/test-release.sh trixie $(BUILD)
+	$(MAKE) docker-test SUITE=trixie
 
 # the images stay in podman's storage after "make clean"
 clean-image:
-	-podman rmi -f $(IMAGE) $(BASE_IMAGE)
+	-podman rmi -f $(foreach s,bookworm trixie,localhost/v3xy-sidecar:$(s) \
+	    localhost/v3xy-base:$(s) localhost/v3xy-testkit:$(s) \
+	    localhost/v3xy-testenv:$(s))
 	-podman image prune -f
 	rm -rf $(BUILD)/image
 
@@ -220,13 +257,15 @@ check: deps-test
 	$(MAKE) fuzz-short
 	$(MAKE) test-nginx
 
-# everything, as CI runs it (.ci/run): the everyday checks, then the rest
+# everything, as CI runs it (.ci/run): the everyday checks, then the rest,
+# on this machine's Debian 12 (the image on bookworm), then Debian 13's leg
 test: deps-test
 	$(MAKE) check
 	$(MAKE) test-examples
 	$(MAKE) test-nodebug
 	$(MAKE) test-deb
-	$(MAKE) docker-test
+	$(MAKE) docker-test SUITE=bookworm
+	$(MAKE) test-trixie
 
 # memcheck's findings do not fail Test::Nginx tests: fail on any of them
 valgrind: deps-test
