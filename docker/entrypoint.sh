@@ -125,9 +125,12 @@ key_state() {
 }
 
 # the watcher: its parent is nginx's master once the exec below is done,
-# the same process ($$); it signals it only once nginx has written its pid
+# the same process ($$); it signals it only once nginx has written its pid.
+# LOADED: the key file's state taken before nginx starts, so that a change
+# made before the watcher's first look is seen as one
 watch_key() {
     master=$1
+    loaded=$2
     key=/run/secrets/v3xy_api_key
     say() { echo "v3xy-entrypoint: $*" >&2; }
 
@@ -135,7 +138,6 @@ watch_key() {
         sleep 1
     done
 
-    loaded=$(key_state)
     seen=$loaded
 
     while sleep "$poll"; do
@@ -165,7 +167,7 @@ watch_key() {
 }
 
 if [ "$poll" != off ]; then
-    watch_key $$ &
+    watch_key $$ "$(key_state)" &
 fi
 
 exec nginx -g 'daemon off;'
