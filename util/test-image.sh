@@ -51,13 +51,20 @@ cleanup() {
             pm logs "$ctr-$c" 2>&1 | tail -n 20 >&2 || true
         done
     fi
-    pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-d" "$ctr-redis" \
-        > /dev/null 2>&1 || true
+    rm_containers
     for p in $echo_pid $traffic_pid $upload_pid; do
         kill "$p" 2>/dev/null
     done
     exit $rc
 }
+# one by one: Debian 12's podman 4.3 removes none of the names ("rm -f",
+# exit 0) when one of them does not exist, as after an early failure
+rm_containers() {
+    for c in a b c d redis; do
+        pm rm -f -t 0 "$ctr-$c" > /dev/null 2>&1 || true
+    done
+}
+
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
@@ -74,8 +81,7 @@ req() {
 }
 
 # containers left by an interrupted run
-pm rm -f -t 0 "$ctr-a" "$ctr-b" "$ctr-c" "$ctr-d" "$ctr-redis" \
-    > /dev/null 2>&1 || true
+rm_containers
 
 # podman's flags ($pm_*): a list, split on purpose
 # shellcheck disable=SC2086
