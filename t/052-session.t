@@ -474,7 +474,7 @@ main::bearer('later')
 --- init
 V3xy::wait_ready('/ready');
 main::active('slow', 'acct_1515');
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1 >/dev/null &");
 select undef, undef, undef, 0.2;
 --- request
 GET /v1/developer/wallets
@@ -627,7 +627,7 @@ main::bearer('d_valid')
 V3xy::wait_ready('/ready');
 main::active('gone', 'acct_2110');
 main::reset_stats();
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
 select undef, undef, undef, 0.1;
 my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $ENV{TEST_NGINX_SERVER_PORT})

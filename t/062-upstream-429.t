@@ -486,7 +486,7 @@ my ($id) = $head =~ /^X-Key-Id: (\S+)\r$/m;
 V3xy::redis('SET', "v3xy:{hold:$id}:/v1/now/", '1', 'PX', '400');
 V3xy::wait_until(sub { (main::req('/v1/now/up'))[0] == 429 }, 'A to learn from Redis');
 select undef, undef, undef, 0.5;
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1.5 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 1.5 >/dev/null &");
 select undef, undef, undef, 0.2;
 my $t0 = Time::HiRes::time();
 my ($st) = main::req('/v1/now/slow');
