@@ -208,9 +208,10 @@ test-trixie: $(TN_STAMP)
 
 # the images stay in podman's storage after "make clean"
 clean-image:
-	-podman rmi -f $(foreach s,bookworm trixie,localhost/v3xy-sidecar:$(s) \
+	@# one by one: podman 4.3 removes none of the names if one is missing
+	-for i in $(foreach s,bookworm trixie,localhost/v3xy-sidecar:$(s) \
 	    localhost/v3xy-base:$(s) localhost/v3xy-testkit:$(s) \
-	    localhost/v3xy-testenv:$(s))
+	    localhost/v3xy-testenv:$(s)); do podman rmi -f $$i; done
 	-podman image prune -f
 	rm -rf $(BUILD)/image
 
