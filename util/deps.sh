@@ -15,10 +15,10 @@ build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
        ca-certificates"
 # the unit tests (cmocka) and the Test::Nginx suites: Redis, promtool
 # (prometheus) for t/070, libfaketime for t/043 (it moves nginx's and
-# Redis's clocks with LD_PRELOAD), Test::Nginx's own needs (it runs ps:
-# procps, which a minbase root lacks)
+# Redis's clocks with LD_PRELOAD), gcore (gdb) for t/090's core dumps,
+# Test::Nginx's own needs (it runs ps: procps, which a minbase root lacks)
 suites="$build libcmocka-dev redis-server curl openssl prometheus perl procps
-        libfaketime
+        libfaketime gdb
         libtest-base-perl libtext-diff-perl libipc-run-perl
         liblist-moreutils-perl libtest-longstring-perl liburi-perl
         libwww-perl libhttp-message-perl"
