@@ -164,6 +164,10 @@ VALKEY_CLI    ?= valkey-cli
 REDIS_SUITES  := $(shell grep -lE 'start_(redis|cluster|sentinels)' t/*.t)
 
 test-valkey: module $(TN_STAMP)
+	@# every suite runs the server and cli that t/lib/V3xy.pm names
+	@! grep -nE "(exec|system|open).*['\"]redis-(server|cli|sentinel)[ '\"]" \
+	    t/*.t t/lib/*.pm || { echo "test-valkey: a suite names Redis's" \
+	    "binaries, not \$$V3xy::REDIS_SERVER or ..._CLI" >&2; exit 1; }
 	@echo "test-valkey: $$($(VALKEY_SERVER) --version | cut -d' ' -f1-3)," \
 	    "$(words $(REDIS_SUITES)) suites"
 	TEST_V3XY_REDIS_SERVER=$(VALKEY_SERVER) \

@@ -725,7 +725,7 @@ $::Api . 'v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=10s timeou
 V3xy::wait_ready('/ready');
 main::active('gone-22', 'acct_2222');
 V3xy::redis('CONFIG', 'RESETSTAT');
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
 select undef, undef, undef, 0.1;
 my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
@@ -1260,7 +1260,7 @@ my $id = 'v3xy_dev_...' . substr(Digest::SHA::sha256_hex($::Other), 0, 12);
 $::Api . 'v3xy_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT connect_timeout=10s timeout=3s;'
 --- init
 V3xy::wait_ready('/ready');
-system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
+system("$V3xy::REDIS_CLI -p $ENV{TEST_NGINX_REDIS_PORT} DEBUG SLEEP 0.6 >/dev/null &");
 select undef, undef, undef, 0.1;
 my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
