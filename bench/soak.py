@@ -96,7 +96,7 @@ def traffic(d, seconds, ports):
             b = "b%d" % (time.time() // BUCKET)
             s, _, data = request(port, "GET", "/exact/",
                                  {"X-Soak-Bucket": b})
-            return s, b
+            return s, b if s != 503 else b + ":" + code_of(data)
         if cls == "gateway":
             s, _, data = request(port, "GET", "/gw/payment-status",
                                  {"X-V3XY-API-Key": key})
@@ -200,6 +200,15 @@ def verdict(d, limit, grace):
             ok = "1"
         if ok != "1":
             bad.append(line.strip())
+        if cls == "exact" and status == "503":
+            # fail closed: only while Redis is away, and only this code
+            detail, code = (detail.split(":", 1) + ["-"])[:2]
+            if code != "rate_limit_unavailable":
+                bad.append(line.strip())
+            elif redis_was_down(t0 - 1, t1):
+                by[("exact 503: Redis down", status)] += 1
+            else:
+                by[("exact 503: Redis up, reconnecting", status)] += 1
         if cls == "exact":
             buckets[detail][status] += 1
             a, b = span.get(detail, (t0, t1))

@@ -14,7 +14,7 @@ build="gcc make nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev
        libhiredis-dev libjansson-dev libutf8proc-dev libidn2-dev
        ca-certificates"
 # the unit tests (cmocka) and the Test::Nginx suites: Redis, promtool
-# (prometheus) for t/070, libfaketime for t/043 (it moves nginx's and
+# (prometheus) for t/070 and t/071, libfaketime for t/043 (it moves nginx's and
 # Redis's clocks with LD_PRELOAD), gcore (gdb) for t/090's core dumps,
 # Test::Nginx's own needs (it runs ps: procps, which a minbase root lacks)
 suites="$build libcmocka-dev redis-server curl openssl prometheus perl procps
