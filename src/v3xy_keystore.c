@@ -13,6 +13,8 @@ static size_t v3xy_ks_field(const unsigned char *p, size_t len, size_t *pos,
 static int v3xy_ks_hex(unsigned char c);
 static int v3xy_ks_account_valid(const unsigned char *s, size_t len);
 static int v3xy_ks_is_space(unsigned char c);
+static v3xy_ks_status_e v3xy_ks_parse_status(const v3xy_ks_str_t *account,
+    const v3xy_ks_str_t *status, v3xy_ks_entry_t *e);
 
 
 v3xy_ks_status_e
@@ -153,8 +155,9 @@ v3xy_ks_parse_hash(const v3xy_ks_str_t *account, const v3xy_ks_str_t *scopes,
     const v3xy_ks_str_t *status, const v3xy_ks_str_t *tier,
     v3xy_ks_entry_t *e)
 {
-    size_t         i, start;
-    v3xy_ks_str_t  s;
+    size_t            i, start;
+    v3xy_ks_str_t     s;
+    v3xy_ks_status_e  rc;
 
     memset(e, 0, sizeof(v3xy_ks_entry_t));
 
@@ -164,30 +167,11 @@ v3xy_ks_parse_hash(const v3xy_ks_str_t *account, const v3xy_ks_str_t *scopes,
         return V3XY_KS_UNKNOWN;
     }
 
-    if (status->data == NULL) {
-        return V3XY_KS_NO_STATUS;
-    }
+    rc = v3xy_ks_parse_status(account, status, e);
 
-    if (status->len == sizeof("revoked") - 1
-        && memcmp(status->data, "revoked", status->len) == 0)
-    {
-        e->revoked = 1;
-        return V3XY_KS_OK;
+    if (rc != V3XY_KS_OK || e->revoked) {
+        return rc;
     }
-
-    if (status->len != sizeof("active") - 1
-        || memcmp(status->data, "active", status->len) != 0)
-    {
-        return V3XY_KS_BAD_HASH_STATUS;
-    }
-
-    if (account->data == NULL
-        || !v3xy_ks_account_valid(account->data, account->len))
-    {
-        return V3XY_KS_BAD_ACCOUNT;
-    }
-
-    e->account = *account;
 
     if (scopes->data == NULL) {
         return V3XY_KS_NO_SCOPES;
@@ -415,32 +399,7 @@ v3xy_ks_parse_session(const v3xy_ks_str_t *account,
         return V3XY_KS_UNKNOWN;
     }
 
-    if (status->data == NULL) {
-        return V3XY_KS_NO_STATUS;
-    }
-
-    if (status->len == sizeof("revoked") - 1
-        && memcmp(status->data, "revoked", status->len) == 0)
-    {
-        e->revoked = 1;
-        return V3XY_KS_OK;
-    }
-
-    if (status->len != sizeof("active") - 1
-        || memcmp(status->data, "active", status->len) != 0)
-    {
-        return V3XY_KS_BAD_HASH_STATUS;
-    }
-
-    if (account->data == NULL
-        || !v3xy_ks_account_valid(account->data, account->len))
-    {
-        return V3XY_KS_BAD_ACCOUNT;
-    }
-
-    e->account = *account;
-
-    return V3XY_KS_OK;
+    return v3xy_ks_parse_status(account, status, e);
 }
 
 
@@ -584,4 +543,43 @@ v3xy_ks_hex(unsigned char c)
     }
 
     return -1;
+}
+
+
+/*
+ * What a key's hash and a session's share: the status decides first
+ * ("revoked" is enough, whatever else the hash holds), then an active one
+ * needs a valid account.  V3XY_KS_OK with e->revoked, or with e->account.
+ */
+
+static v3xy_ks_status_e
+v3xy_ks_parse_status(const v3xy_ks_str_t *account,
+    const v3xy_ks_str_t *status, v3xy_ks_entry_t *e)
+{
+    if (status->data == NULL) {
+        return V3XY_KS_NO_STATUS;
+    }
+
+    if (status->len == sizeof("revoked") - 1
+        && memcmp(status->data, "revoked", status->len) == 0)
+    {
+        e->revoked = 1;
+        return V3XY_KS_OK;
+    }
+
+    if (status->len != sizeof("active") - 1
+        || memcmp(status->data, "active", status->len) != 0)
+    {
+        return V3XY_KS_BAD_HASH_STATUS;
+    }
+
+    if (account->data == NULL
+        || !v3xy_ks_account_valid(account->data, account->len))
+    {
+        return V3XY_KS_BAD_ACCOUNT;
+    }
+
+    e->account = *account;
+
+    return V3XY_KS_OK;
 }
