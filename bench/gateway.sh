@@ -184,7 +184,6 @@ echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds" \
      "session :$p_sess)"
 
 # CPU time (ticks) of a process so far, from /proc
-cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 worker=$(pgrep -P "$(cat "$dir/nginx.pid")")
 
@@ -197,32 +196,12 @@ zero() {
 zero
 
 run() {
-    local out reqs non2xx sockerr t0 header
+    local header
 
     header="X-V3XY-API-Key: $key"
     [ "$1" != session ] || header="Authorization: Bearer $token"
 
-    t0=$(cpu "$worker")
-
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
-              -H "$header" "http://127.0.0.1:$2/v1/status") \
-        || die "$1: wrk failed"
-
-    ticks[$1]=$(( ${ticks[$1]} + $(cpu "$worker") - t0 ))
-
-    wrk_figures "$out"
-
-    if [ -z "$rps" ] || [ -z "$reqs" ]; then
-        die "$1: cannot parse wrk: $out"
-    fi
-    [ "$reqs" -gt 0 ] || die "$1: no request completed"
-    ! grep -qE '\[(alert|crit|emerg)\]' "$dir/error.log" \
-        || die "$1: nginx logged alerts (a worker crashed?)"
-    # 403: the key was refused; 503: Redis failed for an uncached key
-    [ -z "$non2xx" ] || die "$1: $non2xx non-2xx/3xx responses"
-    [ -z "$sockerr" ] || echo "  $1: socket errors: $sockerr"
-
-    total[$1]=$(( ${total[$1]} + reqs ))
+    wrk_measured "$1" "$2" "$header"
 }
 
 # the warm-up does not count

@@ -17,6 +17,13 @@
 #   stop PIDFILE                the process in PIDFILE, waiting for its exit
 #   status CURL_ARG...          the HTTP status of one curl request
 #   wrk_figures OUT             rps, reqs, non2xx, sockerr from wrk's output
+#   cpu PID                     a process's user + system CPU ticks
+#   wrk_measured NAME PORT HEADER
+#                               one wrk run (THREADS, CONNECTIONS,
+#                               DURATION) on PORT's /v1/status with HEADER:
+#                               sets rps, adds $worker's CPU ticks to
+#                               ticks[NAME] and the requests to total[NAME];
+#                               dies on a wrk failure, a non-2xx, an alert
 #                               (and p50, p99 in ms with wrk --latency)
 #   median NUMBER...            the median, three decimals
 #   pinned COMMAND...           COMMAND, on the CPUs of bench/pin.sh if it
@@ -182,4 +189,36 @@ median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
         m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         printf "%.3f", m }'
+}
+
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# wrk_measured NAME PORT HEADER: the caller declares the associative
+# arrays ticks and total and sets worker
+# shellcheck disable=SC2154  # worker, ticks, total: the caller's
+wrk_measured() {
+    local out reqs non2xx sockerr t0
+
+    t0=$(cpu "$worker")
+
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+              -H "$3" "http://127.0.0.1:$2/v1/status") \
+        || die "$1: wrk failed"
+
+    ticks[$1]=$(( ${ticks[$1]} + $(cpu "$worker") - t0 ))
+
+    wrk_figures "$out"
+
+    if [ -z "$rps" ] || [ -z "$reqs" ]; then
+        die "$1: cannot parse wrk: $out"
+    fi
+    [ "$reqs" -gt 0 ] || die "$1: no request completed"
+    ! grep -qE '\[(alert|crit|emerg)\]' "$dir/error.log" \
+        || die "$1: nginx logged alerts (a worker crashed?)"
+    # on the gateway, 403: the key was refused; 503: Redis failed for an
+    # uncached key
+    [ -z "$non2xx" ] || die "$1: $non2xx non-2xx/3xx responses"
+    [ -z "$sockerr" ] || echo "  $1: socket errors: $sockerr"
+
+    total[$1]=$(( ${total[$1]} + reqs ))
 }

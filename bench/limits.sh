@@ -314,7 +314,6 @@ if [ -n "${BENCH_NETNS:-}" ]; then
 fi
 
 # CPU time (ticks) of a process so far, from /proc
-cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 worker_a=$(pgrep -P "$(cat "$dir/a/nginx.pid")")
 worker_b=$(pgrep -P "$(cat "$dir/b/nginx.pid")")

@@ -182,7 +182,6 @@ start_nginx "$dir/b" B
 start_nginx "$dir/c" C
 
 # CPU time (ticks) of a process so far, from /proc
-cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 worker() { pgrep -P "$(cat "$dir/$1/nginx.pid")"; }
 hz=$(getconf CLK_TCK)
 

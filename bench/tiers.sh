@@ -136,7 +136,6 @@ echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds" \
      "(backend :$p_back, untiered :$p_u, tiered :$p_t)"
 
 # CPU time (ticks) of a process so far, from /proc
-cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 worker=$(pgrep -P "$(cat "$dir/nginx.pid")")
 
@@ -148,30 +147,7 @@ zero() {
 zero
 
 # run NAME PORT KEY: one wrk run; sets rps, adds to the totals and ticks
-run() {
-    local out reqs non2xx sockerr t0
-
-    t0=$(cpu "$worker")
-
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
-              -H "X-V3XY-API-Key: $3" "http://127.0.0.1:$2/v1/status") \
-        || die "$1: wrk failed"
-
-    ticks[$1]=$(( ${ticks[$1]} + $(cpu "$worker") - t0 ))
-
-    wrk_figures "$out"
-
-    if [ -z "$rps" ] || [ -z "$reqs" ]; then
-        die "$1: cannot parse wrk: $out"
-    fi
-    [ "$reqs" -gt 0 ] || die "$1: no request completed"
-    ! grep -qE '\[(alert|crit|emerg)\]' "$dir/error.log" \
-        || die "$1: nginx logged alerts (a worker crashed?)"
-    [ -z "$non2xx" ] || die "$1: $non2xx non-2xx/3xx responses"
-    [ -z "$sockerr" ] || echo "  $1: socket errors: $sockerr"
-
-    total[$1]=$(( ${total[$1]} + reqs ))
-}
+run() { wrk_measured "$1" "$2" "X-V3XY-API-Key: $3"; }
 
 # the warm-up does not count
 run untiered "$p_u" "$key_u"
